@@ -1,0 +1,268 @@
+"""Delivery: referrals, waiting lists, enrolment within capacity, dropout, and outcomes achieved.
+
+A *delivery unit* is a partner in the ``pipelines`` model, or the whole partnership in the
+``zone`` model. Each period, per unit and path: referrals arrive (Poisson), join the waiting list
+(which loses ``abandonment`` a year), and enrol as far as free places allow; enrolled participants
+stay ``service_length`` (dropouts half of it), occupy a place and cost ``cost / service length``
+each period in service. The cohort enrolled in period t
+achieves each outcome with probability ``baseline + effect x maturity(t)`` (dropouts: baseline).
+
+Counts come from standard normals (:func:`count_from_normal`):
+
+- ``approx`` (default): a Cornish-Fisher (skew-corrected) normal quantile, rounded and clipped to
+  the support. Exact in mean up to rounding; see README for the measured error against exact
+  binomial counts. About ten times faster than numpy's binomial sampler.
+- ``exact``: the same normals through the binomial / Poisson inverse CDF (scipy), so both modes
+  share random numbers path by path. Slow; for tests and the reference comparison.
+- ``expected``: counts are their expectations (floats); used when uncertainty is switched off.
+
+Approximations kept on purpose (and shared by the reference model):
+- dropouts leave after half the service length (rounded, at least one period) and cost that
+  share of the service;
+- abandonment from the waiting list is rounded to whole people, not drawn;
+- in the ``zone`` model a cohort's outcome count is drawn as a binomial on the package-averaged
+  probability; the exact count is Poisson-binomial, whose variance is at most that (slightly
+  conservative).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special, stats
+
+from cib_sim.sample import Draws, n_units
+from cib_sim.scenario import Scenario
+
+
+def count_from_normal(
+    z: np.ndarray, mean: np.ndarray, var: np.ndarray, k3: np.ndarray, upper: np.ndarray | None, mode: str
+) -> np.ndarray:
+    """A count with the given mean, variance and third cumulant from standard normal ``z``.
+
+    Clipped to ``[0, upper]`` (``upper`` None: no upper bound). Shapes broadcast together.
+    """
+    if mode == "expected":
+        return mean
+    sd = np.sqrt(var)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        skew_term = np.where(var > 0, k3 / (6.0 * var), 0.0)
+    x = np.rint(mean + sd * z + skew_term * (z * z - 1.0))
+    x = np.maximum(x, 0.0)
+    return x if upper is None else np.minimum(x, upper)
+
+
+def binomial_from_normal(z: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Exact Binomial(n, p) count by inverse CDF of ``Phi(z)``."""
+    u = special.ndtr(z)
+    return np.where(n > 0, stats.binom.ppf(u, np.maximum(n, 0), np.clip(p, 0, 1)), 0.0)
+
+
+def poisson_from_normal(z: np.ndarray, lam: np.ndarray) -> np.ndarray:
+    u = special.ndtr(z)
+    return np.where(lam > 0, stats.poisson.ppf(u, np.maximum(lam, 1e-300)), 0.0)
+
+
+def maturity(years_since_start: np.ndarray | float, half: np.ndarray, steepness: float, kind: str) -> np.ndarray:
+    """Share of the full effect reached, 0..1. ``half`` (N, ...) in years."""
+    if kind == "immediate":
+        return np.ones_like(half)
+    return special.expit((years_since_start - half) / steepness)
+
+
+@dataclass(frozen=True)
+class UnitPlan:
+    """Per-unit parameters in periods. Arrays of shape (U,)."""
+
+    referrals: np.ndarray  # expected referrals per period
+    capacity: np.ndarray
+    start: np.ndarray  # first enrolment period
+    end: np.ndarray  # first period with no enrolment
+    service: np.ndarray  # periods in service (completers)
+    dropout_stay: np.ndarray  # periods a dropout occupies a place
+    dropout: np.ndarray  # probability
+    keep_waiting: np.ndarray  # share of the waiting list still waiting next period
+
+
+def unit_plan(s: Scenario) -> UnitPlan:
+    h = s.horizon
+    ppy, T = h.periods_per_year, h.n_periods
+    units = [s.delivery] if s.delivery.model == "zone" else s.partners
+    service = np.array([max(1, h.to_periods(u.service_length)) for u in units])
+    return UnitPlan(
+        referrals=np.array([(u.referrals or 0.0) / ppy for u in units]),
+        capacity=np.array([float(u.capacity or 0.0) for u in units]),
+        start=np.array([h.to_periods(u.enrolment_start) for u in units]),
+        end=np.array([T if u.enrolment_end is None else min(T, h.to_periods(u.enrolment_end)) for u in units]),
+        service=service,
+        dropout_stay=np.maximum(1, service // 2),
+        dropout=np.array([u.dropout for u in units]),
+        keep_waiting=np.array([(1.0 - u.abandonment) ** (1.0 / ppy) for u in units]),
+    )
+
+
+def delivery_end_period(s: Scenario) -> int:
+    """First period after every unit's last participant finishes service."""
+    plan = unit_plan(s)
+    return int(min(s.horizon.n_periods, np.max(plan.end + plan.service)))
+
+
+class DeliveryState:
+    """Delivery for a block of N paths, stepped one period at a time.
+
+    ``propose(t)`` gives the enrolments the partners would make; the engine checks they can be
+    funded, then ``commit(t, funded)`` fixes them (zero where unfunded) and draws the cohort's
+    outcomes. History arrays, all (N, T, U): ``enrolled``, ``dropped``; (N, T, U, O): ``achieved``
+    by enrolment period.
+    """
+
+    def __init__(self, s: Scenario, draws: Draws, mode: str):
+        self.s, self.d, self.mode = s, draws, mode
+        self.plan = unit_plan(s)
+        N, T, U, O = draws.n_paths, s.horizon.n_periods, n_units(s), len(s.outcomes)
+        self.zone = s.delivery.model == "zone"
+        self.ppy = s.horizon.periods_per_year
+        self.waiting = np.zeros((N, U))
+        self.enrolled = np.zeros((N, T, U))
+        self.dropped = np.zeros((N, T, U))
+        self.achieved = np.zeros((N, T, U, O))
+        self.baseline = np.array([o.baseline_rate for o in s.outcomes])
+        self.reach = np.array([p.reach for p in s.partners])
+        self.cost = np.array([p.cost for p in s.partners])
+        self.upfront = np.array([p.contract.upfront_share for p in s.partners])
+        self.fixed = np.array([p.fixed_cost for p in s.partners]) / self.ppy
+        self.partner_start = (
+            np.full(len(s.partners), self.plan.start[0]) if self.zone else self.plan.start
+        )
+        self.combos = (
+            np.array(list(itertools.product([0, 1], repeat=len(s.partners))), dtype=bool)
+            if self.zone
+            else None
+        )
+        self._pending: np.ndarray | None = None
+        self._occupied = np.zeros((N, U))
+        unit_of_partner = np.zeros(len(s.partners), dtype=int) if self.zone else np.arange(len(s.partners))
+        self.service_periods = self.plan.service[unit_of_partner].astype(np.float64)
+
+    # ---- per period
+    def alive(self, t: int) -> np.ndarray:
+        """(N, P) partners still delivering in period t."""
+        return t < self.d.exit_period
+
+    def open_units(self, t: int) -> np.ndarray:
+        """(N, U) units accepting referrals in period t (window and, for partners, not exited)."""
+        p = self.plan
+        window = (p.start <= t) & (t < p.end)
+        alive = self.alive(t)
+        units_alive = alive.any(axis=1, keepdims=True) if self.zone else alive
+        return window[None, :] & units_alive
+
+    def occupied(self, t: int) -> np.ndarray:
+        """(N, U) places taken at the start of period t by earlier cohorts."""
+        p = self.plan
+        out = np.zeros_like(self.waiting)
+        for u in range(out.shape[1]):
+            lo_c, lo_d = max(0, t - p.service[u] + 1), max(0, t - p.dropout_stay[u] + 1)
+            comp = self.enrolled[:, lo_c:t, u].sum(axis=1) - self.dropped[:, lo_c:t, u].sum(axis=1)
+            out[:, u] = comp + self.dropped[:, lo_d:t, u].sum(axis=1)
+        return out
+
+    def propose(self, t: int, stopped: np.ndarray) -> np.ndarray:
+        """(N, U) enrolments the units would make in period t; updates the waiting list."""
+        p = self.plan
+        open_ = self.open_units(t) & ~stopped[:, None]
+        lam = p.referrals * self.d.referral_multiplier
+        z = self.d.z_referrals[:, t, :]
+        if self.mode == "exact":
+            arrivals = poisson_from_normal(z, lam)
+        else:
+            arrivals = count_from_normal(z, lam, lam, lam, None, self.mode)
+        kept = self.waiting * p.keep_waiting
+        if self.mode != "expected":
+            kept = np.rint(kept)
+        self.waiting = np.where(open_, kept + arrivals, 0.0)
+        self._occupied = self.occupied(t)
+        free = np.maximum(0.0, p.capacity - self._occupied)
+        if self.mode != "expected":
+            free = np.floor(free)
+        self._pending = np.where(open_, np.minimum(self.waiting, free), 0.0)
+        return self._pending
+
+    def service_costs(self, t: int, enrol: np.ndarray) -> np.ndarray:
+        """(N, P) payments to partners for participants in service in period t, currency.
+
+        A participant's ``cost`` is spread evenly over the service length (a dropout's over its
+        stay), times the partner's ``upfront_share``; ``enrol`` (N, U) are period t's enrolments.
+        In the zone model a partner pays for its ``reach`` of each participant while it delivers.
+        """
+        in_service = self._occupied + enrol
+        per_period = self.cost * self.upfront / self.service_periods  # (P,)
+        if self.zone:
+            return in_service[:, :1] * (self.reach * per_period) * self.alive(t)
+        return in_service * per_period
+
+    def fixed_costs(self, t: int, stopped: np.ndarray) -> np.ndarray:
+        """(N, P) partners' fixed costs in period t, currency."""
+        p = self.plan
+        if self.zone:
+            active = (p.start[0] <= t) & (t < p.end[0] + p.service[0])
+            window = np.full(len(self.s.partners), active)
+        else:
+            window = (p.start <= t) & (t < p.end + p.service)
+        return self.fixed * (window[None, :] & self.alive(t) & ~stopped[:, None])
+
+    def commit(self, t: int, funded: np.ndarray) -> None:
+        """Fix period t's enrolments (none where ``funded`` (N,) is False) and draw outcomes."""
+        assert self._pending is not None
+        enrol = np.where(funded[:, None], self._pending, 0.0)
+        self.waiting = self.waiting - enrol
+        self._pending = None
+        p = self.plan
+        zd = self.d.z_dropouts[:, t, :]
+        if self.mode == "exact":
+            drop = binomial_from_normal(zd, enrol, p.dropout)
+        else:
+            v = enrol * p.dropout * (1 - p.dropout)
+            drop = count_from_normal(zd, enrol * p.dropout, v, v * (1 - 2 * p.dropout), enrol, self.mode)
+        self.enrolled[:, t, :] = enrol
+        self.dropped[:, t, :] = drop
+        p1 = self.success_probability(t)  # (N, U, O)
+        p0 = self.baseline
+        n1, n0 = (enrol - drop)[..., None], drop[..., None]
+        z = self.d.z_outcomes[:, t]
+        if self.mode == "exact":
+            x = binomial_from_normal(z, n1, p1) + binomial_from_normal(self.d.z_outcomes_dropped[:, t], n0, p0)
+        else:
+            v1, v0 = p1 * (1 - p1), p0 * (1 - p0)
+            mean = n1 * p1 + n0 * p0
+            var = n1 * v1 + n0 * v0
+            k3 = n1 * v1 * (1 - 2 * p1) + n0 * v0 * (1 - 2 * p0)
+            x = count_from_normal(z, mean, var, k3, n1 + n0, self.mode)
+        self.achieved[:, t] = x
+
+    def success_probability(self, t: int) -> np.ndarray:
+        """(N, U, O) probability that a completer enrolled in period t achieves each outcome."""
+        years = (t - self.partner_start) / self.ppy  # (P,)
+        m = np.stack(
+            [
+                maturity(years[i], self.d.half_maturity[:, i], p.maturity.steepness, p.maturity.kind)
+                for i, p in enumerate(self.s.partners)
+            ],
+            axis=1,
+        )  # (N, P)
+        uplift = self.d.effect * m[:, :, None]  # (N, P, O)
+        b = self.baseline
+        if not self.zone:
+            return np.clip(b + uplift, 0.0, 1.0)
+        # Zone: average over packages S (each partner reaches a participant independently).
+        r = self.reach * self.alive(t)  # (N, P)
+        gamma = self.s.delivery.interaction
+        out = np.zeros((uplift.shape[0], uplift.shape[2]))
+        for combo in self.combos:
+            w = np.prod(np.where(combo, r, 1.0 - r), axis=1)  # (N,)
+            k = int(combo.sum())
+            total = uplift[:, combo, :].sum(axis=1) * (1.0 + gamma * max(0, k - 1))
+            out += w[:, None] * np.clip(b + total, 0.0, 1.0)
+        return out[:, None, :]

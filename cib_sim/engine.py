@@ -1,0 +1,262 @@
+"""The fast engine: vectorised over paths, a Python loop over periods only.
+
+``simulate(scenario, n_paths, seed)`` runs the pipeline for chunks of paths::
+
+    sample -> deliver -> pay -> distribute -> measure
+
+Each chunk is a whole number of seeded blocks (``cib_sim.sample.BLOCK`` paths), so the result
+is bit-identical whatever the chunk size or number of workers. A chunk's full period-by-period
+flows are reduced at once to per-path summaries, per-period sums and the flows of the first
+``keep_paths`` paths, so memory stays bounded for any number of paths.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+from typing import Callable, Literal
+
+import numpy as np
+
+from cib_sim.delivery import DeliveryState, delivery_end_period
+from cib_sim.payments import CommissionerLedger, RateCard, attribution_weights
+from cib_sim.results import ChunkResult, Results, reduce_chunk
+from cib_sim.sample import BLOCK, Draws, block_seeds, n_units, sample
+from cib_sim.scenario import Scenario
+from cib_sim.waterfall import Waterfall, check_conservation
+
+CountMode = Literal["approx", "exact", "expected"]
+DEFAULT_CHUNK = 4 * BLOCK
+
+
+def run_paths(s: Scenario, draws: Draws, mode: CountMode = "approx") -> dict[str, np.ndarray]:
+    """Run the contract on the paths in ``draws``. Returns period-by-period flows, currency per
+    period unless named a count. Shapes: N paths, T periods, U units, O outcomes, P partners,
+    C commissioners, K capital tranches, G guarantees.
+
+    enrolled (N,T,U), achieved (N,T,U,O) by enrolment period; earned (N,T,O) by verification;
+    commissioner_paid (N,T,C); attributed (N,T,P); partner_upfront, partner_fixed,
+    partner_contingent, partner_bonus (N,T,P); backbone_cost, backbone_fee (N,T); drawn, coupon,
+    capital, upside, guarantee_received (N,T,K); guarantee_call (N,T,G); commissioner_rebate
+    (N,T,C); excess (N,T); cash (N,T); funded (N,T) bool. Also per path: cap_hit, lost_to_caps,
+    lost_to_withdrawal, due_after_horizon (N,C); stop_period (N,) (T: never stopped).
+    """
+    if not s.uncertainty.enabled:
+        mode = "expected"
+    N, T = draws.n_paths, s.horizon.n_periods
+    U, O, P, C = n_units(s), len(s.outcomes), len(s.partners), len(s.commissioners)
+    ppy = s.horizon.periods_per_year
+    dl = DeliveryState(s, draws, mode)
+    card = RateCard(s, dl)
+    ledger = CommissionerLedger(s, draws, N)
+    wf = Waterfall(s, N)
+    K, G = wf.K, len(wf.guar_amount)
+    W = attribution_weights(s)  # (U, P)
+    out_share = np.array([p.contract.outcome_share for p in s.partners])
+    fee = s.backbone.success_fee
+    backbone_pp = s.backbone.cost / ppy
+    end_delivery = delivery_end_period(s)
+    terms = s.terms
+
+    f = {name: np.zeros((N, T, k)) for name, k in [
+        ("earned", O), ("commissioner_paid", C), ("attributed", P), ("partner_upfront", P),
+        ("partner_fixed", P), ("partner_contingent", P), ("partner_bonus", P), ("drawn", K),
+        ("coupon", K), ("capital", K), ("upside", K), ("guarantee_received", K),
+        ("guarantee_call", G), ("commissioner_rebate", C),
+    ]}
+    for name in ("backbone_cost", "backbone_fee", "excess", "cash", "income"):
+        f[name] = np.zeros((N, T))
+    funded_hist = np.zeros((N, T), dtype=bool)
+    stopped = np.zeros(N, dtype=bool)
+    stop_period = np.full(N, T, dtype=np.int64)
+    cum_paid = np.zeros((N, C))
+    cum_attr = np.zeros((N, P))
+
+    for t in range(T):
+        # Outcomes verified now become dues; dues falling now are paid within caps.
+        earned = card.earned(t)
+        f["earned"][:, t] = earned.sum(axis=1)
+        ledger.add_earned(t, earned)
+        paid, paid_cu = ledger.step(t)
+        attributed = paid_cu.sum(axis=1) @ W  # (N, P)
+        contingent = attributed * out_share
+        backbone_fee = paid.sum(axis=1) * fee
+        income = paid.sum(axis=1) - contingent.sum(axis=1) - backbone_fee
+        wf.accrue()
+        wf.receive(income)
+
+        # Delivery proposes, the fund decides what it can pay for.
+        proposed = dl.propose(t, stopped)
+        upfront = dl.service_costs(t, proposed)
+        fixed = dl.fixed_costs(t, stopped)
+        backbone = np.where(stopped | (t >= end_delivery), 0.0, backbone_pp)
+        # Participants already in service are committed costs; new enrolments are optional.
+        committed = dl.service_costs(t, np.zeros_like(proposed))
+        needed_fixed = fixed.sum(axis=1) + backbone + committed.sum(axis=1)
+        needed_full = fixed.sum(axis=1) + backbone + upfront.sum(axis=1)
+        funded, spent, drawn = wf.fund(needed_full, needed_fixed)
+        dl.commit(t, funded)
+        newly = ~funded & ~stopped
+        stop_period[newly] = t
+        stopped |= ~funded
+        # Split what was spent across its uses; when short, fixed costs are paid pro rata.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.where(funded, 1.0, np.where(needed_fixed > 0, spent / np.where(needed_fixed > 0, needed_fixed, 1.0), 0.0))
+        f["partner_upfront"][:, t] = np.where(funded[:, None], upfront, committed * scale[:, None])
+        f["partner_fixed"][:, t] = fixed * scale[:, None]
+        f["backbone_cost"][:, t] = backbone * scale
+
+        last = t == T - 1
+        due_date = {"period": True, "year": (t + 1) % ppy == 0, "end": False}[terms.distribution_frequency]
+        if last or (due_date and (not terms.recycling or t >= end_delivery)):
+            d = wf.distribute(final_phase=last or t >= end_delivery)
+            for k in ("coupon", "capital", "upside"):
+                f[k][:, t] = d[k]
+            excess = d["excess"]
+            to_comm = {"commissioners": 1.0, "partners": 0.0, "split": terms.excess_split}[terms.excess_to]
+            cum_paid_now = cum_paid + paid
+            cum_attr_now = cum_attr + attributed
+            f["commissioner_rebate"][:, t] = _pro_rata(excess * to_comm, cum_paid_now)
+            f["partner_bonus"][:, t] = _pro_rata(excess * (1 - to_comm), cum_attr_now)
+            # With nobody to rebate to (no payer paid, no partner attributed), it goes to the payers.
+            leftover = excess - f["commissioner_rebate"][:, t].sum(axis=1) - f["partner_bonus"][:, t].sum(axis=1)
+            f["commissioner_rebate"][:, t] += _pro_rata(leftover, np.ones((N, C)))
+            f["excess"][:, t] = excess
+        if last and G:
+            calls, received = wf.call_guarantees()
+            f["guarantee_call"][:, t] = calls
+            f["guarantee_received"][:, t] = received
+        cum_paid += paid
+        cum_attr += attributed
+        f["commissioner_paid"][:, t] = paid
+        f["attributed"][:, t] = attributed
+        f["partner_contingent"][:, t] = contingent
+        f["backbone_fee"][:, t] = backbone_fee
+        f["income"][:, t] = income
+        f["drawn"][:, t] = drawn
+        f["cash"][:, t] = wf.cash
+        funded_hist[:, t] = funded
+
+    f.update(
+        enrolled=dl.enrolled, dropped=dl.dropped, achieved=dl.achieved, funded=funded_hist,
+        cap_hit=ledger.cap_hit, lost_to_caps=ledger.lost_to_caps, lost_to_withdrawal=ledger.lost_to_withdrawal,
+        due_after_horizon=ledger.due_after_horizon, stop_period=stop_period,
+    )
+    check_flows(s, f)
+    return f
+
+
+def _pro_rata(amount: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Split ``amount`` (N,) over columns in proportion to ``weights`` (N, M) (0 if all zero)."""
+    tot = weights.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(tot > 0, amount[:, None] * weights / np.where(tot > 0, tot, 1.0), 0.0)
+
+
+def check_flows(s: Scenario, f: dict[str, np.ndarray]) -> float:
+    """Money conservation on every path and period, at two levels.
+
+    Fund: cash moves by income + capital drawn - costs - distributions - excess.
+    Whole contract: commissioner payments + capital drawn + guarantee calls = partner and
+    backbone payments + investor receipts + rebates + bonuses + change in cash.
+    """
+    inflow = f["income"] + f["drawn"].sum(axis=2)
+    spent = f["partner_upfront"].sum(axis=2) + f["partner_fixed"].sum(axis=2) + f["backbone_cost"]
+    distributed = f["coupon"].sum(axis=2) + f["capital"].sum(axis=2) + f["upside"].sum(axis=2)
+    outflow = spent + distributed + f["excess"]
+    scale = sum(t.commitment for t in s.tranches) + float(f["commissioner_paid"].sum(axis=(1, 2)).max(initial=0.0))
+    worst = check_conservation(f["cash"], inflow, outflow, scale)
+    # Whole-contract identity: every unit in is paid to someone or held.
+    money_in = f["commissioner_paid"].sum(axis=2) + f["drawn"].sum(axis=2) + f["guarantee_call"].sum(axis=2)
+    money_out = (
+        spent + f["partner_contingent"].sum(axis=2) + f["backbone_fee"] + distributed
+        + f["guarantee_received"].sum(axis=2) + f["commissioner_rebate"].sum(axis=2) + f["partner_bonus"].sum(axis=2)
+    )
+    worst = max(worst, check_conservation(f["cash"], money_in, money_out, scale))
+    return worst
+
+
+def _run_chunk(s: Scenario, seeds: list, sizes: list[int], mode: CountMode, keep: int) -> ChunkResult:
+    draws = sample(s, seeds, sizes, exact=(mode == "exact"))
+    flows = run_paths(s, draws, mode)
+    return reduce_chunk(s, flows, keep)
+
+
+def _run_chunk_json(payload: tuple[str, list, list[int], str, int]) -> ChunkResult:
+    text, seeds, sizes, mode, keep = payload
+    return _run_chunk(Scenario.model_validate_json(text), seeds, sizes, mode, keep)  # type: ignore[arg-type]
+
+
+def simulate(
+    scenario: Scenario,
+    n_paths: int = 10_000,
+    seed: int = 1,
+    chunk_size: int | None = None,
+    workers: int = 1,
+    mode: CountMode = "approx",
+    keep_paths: int = 2_000,
+    progress: Callable[[int, int], None] | bool | None = None,
+) -> Results:
+    """Monte Carlo over ``n_paths`` paths of ``scenario``.
+
+    seed: the root of every random stream; the same seed gives the same results whatever
+      ``chunk_size`` or ``workers``.
+    chunk_size: paths run at once (rounded up to whole blocks of ``BLOCK``); bounds memory.
+    workers: processes to use (1: this process).
+    mode: ``approx`` counts (fast, see :mod:`cib_sim.delivery`), ``exact`` counts, or
+      ``expected`` counts (no sampling noise).
+    keep_paths: how many paths keep their full period-by-period flows (for cash-flow views).
+    progress: a callback ``(paths_done, n_paths)``, or True for a progress bar.
+    """
+    if not isinstance(n_paths, (int, np.integer)) or n_paths < 1:
+        raise ValueError(f"n_paths: must be a whole number >= 1 (got {n_paths!r})")
+    if workers < 1:
+        raise ValueError(f"workers: must be >= 1 (got {workers})")
+    chunk_blocks = max(1, -(-(chunk_size or DEFAULT_CHUNK) // BLOCK))
+    seeds = block_seeds(seed, n_paths)
+    sizes = [min(BLOCK, n_paths - i * BLOCK) for i in range(len(seeds))]
+    chunks = [(seeds[i : i + chunk_blocks], sizes[i : i + chunk_blocks]) for i in range(0, len(seeds), chunk_blocks)]
+    # Paths kept in full are the first ``keep_paths``: give each chunk its share of them.
+    keeps, left = [], keep_paths
+    for _, sz in chunks:
+        keeps.append(min(left, sum(sz)))
+        left -= keeps[-1]
+
+    callback = _progress_callback(progress, n_paths)
+    parts: list[ChunkResult] = []
+    done = 0
+    if workers == 1 or len(chunks) == 1:
+        for (sd, sz), kp in zip(chunks, keeps):
+            parts.append(_run_chunk(scenario, sd, sz, mode, kp))
+            done += sum(sz)
+            callback(done)
+    else:
+        text = scenario.model_dump_json()
+        payloads = [(text, sd, sz, mode, kp) for (sd, sz), kp in zip(chunks, keeps)]
+        with ProcessPoolExecutor(max_workers=min(workers, os.cpu_count() or 1, len(chunks))) as ex:
+            for (sd, sz), part in zip(chunks, ex.map(_run_chunk_json, payloads)):
+                parts.append(part)
+                done += sum(sz)
+                callback(done)
+    callback(None)
+    return Results.from_chunks(scenario, parts, seed=seed, mode=mode)
+
+
+def _progress_callback(progress, n_paths: int) -> Callable[[int | None], None]:
+    if progress is True:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n_paths, unit="path", desc="simulating")
+        state = {"done": 0}
+
+        def cb(done: int | None) -> None:
+            if done is None:
+                bar.close()
+                return
+            bar.update(done - state["done"])
+            state["done"] = done
+
+        return cb
+    if callable(progress):
+        return lambda done: None if done is None else progress(done, n_paths)
+    return lambda done: None

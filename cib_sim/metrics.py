@@ -1,0 +1,574 @@
+"""Investor metrics over Monte Carlo paths: IRR, NPV, multiple of money, loss and tail statistics.
+
+Every function here is pure and vectorised: arrays of shape ``(paths, periods)`` go in, one number
+per path (shape ``(paths,)``) or one summary number comes out, with no Python loop over paths.
+Loops run over periods, over grid points or over Newton iterations only.
+
+Conventions
+-----------
+- Money is float64, in the bond's currency.
+- Cash flows are from the investor's point of view: negative = money put in (capital drawn),
+  positive = money received. Period ``t`` (0-based) falls at ``t / periods_per_year`` years.
+- ``paid_in`` / ``paid_out`` are non-negative amounts: capital drawn from the investor and cash
+  returned to the investor, shape ``(paths, periods)`` or already totalled, ``(paths,)``.
+- Rates are annual effective rates as fractions (0.1 = 10% a year) unless the name says otherwise.
+- Undefined results are NaN, never an exception or a warning.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+__all__ = [
+    "LOSS_RTOL",
+    "cvar",
+    "irr",
+    "loss_statistics",
+    "multiple_of_money",
+    "npv",
+    "peak_capital_drawn",
+    "probability",
+    "quantiles",
+    "standard_error_of_mean",
+    "time_to_first_payment",
+]
+
+LOSS_RTOL = 1e-9
+"""Relative tolerance on a loss: a path loses only if ``paid_out < paid_in * (1 - LOSS_RTOL)``."""
+
+_IRR_MAXITER = 100
+_IRR_WTOL = 1e-13  # relative tolerance on the per-period discount/growth factor w
+# Grid for non-conventional flows that may have several roots on one side of r = 0: w in
+# [0, 1), read downwards from w = 1 (r = 0) to w = 0 (r = -1 or r = inf).
+_GRID_W = np.concatenate(
+    [1.0 - np.geomspace(1e-5, 0.5, 60), np.geomspace(0.5, 1e-9, 60)[1:], [0.0]]
+)
+
+
+# --------------------------------------------------------------------------------------------
+# IRR and NPV
+# --------------------------------------------------------------------------------------------
+
+
+def irr(cashflows: ArrayLike, periods_per_year: int = 1) -> np.ndarray:
+    """Annual effective internal rate of return of each path's cash flows.
+
+    Parameters
+    ----------
+    cashflows:
+        ``(paths, periods)`` net cash flows to the investor, currency (negative = paid in,
+        positive = received); period ``t`` falls at ``t / periods_per_year`` years. Any leading
+        shape works: ``(..., periods)`` gives ``(...)``; a 1-D array is one path.
+    periods_per_year:
+        Periods in a year (1 annual, 4 quarterly, 12 monthly).
+
+    Returns
+    -------
+    ``(paths,)`` float64: ``(1 + r) ** periods_per_year - 1`` where ``r`` is the per-period rate
+    solving ``sum_t cashflows[t] / (1 + r) ** t == 0`` with ``r > -1``.
+
+    Behaviour
+    ---------
+    - Conventional flows (money in, then money out: one sign change, zeros allowed anywhere) have
+      exactly one IRR, and this returns it; it agrees with ``numpy_financial.irr`` (annualised
+      the same way) to about 1e-12.
+    - Total loss (some money paid in, nothing ever received): ``-1.0`` (-100%), the limit of the
+      IRR as the amounts received go to zero. ``numpy_financial.irr`` returns NaN there.
+    - NaN where no IRR exists: all zeros, money received but never paid in, a non-finite flow,
+      or non-conventional flows whose NPV never changes sign.
+    - Non-conventional flows (several sign changes) may have several IRRs. Like
+      ``numpy_financial.irr`` this prefers the one closest to zero: it solves on each side of
+      ``r = 0`` where the NPV changes sign between ``r = 0`` and the end of the range
+      (``r -> -1`` or ``r -> inf``) and keeps the smaller ``|r|``; where neither side changes
+      sign it scans a grid outwards from ``r = 0``. Within one side the root found is not
+      guaranteed to be the closest to zero when that side holds three or more roots.
+    - Never warns: over/underflow is avoided by solving for a factor ``w`` in ``(0, 1]``
+      (``w = 1 / (1 + r)`` for ``r > 0``, ``w = 1 + r`` for ``r < 0``) with the polynomial's
+      zero coefficients shifted out.
+
+    Method: safeguarded Newton (Newton inside a shrinking bracket, bisection when a Newton step
+    leaves it or converges slowly), vectorised over paths, started from the rate that the
+    multiple of money would give over the gap between the mean times of money in and out.
+    """
+    _check_periods_per_year(periods_per_year)
+    v = np.asarray(cashflows, dtype=np.float64)
+    if v.ndim == 0:
+        raise ValueError("cashflows must have a periods axis: shape (paths, periods)")
+    lead_shape = v.shape[:-1]
+    v = v.reshape(-1, v.shape[-1])
+    n, n_periods = v.shape
+    out = np.full(n, np.nan)
+    if n == 0 or n_periods == 0:
+        return out.reshape(lead_shape)
+
+    with np.errstate(all="ignore"):
+        finite = np.isfinite(v).all(axis=1)
+        has_in = (v < 0).any(axis=1) & finite  # investor paid something in
+        has_out = (v > 0).any(axis=1) & finite  # investor received something
+        out[has_in & ~has_out] = -1.0
+        rows = np.flatnonzero(has_in & has_out)
+        if rows.size:
+            sub = v if rows.size == n else v[rows]
+            out[rows] = _irr_mixed(sub, periods_per_year)
+    return out.reshape(lead_shape)
+
+
+def npv(cashflows: ArrayLike, rate_per_year: ArrayLike, periods_per_year: int = 1) -> np.ndarray:
+    """Net present value at time 0 of each path's cash flows.
+
+    Parameters
+    ----------
+    cashflows:
+        ``(paths, periods)`` net cash flows, currency; period ``t`` at ``t / periods_per_year``
+        years.
+    rate_per_year:
+        Annual effective discount rate (0.035 = 3.5%): a scalar, or one per path ``(paths,)``.
+        Must be greater than -1.
+    periods_per_year:
+        Periods in a year.
+
+    Returns
+    -------
+    ``(paths,)`` currency: ``sum_t cashflows[t] * (1 + rate_per_year) ** (-t / periods_per_year)``.
+    """
+    _check_periods_per_year(periods_per_year)
+    v = np.asarray(cashflows, dtype=np.float64)
+    if v.ndim == 0:
+        raise ValueError("cashflows must have a periods axis: shape (paths, periods)")
+    rate = np.asarray(rate_per_year, dtype=np.float64)
+    if np.any(rate <= -1.0):
+        raise ValueError("rate_per_year must be greater than -1")
+    years = np.arange(v.shape[-1], dtype=np.float64) / periods_per_year
+    if rate.ndim == 0:
+        return v @ np.power(1.0 + rate, -years)
+    discount = np.power(1.0 + rate[..., None], -years)
+    return np.sum(v * discount, axis=-1)
+
+
+def _check_periods_per_year(periods_per_year: int) -> None:
+    if int(periods_per_year) != periods_per_year or periods_per_year < 1:
+        raise ValueError(f"periods_per_year must be a positive integer, got {periods_per_year!r}")
+
+
+def _irr_mixed(v: np.ndarray, periods_per_year: int) -> np.ndarray:
+    """Annual IRR of rows that have both negative and positive finite flows. ``v``: (m, T)."""
+    m, n_periods = v.shape
+    vt = np.ascontiguousarray(v.T)  # (periods, paths): each coefficient is a contiguous row
+    nonzero = v != 0.0
+    first_idx = np.argmax(nonzero, axis=1)
+    last_idx = n_periods - 1 - np.argmax(nonzero[:, ::-1], axis=1)
+    rows = np.arange(m)
+    first = v[rows, first_idx]  # P(w = 0) on the r > 0 side
+    last = v[rows, last_idx]  # P(w = 0) on the r < 0 side
+    total = v.sum(axis=1)  # P(w = 1): the NPV at r = 0
+    w0 = _initial_guess(v, first, total)
+
+    growth = np.full(m, np.nan)  # log(1 + r) per period
+    growth[total == 0.0] = 0.0
+    changes = _sign_changes(vt)
+    # Conventional rows (one sign change): exactly one IRR, on the side of r = 0 where the NPV
+    # changes sign between r = 0 and the end of the range.
+    conventional = (changes == 1) & (total != 0.0)
+    for positive, end in ((True, first), (False, last)):
+        sel = np.flatnonzero(conventional & (end * total < 0.0))
+        if sel.size:
+            growth[sel] = _side_roots(
+                vt, sel, first_idx, last_idx, positive, w0[sel], total[sel], exact=True
+            )
+    # Non-conventional rows: the root nearest r = 0 on each side, then the nearer of the two.
+    other = np.flatnonzero((changes >= 2) & (total != 0.0))
+    if other.size:
+        g_pos, g_neg = (
+            _side_roots(vt, other, first_idx, last_idx, positive, w0[other], total[other], False)
+            for positive in (True, False)
+        )
+        take_neg = np.isnan(g_pos) | (np.abs(g_neg) < np.abs(g_pos))
+        growth[other] = np.where(take_neg, g_neg, g_pos)
+    return np.expm1(periods_per_year * growth)
+
+
+def _initial_guess(v: np.ndarray, first: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """Starting ``w`` in ``(0, 1)`` per row: the growth rate that turns the money in into the
+    money out over the gap between their amount-weighted mean times (exact for one flow in and
+    one flow out), as a factor ``exp(-|log(1 + r)|)``; 0.5 where that is undefined."""
+    t = np.arange(v.shape[1], dtype=np.float64)
+    a = np.abs(v)
+    abs_sum, abs_t = a.sum(axis=1), a @ t
+    s = -np.sign(first)  # flips "borrowing" rows so that the first flow counts as money in
+    signed_sum, signed_t = s * total, s * (v @ t)
+    money_out, money_in = (abs_sum + signed_sum) / 2, (abs_sum - signed_sum) / 2
+    gap = (abs_t + signed_t) / (2 * money_out) - (abs_t - signed_t) / (2 * money_in)
+    g0 = np.abs(np.log(money_out / money_in) / gap)
+    w0 = np.where(np.isfinite(g0) & (gap > 0), np.exp(-g0), 0.5)
+    return np.clip(w0, 1e-6, 1.0 - 1e-12)
+
+
+def _sign_changes(rows_first: np.ndarray) -> np.ndarray:
+    """Sign changes, zeros skipped, down axis 0 of ``rows_first`` (K, m): ``(m,)`` ints."""
+    changes = np.zeros(rows_first.shape[1], dtype=np.int64)
+    previous = np.zeros(rows_first.shape[1])
+    for row in rows_first:
+        sign = np.sign(row)
+        changes += sign * previous < 0.0
+        previous = np.where(sign != 0.0, sign, previous)
+    return changes
+
+
+def _side_coefficients(
+    vt: np.ndarray, rows: np.ndarray, first_idx: np.ndarray, last_idx: np.ndarray, positive: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Polynomial coefficients on one side of r = 0, zero coefficients at w = 0 shifted out.
+
+    For ``r > 0`` (``positive``) the variable is ``w = 1 / (1 + r)`` and coefficient ``k`` is
+    ``v[first + k]``; for ``r < 0`` it is ``w = 1 + r`` and coefficient ``k`` is ``v[last - k]``.
+    Either way ``P(w)`` is the NPV times a positive factor, ``P(1)`` is the NPV at ``r = 0`` and
+    ``P(0)`` is the (nonzero) first or last flow; every term is bounded for ``w`` in ``[0, 1]``.
+    ``vt`` is the flows transposed, ``(periods, paths)`` C-contiguous, so gathers are fast.
+
+    Returns ``(coefficients (K, len(rows)) with coefficient k in row k, order)``: columns follow
+    ``rows[order]``, grouped by shift so each group is one contiguous copy.
+    """
+    n_periods, n_rows = vt.shape
+    shift = first_idx[rows] if positive else last_idx[rows]
+    order = np.argsort(shift.astype(np.int16 if n_periods < 2**15 else np.int64), kind="stable")
+    sorted_rows, sorted_shift = rows[order], shift[order]
+    bounds = np.flatnonzero(np.diff(sorted_shift)) + 1
+    starts = np.concatenate([[0], bounds])
+    stops = np.concatenate([bounds, [rows.size]])
+    width = int(n_periods - sorted_shift.min()) if positive else int(sorted_shift.max() + 1)
+    coef = np.zeros((width, rows.size))
+    for lo, hi in zip(starts, stops):
+        u = int(sorted_shift[lo])
+        block_rows = sorted_rows[lo:hi]
+        part = vt[u:] if positive else vt[u::-1]
+        if block_rows.size == n_rows:
+            coef[: part.shape[0], lo:hi] = part
+        else:
+            np.take(part, block_rows, axis=1, out=coef[: part.shape[0], lo:hi])
+    return coef, order
+
+
+def _side_roots(
+    vt: np.ndarray,
+    rows: np.ndarray,
+    first_idx: np.ndarray,
+    last_idx: np.ndarray,
+    positive: bool,
+    w0: np.ndarray,
+    total: np.ndarray,
+    exact: bool,
+) -> np.ndarray:
+    """Per-period log growth ``log(1 + r)`` of an IRR on one side of ``r = 0`` for ``rows``.
+
+    ``exact``: the caller knows each row has exactly one root on this side (conventional flows),
+    so it is solved in the bracket ``w in [0, 1]``. Otherwise Descartes' rule on ``(0, 1)`` counts
+    the possible roots: none gives NaN, one is solved in ``[0, 1]``, more are bracketed by the
+    first sign change on a grid going out from ``r = 0`` (NaN if the grid finds none).
+    ``w0``, ``total``: ``(len(rows),)`` starting points and NPVs at ``r = 0`` (nonzero).
+    """
+    coef, order = _side_coefficients(vt, rows, first_idx, last_idx, positive)
+    w0, total = w0[order], total[order]
+    if exact:
+        w = _rtsafe(coef, np.zeros(rows.size), np.ones(rows.size), w0)
+    else:
+        w = np.full(rows.size, np.nan)
+        n_roots = _descartes_bound(coef)
+        one = (n_roots == 1) & (coef[0] * total < 0.0)
+        sel = np.flatnonzero(one)
+        if sel.size:
+            w[sel] = _rtsafe(coef[:, sel], np.zeros(sel.size), np.ones(sel.size), w0[sel])
+        sel = np.flatnonzero((n_roots >= 2) | ((n_roots == 1) & ~one))
+        if sel.size:
+            sub = coef[:, sel]
+            lo, hi = _grid_bracket(sub, np.sign(total[sel]))
+            found = np.flatnonzero(~np.isnan(lo))
+            if found.size:
+                lo, hi = lo[found], hi[found]
+                w[sel[found]] = _rtsafe(sub[:, found], lo, hi, 0.5 * (lo + hi))
+    growth = np.empty(rows.size)
+    growth[order] = -np.log(w) if positive else np.log(w)
+    return growth
+
+
+def _descartes_bound(coef: np.ndarray) -> np.ndarray:
+    """Upper bound (Descartes' rule of signs) on the roots of ``P`` in ``(0, 1)``, per column.
+
+    ``w = 1 / (1 + y)`` maps ``(0, 1)`` onto ``y > 0``, and ``(1 + y)**(K-1) P(1 / (1 + y))`` has
+    coefficients ``sum_k coef[k] * comb(K-1-k, j)``; their sign changes bound the root count
+    (rounding can only add changes, making the bound safer). ``coef``: (K, m); returns ``(m,)``.
+    """
+    k = coef.shape[0]
+    if k > 1000:  # binomial coefficients would overflow: assume several roots are possible
+        return np.full(coef.shape[1], 2)
+    binom = np.array([[math.comb(k - 1 - i, j) for i in range(k)] for j in range(k)], float)
+    return _sign_changes(binom @ coef)
+
+
+def _grid_bracket(coef: np.ndarray, sign_at_one: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First interval ``[lo, hi]`` of the grid ``_GRID_W`` (going down from ``w = 1``, that is
+    out from ``r = 0``) over which ``P`` changes sign from ``sign_at_one``; NaN where none."""
+    lo = np.full(coef.shape[1], np.nan)
+    hi = np.full(coef.shape[1], np.nan)
+    previous = 1.0
+    for w in _GRID_W:
+        p, _ = _horner(coef, w, derivative=False)
+        found = np.isnan(lo) & (np.sign(p) != sign_at_one)
+        lo[found], hi[found] = w, previous
+        previous = w
+    return lo, hi
+
+
+def _horner(
+    coef: np.ndarray, w: np.ndarray | float, derivative: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """``P(w)`` and ``P'(w)`` for coefficients ``coef`` (K, m) (row k multiplies ``w**k``)."""
+    p = coef[-1].copy()
+    dp = np.zeros_like(p)
+    for k in range(coef.shape[0] - 2, -1, -1):
+        if derivative:
+            np.multiply(dp, w, out=dp)
+            dp += p
+        np.multiply(p, w, out=p)
+        p += coef[k]
+    return p, dp
+
+
+def _rtsafe(coef: np.ndarray, lo: np.ndarray, hi: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Root of ``P`` in ``[lo, hi]`` by Newton kept inside a shrinking bracket (bisection when a
+    step leaves it or does not halve the error), vectorised over columns. ``P(hi) != 0``."""
+    m = w.size
+    result = np.full(m, np.nan)
+    live = np.arange(m)  # the path of each column still in the arrays
+    active = np.ones(m, dtype=bool)  # columns not yet converged (the rest wait for compaction)
+    orient = np.sign(_horner(coef, hi, derivative=False)[0])  # f = orient * P: f(hi) > 0
+    w = np.where((w > lo) & (w < hi), w, 0.5 * (lo + hi))
+    step = step_older = hi - lo  # the last step and the one before, as in Numerical Recipes
+    for _ in range(_IRR_MAXITER):
+        p, dp = _horner(coef, w)
+        f, df = orient * p, orient * dp
+        below = f < 0.0
+        lo = np.where(below, w, lo)
+        hi = np.where(below, hi, w)
+        newton = w - f / df
+        # Bisect when Newton leaves the bracket or would not halve the step before last.
+        bisect = ~((newton >= lo) & (newton <= hi)) | (np.abs(2.0 * f) > np.abs(step_older * df))
+        w_new = np.where(bisect, 0.5 * (lo + hi), newton)
+        step_older, step = step, w_new - w
+        hit = f == 0.0
+        done = hit | (np.abs(step) <= _IRR_WTOL * w_new) | (hi - lo <= _IRR_WTOL * hi)
+        done &= active
+        if done.any():
+            result[live[done]] = np.where(hit, w, w_new)[done]
+            active &= ~done
+            n_active = np.count_nonzero(active)
+            if n_active == 0:
+                return result
+            if n_active < 0.6 * active.size:  # compact: stop paying for converged columns
+                live, lo, hi, w_new, step, step_older, orient = (
+                    x[active] for x in (live, lo, hi, w_new, step, step_older, orient)
+                )
+                coef = coef[:, active]
+                active = np.ones(n_active, dtype=bool)
+        w = w_new
+    result[live[active]] = w[active]  # not converged in _IRR_MAXITER steps: the best estimate
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# Money multiples and losses
+# --------------------------------------------------------------------------------------------
+
+
+def _totals(amounts: ArrayLike) -> np.ndarray:
+    """``(paths,)`` totals of ``(paths, periods)`` amounts, or ``(paths,)`` amounts unchanged."""
+    a = np.asarray(amounts, dtype=np.float64)
+    return a.sum(axis=-1) if a.ndim >= 2 else a
+
+
+def multiple_of_money(paid_in: ArrayLike, paid_out: ArrayLike) -> np.ndarray:
+    """Multiple of money: total cash returned / total capital paid in, per path.
+
+    Parameters
+    ----------
+    paid_in:
+        ``(paths, periods)`` or ``(paths,)`` non-negative capital drawn from the investor,
+        currency.
+    paid_out:
+        Same shape: non-negative cash returned to the investor, currency.
+
+    Returns
+    -------
+    ``(paths,)`` dimensionless (1.0 = money back, 0.0 = total loss); NaN where nothing was paid
+    in.
+    """
+    total_in, total_out = _totals(paid_in), _totals(paid_out)
+    with np.errstate(all="ignore"):
+        return np.where(total_in > 0.0, total_out / total_in, np.nan)
+
+
+def loss_statistics(paid_in: ArrayLike, paid_out: ArrayLike) -> dict[str, float]:
+    """Loss and tail statistics of the investor's money across paths.
+
+    Parameters
+    ----------
+    paid_in, paid_out:
+        ``(paths, periods)`` or ``(paths,)`` non-negative amounts, currency: capital drawn from
+        the investor and cash returned to the investor.
+
+    Returns
+    -------
+    All computed over the paths where something was paid in (paths with nothing paid in carry
+    no capital at risk and are left out; all NaN if there are none):
+
+    - ``prob_loss``: share of paths with ``out < in * (1 - LOSS_RTOL)``, so an exact repayment
+      (up to rounding) is not a loss.
+    - ``expected_loss``: mean of ``max(0, in - out)``, currency.
+    - ``expected_loss_ratio``: ``expected_loss / mean(in)``: the expected loss as a share of the
+      expected capital paid in (equal to the mean per-path loss share when ``in`` is the same on
+      every path).
+    - ``cvar_5``: expected shortfall of the net result ``out - in``: the mean of the worst 5% of
+      paths (``ceil(0.05 * paths)`` of them, see :func:`cvar`), currency; negative when those
+      paths lose money.
+    - ``cvar_5_multiple``: the same on the multiple of money ``out / in``.
+    """
+    total_in, total_out = _totals(paid_in), _totals(paid_out)
+    valid = total_in > 0.0
+    keys = ("prob_loss", "expected_loss", "expected_loss_ratio", "cvar_5", "cvar_5_multiple")
+    if not valid.any():
+        return dict.fromkeys(keys, math.nan)
+    total_in, total_out = total_in[valid], total_out[valid]
+    shortfall = total_in - total_out
+    is_loss = shortfall > LOSS_RTOL * total_in
+    expected_loss = float(np.mean(np.maximum(shortfall, 0.0)))
+    return {
+        "prob_loss": float(np.mean(is_loss)),
+        "expected_loss": expected_loss,
+        "expected_loss_ratio": expected_loss / float(np.mean(total_in)),
+        "cvar_5": cvar(-shortfall, 0.05),
+        "cvar_5_multiple": cvar(total_out / total_in, 0.05),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Tails, timing and summaries
+# --------------------------------------------------------------------------------------------
+
+
+def cvar(values: ArrayLike, alpha: float = 0.05) -> float:
+    """Lower-tail conditional value at risk (expected shortfall) of ``values``.
+
+    Parameters
+    ----------
+    values:
+        ``(paths,)`` outcomes where lower is worse (net result in currency, multiple, IRR, ...).
+        NaN values are ignored.
+    alpha:
+        Tail fraction in ``(0, 1]``.
+
+    Returns
+    -------
+    The mean of the ``k = ceil(alpha * n)`` lowest values, ``n`` the number of non-NaN values
+    (a product like ``0.05 * 100`` is rounded first, so it gives 5, not 6). Same unit as
+    ``values``; NaN if there are none.
+    """
+    if not 0.0 < alpha <= 1.0:
+        raise ValueError(f"alpha must be in (0, 1], got {alpha!r}")
+    x = np.asarray(values, dtype=np.float64).ravel()
+    x = x[~np.isnan(x)]
+    n = x.size
+    if n == 0:
+        return math.nan
+    k = max(1, math.ceil(round(alpha * n, 9)))
+    if k < n:
+        x = np.partition(x, k - 1)[:k]
+    return float(np.mean(x))
+
+
+def time_to_first_payment(paid_out: ArrayLike, periods_per_year: int = 1) -> np.ndarray:
+    """Years until the investor first receives money.
+
+    Parameters
+    ----------
+    paid_out:
+        ``(paths, periods)`` non-negative cash returned to the investor, currency.
+    periods_per_year:
+        Periods in a year.
+
+    Returns
+    -------
+    ``(paths,)`` years: ``t / periods_per_year`` for the first period ``t`` with a strictly
+    positive amount; NaN if nothing is ever paid.
+    """
+    _check_periods_per_year(periods_per_year)
+    a = np.asarray(paid_out, dtype=np.float64)
+    paid = a > 0.0
+    first = np.argmax(paid, axis=-1).astype(np.float64)
+    return np.where(paid.any(axis=-1), first / periods_per_year, np.nan)
+
+
+def peak_capital_drawn(paid_in: ArrayLike, paid_out: ArrayLike) -> np.ndarray:
+    """Peak capital at risk: the largest net amount the investor has in at any time.
+
+    Parameters
+    ----------
+    paid_in, paid_out:
+        ``(paths, periods)`` non-negative amounts, currency: capital drawn from and cash
+        returned to the investor in each period.
+
+    Returns
+    -------
+    ``(paths,)`` currency: ``max_t (cumsum(paid_in) - cumsum(paid_out))[t]``, at least 0.
+    """
+    net = np.asarray(paid_in, dtype=np.float64) - np.asarray(paid_out, dtype=np.float64)
+    if net.ndim < 2:
+        raise ValueError("paid_in and paid_out must have shape (paths, periods)")
+    if net.shape[-1] == 0:
+        return np.zeros(net.shape[:-1])
+    return np.maximum(np.max(np.cumsum(net, axis=-1), axis=-1), 0.0)
+
+
+def quantiles(values: ArrayLike, qs: Sequence[float] = (0.05, 0.5, 0.95)) -> np.ndarray:
+    """Quantiles of ``values`` ignoring NaN (linear interpolation, numpy's default).
+
+    Parameters
+    ----------
+    values:
+        ``(paths,)`` (or ``(paths, ...)``: quantiles over the paths axis).
+    qs:
+        Probabilities in ``[0, 1]``.
+
+    Returns
+    -------
+    ``(len(qs),)`` (or ``(len(qs), ...)``) in the unit of ``values``; NaN where every value is NaN.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    q = np.asarray(qs, dtype=np.float64)
+    if x.shape[0] == 0:
+        return np.full(q.shape + x.shape[1:], np.nan)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # "All-NaN slice encountered"
+        return np.nanquantile(x, q, axis=0)
+
+
+def probability(mask: ArrayLike) -> float:
+    """Share of paths where ``mask`` (``(paths,)`` bool) is true; NaN for no paths."""
+    m = np.asarray(mask, dtype=bool)
+    return float(np.mean(m)) if m.size else math.nan
+
+
+def standard_error_of_mean(values: ArrayLike) -> float:
+    """Monte Carlo standard error of the mean of ``values`` (``(paths,)``), ignoring NaN.
+
+    ``std(ddof=1) / sqrt(n)`` over the ``n`` non-NaN values, in the unit of ``values``; NaN when
+    ``n < 2``.
+    """
+    x = np.asarray(values, dtype=np.float64).ravel()
+    x = x[~np.isnan(x)]
+    if x.size < 2:
+        return math.nan
+    return float(np.std(x, ddof=1) / math.sqrt(x.size))
