@@ -29,7 +29,9 @@ CountMode = Literal["approx", "exact", "expected"]
 DEFAULT_CHUNK = 4 * BLOCK
 
 
-def run_paths(s: Scenario, draws: Draws, mode: CountMode = "approx") -> dict[str, np.ndarray]:
+def run_paths(
+    s: Scenario, draws: Draws, mode: CountMode = "approx", delivery: DeliveryState | None = None
+) -> dict[str, np.ndarray]:
     """Run the contract on the paths in ``draws``. Returns period-by-period flows, currency per
     period unless named a count. Shapes: N paths, T periods, U units, O outcomes, P partners,
     C commissioners, K capital tranches, G guarantees.
@@ -40,13 +42,17 @@ def run_paths(s: Scenario, draws: Draws, mode: CountMode = "approx") -> dict[str
     capital, upside, guarantee_received (N,T,K); guarantee_call (N,T,G); commissioner_rebate
     (N,T,C); excess (N,T); cash (N,T); funded (N,T) bool. Also per path: cap_hit, lost_to_caps,
     lost_to_withdrawal, due_after_horizon (N,C); stop_period (N,) (T: never stopped).
+
+    ``delivery``: an object with :class:`~cib_sim.delivery.DeliveryState`'s interface to use
+    instead of the aggregate one (the reference model plugs its participant-level simulation in
+    here, so payments and the waterfall are written once).
     """
     if not s.uncertainty.enabled:
         mode = "expected"
     N, T = draws.n_paths, s.horizon.n_periods
     U, O, P, C = n_units(s), len(s.outcomes), len(s.partners), len(s.commissioners)
     ppy = s.horizon.periods_per_year
-    dl = DeliveryState(s, draws, mode)
+    dl = delivery if delivery is not None else DeliveryState(s, draws, mode)
     card = RateCard(s, dl)
     ledger = CommissionerLedger(s, draws, N)
     wf = Waterfall(s, N)
