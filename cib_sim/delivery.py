@@ -27,7 +27,6 @@ Approximations kept on purpose (and shared by the reference model):
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -125,9 +124,10 @@ class DeliveryState:
         self.zone = s.delivery.model == "zone"
         self.ppy = s.horizon.periods_per_year
         self.waiting = np.zeros((N, U))
-        self.enrolled = np.zeros((N, T, U))
-        self.dropped = np.zeros((N, T, U))
-        self.achieved = np.zeros((N, T, U, O))
+        # Stored period-first so that each period's slice is contiguous; exposed as (N, T, ...) views.
+        self.enrolled = np.zeros((T, N, U)).transpose(1, 0, 2)
+        self.dropped = np.zeros((T, N, U)).transpose(1, 0, 2)
+        self.achieved = np.zeros((T, N, U, O)).transpose(1, 0, 2, 3)
         self.baseline = np.array([o.baseline_rate for o in s.outcomes])
         self.reach = np.array([p.reach for p in s.partners])
         self.cost = np.array([p.cost for p in s.partners])
@@ -135,11 +135,6 @@ class DeliveryState:
         self.fixed = np.array([p.fixed_cost for p in s.partners]) / self.ppy
         self.partner_start = (
             np.full(len(s.partners), self.plan.start[0]) if self.zone else self.plan.start
-        )
-        self.combos = (
-            np.array(list(itertools.product([0, 1], repeat=len(s.partners))), dtype=bool)
-            if self.zone
-            else None
         )
         self._pending: np.ndarray | None = None
         self._occupied = np.zeros((N, U))
@@ -174,7 +169,7 @@ class DeliveryState:
         p = self.plan
         open_ = self.open_units(t) & ~stopped[:, None]
         lam = p.referrals * self.d.referral_multiplier
-        z = self.d.z_referrals[:, t, :]
+        z = self.d.z_referrals[t]
         if self.mode == "exact":
             arrivals = poisson_from_normal(z, lam)
         else:
@@ -220,7 +215,7 @@ class DeliveryState:
         self.waiting = self.waiting - enrol
         self._pending = None
         p = self.plan
-        zd = self.d.z_dropouts[:, t, :]
+        zd = self.d.z_dropouts[t]
         if self.mode == "exact":
             drop = binomial_from_normal(zd, enrol, p.dropout)
         else:
@@ -231,9 +226,9 @@ class DeliveryState:
         p1 = self.success_probability(t)  # (N, U, O)
         p0 = self.baseline
         n1, n0 = (enrol - drop)[..., None], drop[..., None]
-        z = self.d.z_outcomes[:, t]
+        z = self.d.z_outcomes[t]
         if self.mode == "exact":
-            x = binomial_from_normal(z, n1, p1) + binomial_from_normal(self.d.z_outcomes_dropped[:, t], n0, p0)
+            x = binomial_from_normal(z, n1, p1) + binomial_from_normal(self.d.z_outcomes_dropped[t], n0, p0)
         else:
             v1, v0 = p1 * (1 - p1), p0 * (1 - p0)
             mean = n1 * p1 + n0 * p0
@@ -257,12 +252,45 @@ class DeliveryState:
         if not self.zone:
             return np.clip(b + uplift, 0.0, 1.0)
         # Zone: average over packages S (each partner reaches a participant independently).
-        r = self.reach * self.alive(t)  # (N, P)
+        return self._zone_average(uplift, self.reach * self.alive(t))
+
+    def _zone_average(self, uplift: np.ndarray, r: np.ndarray) -> np.ndarray:
+        """(N, 1, O) package-averaged success probability; ``uplift`` (N, P, O), ``r`` (N, P)
+        the chance each partner serves a participant."""
+        b = self.baseline
         gamma = self.s.delivery.interaction
-        out = np.zeros((uplift.shape[0], uplift.shape[2]))
-        for combo in self.combos:
-            w = np.prod(np.where(combo, r, 1.0 - r), axis=1)  # (N,)
-            k = int(combo.sum())
-            total = uplift[:, combo, :].sum(axis=1) * (1.0 + gamma * max(0, k - 1))
-            out += w[:, None] * np.clip(b + total, 0.0, 1.0)
-        return out[:, None, :]
+        N, P, O = uplift.shape
+        # Without clipping the average is linear in the uplifts:
+        # E[1{i in S} (1 + gamma (|S| - 1))] = r_i (1 + gamma * sum_{j != i} r_j).
+        weight = r * (1.0 + gamma * (r.sum(axis=1, keepdims=True) - r))  # (N, P)
+        linear = np.broadcast_to(b, (N, O)).copy()
+        pos, neg = np.zeros((N, O)), np.zeros((N, O))
+        for i in range(P):  # loops over partners beat reductions over a short middle axis
+            u = uplift[:, i, :]
+            linear += u * weight[:, i : i + 1]
+            pos += np.maximum(u, 0.0)
+            neg += np.minimum(u, 0.0)
+        # Any package's total uplift lies in [neg, pos] and its factor in [fmin, fmax]: the
+        # product's extremes are at the corners (or 0, the empty package).
+        fmax, fmin = max(1.0, 1.0 + gamma * (P - 1)), min(1.0, 1.0 + gamma * (P - 1))
+        hi = np.maximum(np.maximum(pos * fmax, pos * fmin), np.maximum(neg * fmax, neg * fmin))
+        lo = np.minimum(np.minimum(pos * fmax, pos * fmin), np.minimum(neg * fmax, neg * fmin))
+        may_clip = (b + np.maximum(hi, 0.0) > 1.0) | (b + np.minimum(lo, 0.0) < 0.0)  # (N, O)
+        if may_clip.any():
+            # Enumerate the 2^P packages, for the outcomes that may clip. Packages are built by
+            # doubling: adding partner i to every package so far.
+            w = np.ones((N, 1))
+            for i in range(P):
+                ri = r[:, i : i + 1]
+                w = np.concatenate([w * (1.0 - ri), w * ri], axis=1)  # (N, S)
+            size = np.zeros(1)
+            for i in range(P):
+                size = np.concatenate([size, size + 1.0])
+            size_factor = 1.0 + gamma * np.maximum(size - 1.0, 0.0)  # (S,)
+            for o in np.flatnonzero(may_clip.any(axis=0)):
+                total = np.zeros((N, 1))
+                for i in range(P):
+                    total = np.concatenate([total, total + uplift[:, i, o : o + 1]], axis=1)
+                probs = np.clip(b[o] + total * size_factor, 0.0, 1.0)
+                linear[:, o] = np.einsum("ns,ns->n", w, probs)
+        return linear[:, None, :]

@@ -64,15 +64,16 @@ def run_paths(
     end_delivery = delivery_end_period(s)
     terms = s.terms
 
-    f = {name: np.zeros((N, T, k)) for name, k in [
+    # Flows are stored period-first (each period's write is contiguous) and used as (N, T, ...) views.
+    f = {name: np.zeros((T, N, k)).transpose(1, 0, 2) for name, k in [
         ("earned", O), ("commissioner_paid", C), ("attributed", P), ("partner_upfront", P),
         ("partner_fixed", P), ("partner_contingent", P), ("partner_bonus", P), ("drawn", K),
         ("coupon", K), ("capital", K), ("upside", K), ("guarantee_received", K),
         ("guarantee_call", G), ("commissioner_rebate", C),
     ]}
     for name in ("backbone_cost", "backbone_fee", "excess", "cash", "income"):
-        f[name] = np.zeros((N, T))
-    funded_hist = np.zeros((N, T), dtype=bool)
+        f[name] = np.zeros((T, N)).T
+    funded_hist = np.zeros((T, N), dtype=bool).T
     stopped = np.zeros(N, dtype=bool)
     stop_period = np.full(N, T, dtype=np.int64)
     cum_paid = np.zeros((N, C))

@@ -43,10 +43,16 @@ LOSS_RTOL = 1e-9
 
 _IRR_MAXITER = 100
 _IRR_WTOL = 1e-13  # relative tolerance on the per-period discount/growth factor w
-# Grid for non-conventional flows that may have several roots on one side of r = 0: w in
-# [0, 1), read downwards from w = 1 (r = 0) to w = 0 (r = -1 or r = inf).
+# Grid for non-conventional flows that may have several roots on one side of r = 0, in
+# g = |log(1 + r)| (fine near r = 0, 0.033 apart in the middle, out to r = -1 + 1e-13 or
+# r = 1e13), as w = exp(-g) read downwards from w = 1 (r = 0) to w = 0 (r = -1 or r = inf).
 _GRID_W = np.concatenate(
-    [1.0 - np.geomspace(1e-5, 0.5, 60), np.geomspace(0.5, 1e-9, 60)[1:], [0.0]]
+    [
+        np.exp(-np.geomspace(1e-6, 0.05, 50)),
+        np.exp(-np.linspace(0.05, 4.0, 120)[1:]),
+        np.exp(-np.geomspace(4.0, 30.0, 30)[1:]),
+        [0.0],
+    ]
 )
 
 
@@ -82,11 +88,11 @@ def irr(cashflows: ArrayLike, periods_per_year: int = 1) -> np.ndarray:
     - NaN where no IRR exists: all zeros, money received but never paid in, a non-finite flow,
       or non-conventional flows whose NPV never changes sign.
     - Non-conventional flows (several sign changes) may have several IRRs. Like
-      ``numpy_financial.irr`` this prefers the one closest to zero: it solves on each side of
-      ``r = 0`` where the NPV changes sign between ``r = 0`` and the end of the range
-      (``r -> -1`` or ``r -> inf``) and keeps the smaller ``|r|``; where neither side changes
-      sign it scans a grid outwards from ``r = 0``. Within one side the root found is not
-      guaranteed to be the closest to zero when that side holds three or more roots.
+      ``numpy_financial.irr`` this returns the one closest to zero: on each side of ``r = 0``,
+      Descartes' rule of signs bounds the number of roots; with at most one it is solved
+      exactly, with more the bracket is the first sign change on a grid going out from
+      ``r = 0`` (so two roots closer together than the grid, or a double root, can be missed);
+      the nearer of the two sides' roots is kept.
     - Never warns: over/underflow is avoided by solving for a factor ``w`` in ``(0, 1]``
       (``w = 1 / (1 + r)`` for ``r > 0``, ``w = 1 + r`` for ``r < 0``) with the polynomial's
       zero coefficients shifted out.
@@ -100,7 +106,7 @@ def irr(cashflows: ArrayLike, periods_per_year: int = 1) -> np.ndarray:
     if v.ndim == 0:
         raise ValueError("cashflows must have a periods axis: shape (paths, periods)")
     lead_shape = v.shape[:-1]
-    v = v.reshape(-1, v.shape[-1])
+    v = v.reshape(math.prod(lead_shape), v.shape[-1])
     n, n_periods = v.shape
     out = np.full(n, np.nan)
     if n == 0 or n_periods == 0:
@@ -187,7 +193,7 @@ def _irr_mixed(v: np.ndarray, periods_per_year: int) -> np.ndarray:
             _side_roots(vt, other, first_idx, last_idx, positive, w0[other], total[other], False)
             for positive in (True, False)
         )
-        take_neg = np.isnan(g_pos) | (np.abs(g_neg) < np.abs(g_pos))
+        take_neg = np.isnan(g_pos) | (np.abs(np.expm1(g_neg)) < np.abs(np.expm1(g_pos)))
         growth[other] = np.where(take_neg, g_neg, g_pos)
     return np.expm1(periods_per_year * growth)
 

@@ -30,9 +30,10 @@ class Draws:
     referral_multiplier: (N, U) multiplier on expected referrals (mean 1).
     exit_period: (N, P) first period a partner no longer delivers (T: never).
     withdraw_period: (N, C) first period a commissioner no longer pays (T: never).
-    z_referrals: (N, T, U), z_dropouts: (N, T, U), z_outcomes: (N, T, U, O): standard normals
-      that become counts (see ``cib_sim.delivery.count_from_normal``).
-    z_outcomes_dropped: (N, T, U, O) or None: extra normals, only for ``exact`` counts.
+    z_referrals: (T, N, U), z_dropouts: (T, N, U), z_outcomes: (T, N, U, O): standard normals
+      that become counts (see ``cib_sim.delivery.count_from_normal``). Period-first, so that
+      each period's slice is contiguous.
+    z_outcomes_dropped: (T, N, U, O) or None: extra normals, only for ``exact`` counts.
     """
 
     effect: np.ndarray
@@ -49,6 +50,14 @@ class Draws:
     def n_paths(self) -> int:
         return self.effect.shape[0]
 
+    def subset(self, index: np.ndarray | slice) -> "Draws":
+        """The draws of some paths (e.g. one path for the reference model)."""
+        kw = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            kw[f.name] = None if v is None else (v[:, index] if f.name.startswith("z_") else v[index])
+        return Draws(**kw)
+
     @classmethod
     def concatenate(cls, parts: list["Draws"]) -> "Draws":
         if len(parts) == 1:
@@ -56,7 +65,8 @@ class Draws:
         kw = {}
         for f in fields(cls):
             vals = [getattr(p, f.name) for p in parts]
-            kw[f.name] = None if vals[0] is None else np.concatenate(vals, axis=0)
+            axis = 1 if f.name.startswith("z_") else 0
+            kw[f.name] = None if vals[0] is None else np.concatenate(vals, axis=axis)
         return cls(**kw)
 
 
@@ -105,10 +115,10 @@ def sample_block(s: Scenario, seed: np.random.SeedSequence, n: int, exact: bool 
     wd_h = np.array([c.withdrawal_hazard for c in s.commissioners])
     exit_period = _event_period(rng, exit_h, (n, P), ppy, T)
     withdraw_period = _event_period(rng, wd_h, (n, C), ppy, T)
-    z_ref = rng.standard_normal((n, T, U))
-    z_drop = rng.standard_normal((n, T, U))
-    z_out = rng.standard_normal((n, T, U, O))
-    z_out_d = rng.standard_normal((n, T, U, O)) if exact else None
+    z_ref = rng.standard_normal((T, n, U))
+    z_drop = rng.standard_normal((T, n, U))
+    z_out = rng.standard_normal((T, n, U, O))
+    z_out_d = rng.standard_normal((T, n, U, O)) if exact else None
 
     if not u.enabled:
         return Draws(
@@ -117,10 +127,10 @@ def sample_block(s: Scenario, seed: np.random.SeedSequence, n: int, exact: bool 
             referral_multiplier=np.ones((n, U)),
             exit_period=np.full((n, P), T, dtype=np.int64),
             withdraw_period=np.full((n, C), T, dtype=np.int64),
-            z_referrals=np.zeros((n, T, U)),
-            z_dropouts=np.zeros((n, T, U)),
-            z_outcomes=np.zeros((n, T, U, O)),
-            z_outcomes_dropped=np.zeros((n, T, U, O)) if exact else None,
+            z_referrals=np.zeros((T, n, U)),
+            z_dropouts=np.zeros((T, n, U)),
+            z_outcomes=np.zeros((T, n, U, O)),
+            z_outcomes_dropped=np.zeros((T, n, U, O)) if exact else None,
         )
 
     shock = common[:, None]

@@ -1,0 +1,405 @@
+"""Named, composable shocks for stress tests and sensitivity.
+
+A shock changes a scenario (``apply_scenario``) and/or the random draws of every path
+(``apply_draws``), always the same way for every path, so that a shocked run and the base run use
+the same random numbers (common random numbers: a difference between them is the shock, not
+noise). Events at a fixed time that are not scenario fields — a partner exiting in year 3, a
+commissioner withdrawing in year 2 — are draw shocks: they bring forward ``Draws.exit_period`` /
+``Draws.withdraw_period`` on every path (a hazard may still end them earlier).
+
+Shocks compose with ``+``: ``MaturityDelay(1) + ScaleEffects(0.75)`` applies both, left to right.
+Every shock has a ``label`` for tables (a default is written from its parameters).
+
+Text form, for the CLI and quick use (:func:`parse_shock`), ``+`` joining shocks::
+
+    delay:1            maturity delayed 1 year (every partner)
+    effects:0.75       effects (mean and sd) scaled by 0.75
+    exit:Mentoring@2   partner Mentoring stops delivering 2 years from the start
+    withdraw:Schools@3 commissioner Schools stops paying 3 years from the start
+    referrals:0.8      referrals scaled by 0.8
+    rho:0.8            correlation of the common shock set to 0.8
+    price_cut:0.1      every price cut by 10%
+    prices:1.2         every price scaled by 1.2
+    set:outcomes.engagement.price=1500   any field (see cib_sim.analysis_fields)
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from cib_sim.sample import Draws
+from cib_sim.scenario import Scenario
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+def _check_names(kind: str, given: tuple[str, ...] | None, known: list[str]) -> None:
+    for name in given or ():
+        if name not in known:
+            near = difflib.get_close_matches(name, known, n=3, cutoff=0.4)
+            hint = f"; did you mean {', '.join(near)}?" if near else f" (known: {', '.join(known)})"
+            raise KeyError(f"unknown {kind} {name!r}{hint}")
+
+
+def _names(x: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...] | None:
+    if x is None:
+        return None
+    return (x,) if isinstance(x, str) else tuple(x)
+
+
+@dataclass(frozen=True)
+class Shock:
+    """Base class: no change. Subclasses override ``apply_scenario`` and/or ``apply_draws``."""
+
+    label: str | None = field(default=None, kw_only=True, compare=False)
+
+    @property
+    def name(self) -> str:
+        return self.label or self.describe()
+
+    def describe(self) -> str:
+        return "no change"
+
+    def apply_scenario(self, s: Scenario) -> Scenario:
+        return s
+
+    def apply_draws(self, s: Scenario, draws: Draws) -> Draws:
+        """``s`` is the scenario after :meth:`apply_scenario`; ``draws`` its draws for a block."""
+        return draws
+
+    def __add__(self, other: "Shock") -> "Combined":
+        parts = (self.parts if isinstance(self, Combined) else (self,)) + (
+            other.parts if isinstance(other, Combined) else (other,)
+        )
+        return Combined(parts)
+
+
+BASE = Shock(label="base")
+"""The base case: a shock that changes nothing."""
+
+
+@dataclass(frozen=True)
+class Combined(Shock):
+    """Several shocks, applied left to right."""
+
+    parts: tuple[Shock, ...] = ()
+
+    def describe(self) -> str:
+        return " + ".join(p.name for p in self.parts) or "no change"
+
+    def apply_scenario(self, s: Scenario) -> Scenario:
+        for p in self.parts:
+            s = p.apply_scenario(s)
+        return s
+
+    def apply_draws(self, s: Scenario, draws: Draws) -> Draws:
+        for p in self.parts:
+            draws = p.apply_draws(s, draws)
+        return draws
+
+
+def _update(s: Scenario, **changes: Any) -> Scenario:
+    """A copy of ``s`` with top-level changes, revalidated (cross-field checks included)."""
+    return Scenario.model_validate({**s.model_dump(), **changes})
+
+
+@dataclass(frozen=True)
+class MaturityDelay(Shock):
+    """Each partner's maturity curve starts ``years`` later: half-maturity + years. A partner at
+    full effect from day one (``immediate``) gets no effect for ``years``, then all of it."""
+
+    years: float
+    partners: tuple[str, ...] | None = None
+
+    def describe(self) -> str:
+        who = f" ({', '.join(self.partners)})" if self.partners else ""
+        return f"maturity delayed {_fmt(self.years)} year{'s' if self.years != 1 else ''}{who}"
+
+    def apply_scenario(self, s: Scenario) -> Scenario:
+        _check_names("partner", self.partners, s.partner_names)
+        out = []
+        for p in s.model_dump()["partners"]:
+            if self.partners is None or p["name"] in self.partners:
+                m = p["maturity"]
+                if m["kind"] == "immediate":
+                    if self.years > 0:
+                        m.update(kind="logistic", half_maturity=self.years, steepness=0.01)
+                else:
+                    m["half_maturity"] = min(20.0, max(0.0, m["half_maturity"] + self.years))
+            out.append(p)
+        return _update(s, partners=out)
+
+
+@dataclass(frozen=True)
+class ScaleEffects(Shock):
+    """Effects scaled by ``factor``: the mean and the sd of each effect (so the drawn effect is
+    ``factor`` times what it would have been), for the named partners and outcomes (default all)."""
+
+    factor: float
+    partners: tuple[str, ...] | None = None
+    outcomes: tuple[str, ...] | None = None
+
+    def describe(self) -> str:
+        return f"effects x{_fmt(self.factor)}"
+
+    def apply_scenario(self, s: Scenario) -> Scenario:
+        _check_names("partner", self.partners, s.partner_names)
+        _check_names("outcome", self.outcomes, s.outcome_names)
+        out = []
+        for p in s.model_dump()["partners"]:
+            if self.partners is None or p["name"] in self.partners:
+                for o, e in p["effect"].items():
+                    if self.outcomes is None or o in self.outcomes:
+                        e["mean"] = float(np.clip(e["mean"] * self.factor, -1.0, 1.0))
+                        e["sd"] = float(min(1.0, e["sd"] * abs(self.factor)))
+            out.append(p)
+        return _update(s, partners=out)
+
+
+@dataclass(frozen=True)
+class ScaleReferrals(Shock):
+    """Expected referrals scaled by ``factor``: the zone's, or each named partner's (default all)."""
+
+    factor: float
+    partners: tuple[str, ...] | None = None
+
+    def describe(self) -> str:
+        return f"referrals x{_fmt(self.factor)}"
+
+    def apply_scenario(self, s: Scenario) -> Scenario:
+        _check_names("partner", self.partners, s.partner_names)
+        if s.delivery.model == "zone":
+            d = s.delivery.model_dump()
+            d["referrals"] = (d["referrals"] or 0.0) * self.factor
+            return _update(s, delivery=d)
+        out = []
+        for p in s.model_dump()["partners"]:
+            if (self.partners is None or p["name"] in self.partners) and p["referrals"] is not None:
+                p["referrals"] *= self.factor
+            out.append(p)
+        return _update(s, partners=out)
+
+
+@dataclass(frozen=True)
+class ScalePrices(Shock):
+    """Every price on the rate card (tier prices too) scaled by ``factor``, for the named outcomes
+    (default all). Caps (per participant, budgets, totals) are contract terms and stay."""
+
+    factor: float
+    outcomes: tuple[str, ...] | None = None
+
+    def describe(self) -> str:
+        return f"prices x{_fmt(self.factor)}"
+
+    def apply_scenario(self, s: Scenario) -> Scenario:
+        return _scale_prices(s, self.factor, self.outcomes)
+
+
+@dataclass(frozen=True)
+class PriceCut(Shock):
+    """Every price (of the named outcomes) cut by ``share`` (0.1: ten per cent)."""
+
+    share: float
+    outcomes: tuple[str, ...] | None = None
+
+    def describe(self) -> str:
+        return f"prices cut {_fmt(100 * self.share)}%"
+
+    def apply_scenario(self, s: Scenario) -> Scenario:
+        return _scale_prices(s, 1.0 - self.share, self.outcomes)
+
+
+def _scale_prices(s: Scenario, factor: float, outcomes: tuple[str, ...] | None) -> Scenario:
+    _check_names("outcome", outcomes, s.outcome_names)
+    out = []
+    for o in s.model_dump()["outcomes"]:
+        if outcomes is None or o["name"] in outcomes:
+            o["price"] *= factor
+            for t in o["tiers"]:
+                t["price"] *= factor
+        out.append(o)
+    return _update(s, outcomes=out)
+
+
+@dataclass(frozen=True)
+class Correlation(Shock):
+    """The common shock's correlation across partners set to ``rho``."""
+
+    rho: float
+
+    def describe(self) -> str:
+        return f"correlation rho={_fmt(self.rho)}"
+
+    def apply_scenario(self, s: Scenario) -> Scenario:
+        return _update(s, uncertainty={**s.uncertainty.model_dump(), "rho": self.rho})
+
+
+@dataclass(frozen=True)
+class PartnerExit(Shock):
+    """Partner ``partner`` stops delivering at ``year`` (years from the start) on every path."""
+
+    partner: str
+    year: float
+
+    def describe(self) -> str:
+        return f"{self.partner} exits at year {_fmt(self.year)}"
+
+    def apply_draws(self, s: Scenario, draws: Draws) -> Draws:
+        _check_names("partner", (self.partner,), s.partner_names)
+        k = s.partner_names.index(self.partner)
+        exit_period = draws.exit_period.copy()
+        exit_period[:, k] = np.minimum(exit_period[:, k], s.horizon.to_periods(self.year))
+        return replace(draws, exit_period=exit_period)
+
+
+@dataclass(frozen=True)
+class CommissionerWithdrawal(Shock):
+    """Commissioner ``commissioner`` stops paying at ``year`` (years from the start) on every path."""
+
+    commissioner: str
+    year: float
+
+    def describe(self) -> str:
+        return f"{self.commissioner} withdraws at year {_fmt(self.year)}"
+
+    def apply_draws(self, s: Scenario, draws: Draws) -> Draws:
+        names = [c.name for c in s.commissioners]
+        _check_names("commissioner", (self.commissioner,), names)
+        k = names.index(self.commissioner)
+        wd = draws.withdraw_period.copy()
+        wd[:, k] = np.minimum(wd[:, k], s.horizon.to_periods(self.year))
+        return replace(draws, withdraw_period=wd)
+
+
+@dataclass(frozen=True)
+class SetField(Shock):
+    """Any field set by dotted path (see :mod:`cib_sim.analysis_fields`)."""
+
+    path: str
+    value: Any
+
+    def describe(self) -> str:
+        return f"{self.path}={self.value}"
+
+    def apply_scenario(self, s: Scenario) -> Scenario:
+        from cib_sim.analysis_fields import set_fields
+
+        return set_fields(s, {self.path: self.value})
+
+
+@dataclass(frozen=True)
+class ScaleField(Shock):
+    """Numeric fields at a dotted path (``*`` for every item) scaled by ``factor``; unset (None)
+    fields stay unset. E.g. ``ScaleField("partners.*.exit_hazard", 2)``."""
+
+    path: str
+    factor: float
+
+    def describe(self) -> str:
+        return f"{self.path} x{_fmt(self.factor)}"
+
+    def apply_scenario(self, s: Scenario) -> Scenario:
+        from cib_sim.analysis_fields import _targets
+        from cib_sim.scenario import parse_scenario
+
+        data = s.model_dump()
+        for container, key in _targets(data, self.path):
+            present = key in container if isinstance(container, dict) else True
+            if present and container[key] is not None:
+                container[key] = container[key] * self.factor
+        return parse_scenario(data)
+
+
+MULTIPLIERS: dict[str, type[Shock]] = {
+    "price_multiplier": ScalePrices,
+    "effect_multiplier": ScaleEffects,
+    "referral_multiplier": ScaleReferrals,
+}
+"""Levers that scale a group of fields, usable wherever a field path is (sweeps, the solver)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Text form and defaults
+
+_SPLIT = re.compile(r"\+(?=\s*[a-z_]+:)")
+
+
+def parse_shock(text: str) -> Shock:
+    """A shock from its text form (see the module docstring); ``+`` joins several."""
+    from cib_sim.analysis_fields import parse_value
+
+    parts = [p.strip() for p in _SPLIT.split(text) if p.strip()]
+    if not parts:
+        raise ValueError("empty shock")
+    shocks = [_parse_one(p, parse_value) for p in parts]
+    return shocks[0] if len(shocks) == 1 else Combined(tuple(shocks))
+
+
+_KINDS = ("delay", "effects", "exit", "withdraw", "referrals", "rho", "price_cut", "prices", "set")
+
+
+def _parse_one(text: str, parse_value) -> Shock:
+    kind, sep, arg = text.partition(":")
+    kind = kind.strip().lower()
+    if not sep or kind not in _KINDS:
+        near = difflib.get_close_matches(kind, _KINDS, n=2, cutoff=0.4)
+        hint = f"; did you mean {', '.join(near)}?" if near else ""
+        raise ValueError(f"shock {text!r}: expected KIND:ARGS with KIND one of {', '.join(_KINDS)}{hint}")
+    arg = arg.strip()
+    try:
+        if kind in ("exit", "withdraw"):
+            who, at, year = arg.rpartition("@")
+            if not at or not who:
+                raise ValueError(f"expected NAME@YEAR (e.g. {kind}:{'Mentoring' if kind == 'exit' else 'Schools'}@2)")
+            return PartnerExit(who.strip(), float(year)) if kind == "exit" else CommissionerWithdrawal(who.strip(), float(year))
+        if kind == "set":
+            path, eq, value = arg.partition("=")
+            if not eq:
+                raise ValueError("expected PATH=VALUE")
+            return SetField(path.strip(), parse_value(value))
+        x = float(arg)
+    except ValueError as exc:
+        raise ValueError(f"shock {text!r}: {exc}") from None
+    return {
+        "delay": lambda: MaturityDelay(x),
+        "effects": lambda: ScaleEffects(x),
+        "referrals": lambda: ScaleReferrals(x),
+        "rho": lambda: Correlation(x),
+        "price_cut": lambda: PriceCut(x),
+        "prices": lambda: ScalePrices(x),
+    }[kind]()
+
+
+def as_shock(x: Shock | str) -> Shock:
+    return parse_shock(x) if isinstance(x, str) else x
+
+
+def default_shocks(s: Scenario) -> list[Shock]:
+    """A standard battery for a funder: delay, weaker effects, fewer referrals, higher
+    correlation, a price cut, the largest partner exiting and the largest payer withdrawing
+    half-way through, and delay with weaker effects together."""
+    mid = round(s.horizon.years / 2, 1)
+    if s.delivery.model == "zone":
+        weight = [p.cost * p.reach for p in s.partners]
+    else:
+        weight = [p.cost * (p.referrals or 0.0) for p in s.partners]
+    partner = s.partners[int(np.argmax(weight))].name
+    payer = max(s.commissioners, key=lambda c: sum(c.shares.values())).name
+    rho = min(0.95, max(0.8, s.uncertainty.rho + 0.3))
+    return [
+        MaturityDelay(1.0),
+        ScaleEffects(0.75),
+        ScaleReferrals(0.8),
+        Correlation(rho),
+        PriceCut(0.1),
+        PartnerExit(partner, mid),
+        CommissionerWithdrawal(payer, mid),
+        MaturityDelay(1.0) + ScaleEffects(0.75),
+    ]
