@@ -41,11 +41,12 @@ def _fmt(x: float) -> str:
 
 
 def _check_names(kind: str, given: tuple[str, ...] | None, known: list[str]) -> None:
+    from cib_sim.analysis_fields import FieldPathError
+
     for name in given or ():
         if name not in known:
             near = difflib.get_close_matches(name, known, n=3, cutoff=0.4)
-            hint = f"; did you mean {', '.join(near)}?" if near else f" (known: {', '.join(known)})"
-            raise KeyError(f"unknown {kind} {name!r}{hint}")
+            raise FieldPathError(name, f"unknown {kind} (known: {', '.join(known)})", near)
 
 
 def _names(x: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...] | None:

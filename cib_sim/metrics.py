@@ -117,10 +117,9 @@ def irr(cashflows: ArrayLike, periods_per_year: int = 1) -> np.ndarray:
         has_in = (v < 0).any(axis=1) & finite  # investor paid something in
         has_out = (v > 0).any(axis=1) & finite  # investor received something
         out[has_in & ~has_out] = -1.0
-        rows = np.flatnonzero(has_in & has_out)
-        if rows.size:
-            sub = v if rows.size == n else v[rows]
-            out[rows] = _irr_mixed(sub, periods_per_year)
+        mixed = has_in & has_out
+        if mixed.any():
+            out[mixed] = _irr_mixed(v, mixed, periods_per_year)[mixed]
     return out.reshape(lead_shape)
 
 
@@ -161,8 +160,9 @@ def _check_periods_per_year(periods_per_year: int) -> None:
         raise ValueError(f"periods_per_year must be a positive integer, got {periods_per_year!r}")
 
 
-def _irr_mixed(v: np.ndarray, periods_per_year: int) -> np.ndarray:
-    """Annual IRR of rows that have both negative and positive finite flows. ``v``: (m, T)."""
+def _irr_mixed(v: np.ndarray, mixed: np.ndarray, periods_per_year: int) -> np.ndarray:
+    """Annual IRR ``(m,)`` of the rows of ``v`` (m, T) where ``mixed`` (m,), which must have
+    both negative and positive finite flows; other rows are left NaN (and not copied)."""
     m, n_periods = v.shape
     vt = _transpose(v)  # (periods, paths): each coefficient is a contiguous row
     nonzero = v != 0.0
@@ -179,7 +179,8 @@ def _irr_mixed(v: np.ndarray, periods_per_year: int) -> np.ndarray:
     changes = _sign_changes(vt)
     # Conventional rows (one sign change): exactly one IRR, on the side of r = 0 where the NPV
     # changes sign between r = 0 and the end of the range.
-    conventional = (changes == 1) & (total != 0.0)
+    solvable = mixed & (total != 0.0)
+    conventional = solvable & (changes == 1)
     for positive, end in ((True, first), (False, last)):
         sel = np.flatnonzero(conventional & (end * total < 0.0))
         if sel.size:
@@ -187,7 +188,7 @@ def _irr_mixed(v: np.ndarray, periods_per_year: int) -> np.ndarray:
                 vt, sel, first_idx, last_idx, positive, w0[sel], total[sel], exact=True
             )
     # Non-conventional rows: the root nearest r = 0 on each side, then the nearer of the two.
-    other = np.flatnonzero((changes >= 2) & (total != 0.0))
+    other = np.flatnonzero(solvable & (changes >= 2))
     if other.size:
         g_pos, g_neg = (
             _side_roots(vt, other, first_idx, last_idx, positive, w0[other], total[other], False)
@@ -329,11 +330,23 @@ def _grid_bracket(coef: np.ndarray, sign_at_one: np.ndarray) -> tuple[np.ndarray
     out from ``r = 0``) over which ``P`` changes sign from ``sign_at_one``; NaN where none."""
     lo = np.full(coef.shape[1], np.nan)
     hi = np.full(coef.shape[1], np.nan)
+    live = np.arange(coef.shape[1])  # the column in ``lo`` of each column of ``coef``
+    active = np.ones(live.size, dtype=bool)
     previous = 1.0
     for w in _GRID_W:
         p, _ = _horner(coef, w, derivative=False)
-        found = np.isnan(lo) & (np.sign(p) != sign_at_one)
-        lo[found], hi[found] = w, previous
+        found = active & (np.sign(p) != sign_at_one)
+        if found.any():
+            lo[live[found]], hi[live[found]] = w, previous
+            active &= ~found
+            n_active = np.count_nonzero(active)
+            if n_active == 0:
+                break
+            if n_active < 0.6 * active.size:  # compact: stop scanning bracketed columns
+                idx = np.flatnonzero(active)
+                live, sign_at_one = live[idx], sign_at_one[idx]
+                coef = np.take(coef, idx, axis=1, mode="clip")
+                active = np.ones(idx.size, dtype=bool)
         previous = w
     return lo, hi
 

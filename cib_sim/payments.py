@@ -65,6 +65,7 @@ class RateCard:
             max(1, h.to_periods(o.cohort_years)) if o.cohort_years is not None else 1 for o in s.outcomes
         ]
         self.end = delivery.plan.end  # (U,)
+        self.paid_so_far = np.zeros((delivery.waiting.shape[0], len(self.end), len(s.outcomes)))
 
     def earned(self, t: int) -> np.ndarray:
         dl = self.dl
@@ -82,8 +83,19 @@ class RateCard:
                 first = last - (last % G)
                 a = dl.achieved[:, first : last + 1, u, k].sum(axis=1)
                 n = dl.enrolled[:, first : last + 1, u].sum(axis=1)
-                out[:, u, k] = cohort_payment(o, a, n)
+                pay = cohort_payment(o, a, n)
+                if o.overall_threshold is not None and last == self.end[u] - 1:
+                    pay = pay + self._overall_top_up(o, u, k, last, pay)
+                self.paid_so_far[:, u, k] += pay
+                out[:, u, k] = pay
         return out
+
+    def _overall_top_up(self, o: Outcome, u: int, k: int, last: int, pay_now: np.ndarray) -> np.ndarray:
+        """Extra earned when all cohorts together reach ``overall_threshold`` (N,)."""
+        a = self.dl.achieved[:, : last + 1, u, k].sum(axis=1)
+        n = self.dl.enrolled[:, : last + 1, u].sum(axis=1)
+        overall = o.model_copy(update={"threshold": o.overall_threshold, "overall_threshold": None})
+        return np.maximum(0.0, cohort_payment(overall, a, n) - self.paid_so_far[:, u, k] - pay_now)
 
 
 class CommissionerLedger:

@@ -84,6 +84,10 @@ class Outcome(_Model):
     - ``tiered``: as ``above_baseline``, but the price per outcome is that of the highest tier
       whose ``min_improvement`` the cohort reached (nothing below the first tier).
 
+    With ``overall_threshold`` (above_baseline only), when the last cohort is assessed, an
+    improvement across all cohorts together at or above it earns the outcomes above baseline
+    across all cohorts, less what the cohorts were already paid (Peterborough's 7.5% rule).
+
     ``improvement`` says how the improvement of achieved rate ``a`` over baseline ``b`` is
     measured: ``relative`` (a-b)/b, ``absolute`` a-b, or ``relative_reduction`` (a-b)/(1-b), the
     relative fall in the rate of the bad event (Peterborough's "10% fewer reconvictions").
@@ -99,6 +103,10 @@ class Outcome(_Model):
     )
     payment_basis: Literal["rate_card", "above_baseline", "tiered"] = "rate_card"
     threshold: float = Field(0.0, ge=0, description="Minimum improvement for any payment (above_baseline)")
+    overall_threshold: float | None = Field(
+        None, ge=0, description="above_baseline: if all cohorts together reach this improvement, the "
+        "outcomes above baseline across all cohorts are paid at the end (less what cohorts were paid)"
+    )
     tiers: list[Tier] = Field(default_factory=list)
     improvement: Literal["relative", "absolute", "relative_reduction"] = "relative"
     cohort_years: float | None = Field(
@@ -116,6 +124,8 @@ class Outcome(_Model):
                 raise ValueError("tiers: min_improvement must be strictly increasing")
         elif self.tiers:
             raise ValueError(f"tiers: only used when payment_basis is 'tiered' (it is {self.payment_basis!r})")
+        if self.overall_threshold is not None and self.payment_basis != "above_baseline":
+            raise ValueError("overall_threshold: only used when payment_basis is 'above_baseline'")
         return self
 
     @property

@@ -1,0 +1,388 @@
+"""Analysis for funders and analysts: sweeps, stress tests, tornado sensitivity and the
+payment-term solver, on one process or a Dask cluster.
+
+Every function here runs all its variants on the same paths and seed (common random numbers), so
+differences between rows are the change, not Monte Carlo noise; and each accepts ``executor=``
+(see :mod:`cib_sim.analysis_runner`): ``"dask"`` for a local cluster, plus ``address=`` for a real
+one; results are identical to a single process for the same seed.
+
+- :func:`sweep`: any fields over a grid (or zipped lists) of values -> one row per point.
+- :func:`stress`: named shocks (:mod:`cib_sim.analysis_shocks`) against the base -> one row each.
+- :func:`tornado`: a metric at each uncertain input's low and high value -> one row per input.
+- :func:`solve` (:mod:`cib_sim.analysis_solver`): the payment term at which a target holds.
+
+Metrics are named ``"group/name/metric"`` after :meth:`cib_sim.results.Results.summary`
+(``"tranche/Senior social lender/prob_loss"``); ``name`` may be an index (``"tranche/0/irr_p50"``)
+or ``*`` for every member of the group, and the contract's own measures need no name
+(``"contract/outcome_payments_p95"``). Columns are labelled ``metric[name]``
+(``prob_loss[Senior social lender]``), or ``metric`` for the contract.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from cib_sim.analysis_fields import FieldPathError, check_path, field_paths, get_field, set_fields
+from cib_sim.analysis_runner import Job, make_job, run, run_many
+from cib_sim.analysis_shocks import (
+    BASE,
+    CommissionerWithdrawal,
+    Correlation,
+    MaturityDelay,
+    PartnerExit,
+    PriceCut,
+    ScaleEffects,
+    ScaleField,
+    ScalePrices,
+    ScaleReferrals,
+    SetField,
+    Shock,
+    as_shock,
+    default_shocks,
+    parse_shock,
+)
+from cib_sim.results import Results
+from cib_sim.scenario import Scenario
+
+__all__ = [
+    "sweep", "stress", "tornado", "solve", "run", "run_many",
+    "default_metrics", "default_shocks", "sensitivity_inputs", "resolve_metrics", "evaluate",
+    "SensitivityInput", "MetricSpec", "field_paths", "get_field", "set_fields", "FieldPathError",
+    "Shock", "BASE", "MaturityDelay", "ScaleEffects", "PartnerExit", "CommissionerWithdrawal",
+    "ScaleReferrals", "Correlation", "PriceCut", "ScalePrices", "SetField", "ScaleField", "parse_shock",
+]
+
+GROUPS = ("tranche", "guarantee", "commissioner", "partner", "outcome", "contract")
+
+
+def solve(*args: Any, **kwargs: Any):
+    """See :func:`cib_sim.analysis_solver.solve`."""
+    from cib_sim.analysis_solver import solve as _solve
+
+    return _solve(*args, **kwargs)
+
+
+# --------------------------------------------------------------------------------------------
+# Metrics
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One summary value: ``Results.metric(group, name, metric)``, labelled for a column."""
+
+    group: str
+    name: str
+    metric: str
+
+    @property
+    def label(self) -> str:
+        return self.metric if self.group == "contract" else f"{self.metric}[{self.name}]"
+
+    def __call__(self, results: Results) -> float:
+        name = results.scenario.name if self.group == "contract" else self.name
+        return results.metric(self.group, name, self.metric)
+
+
+def _group_names(s: Scenario, group: str) -> list[str]:
+    return {
+        "tranche": [t.name for t in s.capital_tranches],
+        "guarantee": [t.name for t in s.tranches if t.kind == "guarantee"],
+        "commissioner": [c.name for c in s.commissioners],
+        "partner": s.partner_names,
+        "outcome": s.outcome_names,
+        "contract": [s.name],
+    }[group]
+
+
+def resolve_metrics(s: Scenario, metrics: Any) -> list[MetricSpec]:
+    """Metric specs from strings ``"group/name/metric"``, tuples, or :class:`MetricSpec`.
+
+    ``name`` may be ``*`` (every member) or an index. Unknown groups or names raise ValueError
+    listing the valid ones. A metric name is checked when the first result is read.
+    """
+    if metrics is None:
+        metrics = default_metrics(s)
+    if isinstance(metrics, (str, MetricSpec, tuple)):
+        metrics = [metrics]
+    out: list[MetricSpec] = []
+    for m in metrics:
+        if isinstance(m, MetricSpec):
+            out.append(m)
+            continue
+        parts = m.split("/") if isinstance(m, str) else list(m)
+        if len(parts) == 2 and parts[0] == "contract":
+            parts = ["contract", s.name, parts[1]]
+        if len(parts) != 3:
+            raise ValueError(f"metric {m!r}: expected 'group/name/metric' (e.g. 'tranche/0/prob_loss')")
+        group, name, metric = (str(p).strip() for p in parts)
+        if group not in GROUPS:
+            raise ValueError(f"metric {m!r}: unknown group {group!r} (one of {', '.join(GROUPS)})")
+        names = _group_names(s, group)
+        if name == "*":
+            chosen = names
+        elif name in names:
+            chosen = [name]
+        elif name.lstrip("-").isdigit() and -len(names) <= int(name) < len(names):
+            chosen = [names[int(name)]]
+        elif group == "contract":
+            chosen = names
+        else:
+            raise ValueError(f"metric {m!r}: no {group} named {name!r} (known: {', '.join(names)})")
+        out.extend(MetricSpec(group, n, metric) for n in chosen)
+    return out
+
+
+def default_metrics(s: Scenario) -> list[str]:
+    """Probability of loss and median IRR per capital tranche; commissioners' spend (mean and
+    95th percentile over paths, all commissioners together, and each one's mean)."""
+    return [
+        "tranche/*/prob_loss",
+        "tranche/*/irr_p50",
+        "contract/outcome_payments_mean",
+        "contract/outcome_payments_p95",
+        "commissioner/*/paid_mean",
+    ]
+
+
+def evaluate(results: Results, metrics: Sequence[MetricSpec]) -> dict[str, float]:
+    """``{label: value}`` of each metric for ``results``."""
+    out = {}
+    for m in metrics:
+        try:
+            out[m.label] = m(results)
+        except KeyError:
+            known = sorted(set(results.summary().query("group == @m.group").metric))
+            raise ValueError(f"metric {m.group}/{m.name}/{m.metric}: unknown (known for {m.group}: {', '.join(known)})") from None
+    return out
+
+
+_RUN_KW = ("counts", "chunk_size", "executor", "address", "workers", "cluster_kwargs", "progress")
+
+
+def _run_options(kw: Mapping[str, Any]) -> dict[str, Any]:
+    bad = set(kw) - set(_RUN_KW)
+    if bad:
+        raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(bad))} (run options: {', '.join(_RUN_KW)})")
+    return dict(kw)
+
+
+# --------------------------------------------------------------------------------------------
+# Sweeps
+
+
+def sweep(
+    scenario: Scenario,
+    values: Mapping[str, Any],
+    n_paths: int = 4096,
+    seed: Any = 1,
+    mode: str = "grid",
+    metrics: Any = None,
+    **run_options: Any,
+) -> pd.DataFrame:
+    """Simulate the scenario at every point of a grid of field values: one row per point.
+
+    values: ``{path: [v1, v2, ...]}`` with dotted field paths (``"outcomes.engagement.price"``,
+      ``"tranches.Senior social lender.commitment"``, see :mod:`cib_sim.analysis_fields`) or
+      multipliers (``"price_multiplier"``); a scalar is a one-value list.
+    mode: ``grid`` (every combination, the first path varying slowest) or ``zip`` (the i-th
+      value of each path together; the lists must be the same length).
+    metrics: metric specs (see the module docstring); default :func:`default_metrics`.
+    run_options: ``counts``, ``chunk_size``, ``executor``, ``address``, ``workers``,
+      ``cluster_kwargs``, ``progress`` (see :func:`cib_sim.analysis_runner.run_many`).
+
+    Every point uses the same ``seed`` (common random numbers). Every path and every point's
+    scenario is checked before anything runs: an unknown path raises
+    :class:`~cib_sim.analysis_fields.FieldPathError` naming the nearest valid paths, a bad value
+    a :class:`~cib_sim.scenario.ScenarioError` naming the field and the reason.
+    Returns columns ``point``, one per path, one per metric; ``attrs`` hold ``n_paths``, ``seed``.
+    """
+    opts = _run_options(run_options)
+    if not values:
+        raise ValueError("values: give at least one path to sweep")
+    paths = list(values)
+    lists = [list(v) if isinstance(v, (list, tuple, np.ndarray, pd.Series, range)) else [v] for v in values.values()]
+    for p in paths:
+        check_path(scenario, p)
+    if mode == "grid":
+        points = list(itertools.product(*lists))
+    elif mode == "zip":
+        lengths = {p: len(v) for p, v in zip(paths, lists)}
+        if len(set(lengths.values())) > 1:
+            raise ValueError(f"mode='zip' needs lists of one length (got {lengths})")
+        points = list(zip(*lists))
+    else:
+        raise ValueError(f"mode: must be 'grid' or 'zip' (got {mode!r})")
+    specs = resolve_metrics(scenario, metrics)
+    jobs = [
+        Job(set_fields(scenario, dict(zip(paths, pt))), None, ", ".join(f"{p}={v}" for p, v in zip(paths, pt)))
+        for pt in points
+    ]
+    results = run_many(jobs, n_paths, seed, **opts)
+    rows = []
+    for i, (pt, res) in enumerate(zip(points, results)):
+        rows.append({"point": i, **dict(zip(paths, pt)), **evaluate(res, specs)})
+    df = pd.DataFrame(rows)
+    df.attrs.update(n_paths=n_paths, seed=seed, metrics=[m.label for m in specs])
+    return df
+
+
+# --------------------------------------------------------------------------------------------
+# Stress tests
+
+
+def stress(
+    scenario: Scenario,
+    shocks: Any = None,
+    n_paths: int = 4096,
+    seed: Any = 1,
+    metrics: Any = None,
+    relative: bool = False,
+    **run_options: Any,
+) -> pd.DataFrame:
+    """Each shock against the base, on the same paths: one row per shock, the base first.
+
+    shocks: a list of :class:`~cib_sim.analysis_shocks.Shock` or their text form
+      (``"delay:1"``, ``"exit:Mentoring@2+effects:0.8"``), or ``{label: shock}``; default
+      :func:`~cib_sim.analysis_shocks.default_shocks`.
+    metrics: as :func:`sweep`; default probability of loss and median IRR per tranche and the
+      commissioners' spend.
+    relative: report each shock's change from the base instead of its level (the base row is 0).
+
+    Returns a DataFrame indexed by ``shock`` (labels), one column per metric; ``attrs["shocks"]``
+    holds the shock objects.
+    """
+    opts = _run_options(run_options)
+    if shocks is None:
+        items = [(None, sh) for sh in default_shocks(scenario)]
+    elif isinstance(shocks, Mapping):
+        items = [(label, as_shock(sh)) for label, sh in shocks.items()]
+    else:
+        items = [(None, as_shock(sh)) for sh in ([shocks] if isinstance(shocks, (str, Shock)) else shocks)]
+    jobs = [make_job(scenario, BASE)] + [make_job(scenario, sh, label) for label, sh in items]
+    labels = [j.label for j in jobs]
+    if len(set(labels)) != len(labels):
+        dup = sorted({x for x in labels if labels.count(x) > 1})
+        raise ValueError(f"shocks: labels must differ (repeated: {', '.join(dup)}); give {{label: shock}}")
+    specs = resolve_metrics(scenario, metrics)
+    results = run_many(jobs, n_paths, seed, **opts)
+    df = pd.DataFrame([evaluate(r, specs) for r in results], index=pd.Index(labels, name="shock"))
+    if relative:
+        df = df - df.iloc[0]
+    df.attrs.update(n_paths=n_paths, seed=seed, shocks=[j.shock for j in jobs], relative=relative)
+    return df
+
+
+# --------------------------------------------------------------------------------------------
+# Sensitivity
+
+
+@dataclass(frozen=True)
+class SensitivityInput:
+    """An uncertain input of the tornado: shocks setting it to its low and its high value."""
+
+    name: str
+    low: Shock
+    high: Shock
+    low_text: str
+    high_text: str
+
+
+def sensitivity_inputs(
+    s: Scenario, referrals: float = 0.2, maturity_years: float = 1.0, hazard_factor: float = 2.0
+) -> list[SensitivityInput]:
+    """The default tornado inputs: each effect mean +- 1 sd (+-25% where sd is 0), each
+    logistic half-maturity +- ``maturity_years``, referrals +- ``referrals``, the correlation
+    rho +- 0.3 (within [0, 0.95]), and exit / withdrawal hazards x0 and x``hazard_factor``."""
+    out: list[SensitivityInput] = []
+    for p in s.partners:
+        for o, e in p.effect.items():
+            if e.mean == 0 and e.sd == 0:
+                continue
+            d = e.sd if e.sd > 0 else 0.25 * abs(e.mean)
+            lo, hi = max(-1.0, e.mean - d), min(1.0, e.mean + d)
+            path = f"partners.{p.name}.effect.{o}.mean"
+            out.append(SensitivityInput(f"effect: {p.name} / {o}", SetField(path, lo), SetField(path, hi), f"{lo:.3g}", f"{hi:.3g}"))
+    for p in s.partners:
+        if p.maturity.kind == "logistic":
+            h = p.maturity.half_maturity
+            lo, hi = max(0.0, h - maturity_years), min(20.0, h + maturity_years)
+            path = f"partners.{p.name}.maturity.half_maturity"
+            out.append(SensitivityInput(f"half maturity: {p.name}", SetField(path, lo), SetField(path, hi), f"{lo:g} y", f"{hi:g} y"))
+    out.append(
+        SensitivityInput(
+            "referrals", ScaleReferrals(1 - referrals), ScaleReferrals(1 + referrals),
+            f"-{100 * referrals:g}%", f"+{100 * referrals:g}%",
+        )
+    )
+    if s.uncertainty.enabled:
+        r = s.uncertainty.rho
+        lo, hi = max(0.0, r - 0.3), min(0.95, r + 0.3)
+        out.append(SensitivityInput("correlation rho", Correlation(lo), Correlation(hi), f"{lo:.2g}", f"{hi:.2g}"))
+        if any(p.exit_hazard > 0 for p in s.partners):
+            out.append(
+                SensitivityInput(
+                    "partner exit hazard", ScaleField("partners.*.exit_hazard", 0.0),
+                    ScaleField("partners.*.exit_hazard", hazard_factor), "x0", f"x{hazard_factor:g}",
+                )
+            )
+        if any(c.withdrawal_hazard > 0 for c in s.commissioners):
+            out.append(
+                SensitivityInput(
+                    "commissioner withdrawal hazard", ScaleField("commissioners.*.withdrawal_hazard", 0.0),
+                    ScaleField("commissioners.*.withdrawal_hazard", hazard_factor), "x0", f"x{hazard_factor:g}",
+                )
+            )
+    return out
+
+
+def tornado(
+    scenario: Scenario,
+    metric: Any = None,
+    inputs: Sequence[SensitivityInput] | None = None,
+    n_paths: int = 4096,
+    seed: Any = 1,
+    **run_options: Any,
+) -> pd.DataFrame:
+    """One metric at each input's low and high value, everything else at base, same paths.
+
+    metric: one metric spec; default the most senior tranche's mean multiple of money
+      (``"tranche/0/multiple_mean"``).
+    inputs: default :func:`sensitivity_inputs`.
+
+    Returns one row per input, largest swing first: ``input``, ``low_setting``,
+    ``high_setting``, ``low`` and ``high`` (the metric there), ``base``, ``swing`` (|high - low|).
+    ``attrs["metric"]`` is the metric's label. Chart it with
+    :func:`cib_sim.analysis_charts.tornado_chart`.
+    """
+    opts = _run_options(run_options)
+    specs = resolve_metrics(scenario, metric if metric is not None else "tranche/0/multiple_mean")
+    if len(specs) != 1:
+        raise ValueError(f"metric: a tornado shows one metric (got {len(specs)}: {', '.join(m.label for m in specs)})")
+    spec = specs[0]
+    inputs = list(inputs) if inputs is not None else sensitivity_inputs(scenario)
+    if not inputs:
+        raise ValueError("inputs: nothing to vary")
+    jobs = [make_job(scenario, BASE)]
+    for inp in inputs:
+        jobs += [make_job(scenario, inp.low, f"{inp.name} low"), make_job(scenario, inp.high, f"{inp.name} high")]
+    values = [spec(r) for r in run_many(jobs, n_paths, seed, **opts)]
+    base = values[0]
+    rows = []
+    for i, inp in enumerate(inputs):
+        lo, hi = values[1 + 2 * i], values[2 + 2 * i]
+        rows.append({
+            "input": inp.name, "low_setting": inp.low_text, "high_setting": inp.high_text,
+            "low": lo, "high": hi, "base": base, "swing": abs(hi - lo),
+        })
+    df = pd.DataFrame(rows).sort_values("swing", ascending=False, kind="stable").reset_index(drop=True)
+    df.attrs.update(metric=spec.label, n_paths=n_paths, seed=seed)
+    return df
+
+
+def _unused(_: Callable) -> None:  # pragma: no cover - keeps linters quiet about re-exports
+    pass
