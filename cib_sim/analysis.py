@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -382,7 +382,3 @@ def tornado(
     df = pd.DataFrame(rows).sort_values("swing", ascending=False, kind="stable").reset_index(drop=True)
     df.attrs.update(metric=spec.label, n_paths=n_paths, seed=seed)
     return df
-
-
-def _unused(_: Callable) -> None:  # pragma: no cover - keeps linters quiet about re-exports
-    pass

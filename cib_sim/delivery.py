@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special, stats
 
+from cib_sim._arrays import rowsum
 from cib_sim.sample import Draws, n_units
 from cib_sim.scenario import Scenario
 
@@ -262,7 +263,7 @@ class DeliveryState:
         N, P, O = uplift.shape
         # Without clipping the average is linear in the uplifts:
         # E[1{i in S} (1 + gamma (|S| - 1))] = r_i (1 + gamma * sum_{j != i} r_j).
-        weight = r * (1.0 + gamma * (r.sum(axis=1, keepdims=True) - r))  # (N, P)
+        weight = r * (1.0 + gamma * (rowsum(r)[:, None] - r))  # (N, P)
         linear = np.broadcast_to(b, (N, O)).copy()
         pos, neg = np.zeros((N, O)), np.zeros((N, O))
         for i in range(P):  # loops over partners beat reductions over a short middle axis

@@ -18,6 +18,7 @@ from typing import Callable, Literal
 
 import numpy as np
 
+from cib_sim._arrays import rowsum
 from cib_sim.delivery import DeliveryState, delivery_end_period
 from cib_sim.payments import CommissionerLedger, RateCard, attribution_weights
 from cib_sim.results import ChunkResult, Results, reduce_chunk
@@ -85,10 +86,11 @@ def run_paths(
         f["earned"][:, t] = earned.sum(axis=1)
         ledger.add_earned(t, earned)
         paid, paid_cu = ledger.step(t)
-        attributed = paid_cu.sum(axis=1) @ W  # (N, P)
+        attributed = np.einsum("ncu,up->np", paid_cu, W)  # (N, P); einsum, not BLAS, for identical results anywhere
         contingent = attributed * out_share
-        backbone_fee = paid.sum(axis=1) * fee
-        income = paid.sum(axis=1) - contingent.sum(axis=1) - backbone_fee
+        backbone_fee = rowsum(paid) * fee
+        paid_total = rowsum(paid)
+        income = paid_total - rowsum(contingent) - backbone_fee
         wf.accrue()
         wf.receive(income)
 
@@ -99,8 +101,9 @@ def run_paths(
         backbone = np.where(stopped | (t >= end_delivery), 0.0, backbone_pp)
         # Participants already in service are committed costs; new enrolments are optional.
         committed = dl.service_costs(t, np.zeros_like(proposed))
-        needed_fixed = fixed.sum(axis=1) + backbone + committed.sum(axis=1)
-        needed_full = fixed.sum(axis=1) + backbone + upfront.sum(axis=1)
+        fixed_total = rowsum(fixed)
+        needed_fixed = fixed_total + backbone + rowsum(committed)
+        needed_full = fixed_total + backbone + rowsum(upfront)
         funded, spent, drawn = wf.fund(needed_full, needed_fixed)
         dl.commit(t, funded)
         newly = ~funded & ~stopped
@@ -126,7 +129,7 @@ def run_paths(
             f["commissioner_rebate"][:, t] = _pro_rata(excess * to_comm, cum_paid_now)
             f["partner_bonus"][:, t] = _pro_rata(excess * (1 - to_comm), cum_attr_now)
             # With nobody to rebate to (no payer paid, no partner attributed), it goes to the payers.
-            leftover = excess - f["commissioner_rebate"][:, t].sum(axis=1) - f["partner_bonus"][:, t].sum(axis=1)
+            leftover = excess - rowsum(f["commissioner_rebate"][:, t]) - rowsum(f["partner_bonus"][:, t])
             f["commissioner_rebate"][:, t] += _pro_rata(leftover, np.ones((N, C)))
             f["excess"][:, t] = excess
         if last and G:
@@ -155,7 +158,7 @@ def run_paths(
 
 def _pro_rata(amount: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """Split ``amount`` (N,) over columns in proportion to ``weights`` (N, M) (0 if all zero)."""
-    tot = weights.sum(axis=1, keepdims=True)
+    tot = rowsum(weights)[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(tot > 0, amount[:, None] * weights / np.where(tot > 0, tot, 1.0), 0.0)
 
@@ -167,17 +170,17 @@ def check_flows(s: Scenario, f: dict[str, np.ndarray]) -> float:
     Whole contract: commissioner payments + capital drawn + guarantee calls = partner and
     backbone payments + investor receipts + rebates + bonuses + change in cash.
     """
-    inflow = f["income"] + f["drawn"].sum(axis=2)
-    spent = f["partner_upfront"].sum(axis=2) + f["partner_fixed"].sum(axis=2) + f["backbone_cost"]
-    distributed = f["coupon"].sum(axis=2) + f["capital"].sum(axis=2) + f["upside"].sum(axis=2)
+    inflow = f["income"] + rowsum(f["drawn"])
+    spent = rowsum(f["partner_upfront"]) + rowsum(f["partner_fixed"]) + f["backbone_cost"]
+    distributed = rowsum(f["coupon"] + f["capital"] + f["upside"])
     outflow = spent + distributed + f["excess"]
-    scale = sum(t.commitment for t in s.tranches) + float(f["commissioner_paid"].sum(axis=(1, 2)).max(initial=0.0))
+    scale = sum(t.commitment for t in s.tranches) + float(rowsum(f["commissioner_paid"]).sum(axis=1).max(initial=0.0))
     worst = check_conservation(f["cash"], inflow, outflow, scale)
     # Whole-contract identity: every unit in is paid to someone or held.
-    money_in = f["commissioner_paid"].sum(axis=2) + f["drawn"].sum(axis=2) + f["guarantee_call"].sum(axis=2)
+    money_in = rowsum(f["commissioner_paid"]) + rowsum(f["drawn"]) + rowsum(f["guarantee_call"])
     money_out = (
-        spent + f["partner_contingent"].sum(axis=2) + f["backbone_fee"] + distributed
-        + f["guarantee_received"].sum(axis=2) + f["commissioner_rebate"].sum(axis=2) + f["partner_bonus"].sum(axis=2)
+        spent + rowsum(f["partner_contingent"]) + f["backbone_fee"] + distributed
+        + rowsum(f["guarantee_received"]) + rowsum(f["commissioner_rebate"]) + rowsum(f["partner_bonus"])
     )
     worst = max(worst, check_conservation(f["cash"], money_in, money_out, scale))
     return worst

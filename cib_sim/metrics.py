@@ -172,11 +172,11 @@ def _irr_mixed(v: np.ndarray, mixed: np.ndarray, periods_per_year: int) -> np.nd
     first = v[rows, first_idx]  # P(w = 0) on the r > 0 side
     last = v[rows, last_idx]  # P(w = 0) on the r < 0 side
     total = v.sum(axis=1)  # P(w = 1): the NPV at r = 0
-    w0 = _initial_guess(v, first, total)
+    changes, abs_sum, abs_t = _scan_periods(vt)
+    w0 = _initial_guess(vt, first, total, abs_sum, abs_t)
 
     growth = np.full(m, np.nan)  # log(1 + r) per period
     growth[total == 0.0] = 0.0
-    changes = _sign_changes(vt)
     # Conventional rows (one sign change): exactly one IRR, on the side of r = 0 where the NPV
     # changes sign between r = 0 and the end of the range.
     solvable = mixed & (total != 0.0)
@@ -207,15 +207,19 @@ def _transpose(v: np.ndarray, block: int = 4096) -> np.ndarray:
     return out
 
 
-def _initial_guess(v: np.ndarray, first: np.ndarray, total: np.ndarray) -> np.ndarray:
-    """Starting ``w`` in ``(0, 1)`` per row: the growth rate that turns the money in into the
+def _initial_guess(
+    vt: np.ndarray, first: np.ndarray, total: np.ndarray, abs_sum: np.ndarray, abs_t: np.ndarray
+) -> np.ndarray:
+    """Starting ``w`` in ``(0, 1)`` per path: the growth rate that turns the money in into the
     money out over the gap between their amount-weighted mean times (exact for one flow in and
-    one flow out), as a factor ``exp(-|log(1 + r)|)``; 0.5 where that is undefined."""
-    t = np.arange(v.shape[1], dtype=np.float64)
-    a = np.abs(v)
-    abs_sum, abs_t = a.sum(axis=1), a @ t
-    s = -np.sign(first)  # flips "borrowing" rows so that the first flow counts as money in
-    signed_sum, signed_t = s * total, s * (v @ t)
+    one flow out), as a factor ``exp(-|log(1 + r)|)``; 0.5 where that is undefined.
+
+    ``vt``: (T, m) flows; ``first``, ``total``: first nonzero flow and sum; ``abs_sum``,
+    ``abs_t``: sums of ``|flow|`` and ``t * |flow|``; all ``(m,)``.
+    """
+    t = np.arange(vt.shape[0], dtype=np.float64)
+    s = -np.sign(first)  # flips "borrowing" paths so that the first flow counts as money in
+    signed_sum, signed_t = s * total, s * (t @ vt)
     money_out, money_in = (abs_sum + signed_sum) / 2, (abs_sum - signed_sum) / 2
     gap = (abs_t + signed_t) / (2 * money_out) - (abs_t - signed_t) / (2 * money_in)
     g0 = np.abs(np.log(money_out / money_in) / gap)
@@ -225,13 +229,27 @@ def _initial_guess(v: np.ndarray, first: np.ndarray, total: np.ndarray) -> np.nd
 
 def _sign_changes(rows_first: np.ndarray) -> np.ndarray:
     """Sign changes, zeros skipped, down axis 0 of ``rows_first`` (K, m): ``(m,)`` ints."""
-    changes = np.zeros(rows_first.shape[1], dtype=np.int64)
-    previous = np.zeros(rows_first.shape[1])
-    for row in rows_first:
-        sign = np.sign(row)
-        changes += sign * previous < 0.0
-        previous = np.where(sign != 0.0, sign, previous)
-    return changes
+    return _scan_periods(rows_first)[0]
+
+
+def _scan_periods(vt: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One pass down axis 0 of ``vt`` (T, m): sign changes (zeros skipped), ``sum |v|`` and
+    ``sum t |v|``, each ``(m,)``. Loops over periods with reused buffers (no big temporaries)."""
+    m = vt.shape[1]
+    changes = np.zeros(m, dtype=np.int64)
+    previous = np.zeros(m)
+    abs_sum, abs_t = np.zeros(m), np.zeros(m)
+    sign, buf = np.empty(m), np.empty(m)
+    for t, row in enumerate(vt):
+        np.sign(row, out=sign)
+        np.multiply(sign, previous, out=buf)
+        changes += buf < 0.0
+        np.copyto(previous, sign, where=sign != 0.0)
+        np.abs(row, out=buf)
+        abs_sum += buf
+        buf *= t
+        abs_t += buf
+    return changes, abs_sum, abs_t
 
 
 def _side_coefficients(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cib_sim._arrays import rowsum
 from cib_sim.delivery import DeliveryState
 from cib_sim.sample import Draws, n_units
 from cib_sim.scenario import Outcome, Scenario
@@ -134,7 +135,7 @@ class CommissionerLedger:
         slot = t % self.ring
         due_cu = self.due[:, slot].copy()
         self.due[:, slot] = 0.0
-        due = due_cu.sum(axis=2)  # (N, C)
+        due = rowsum(due_cu)  # (N, C)
         room = np.maximum(0.0, np.minimum(self.annual - self.paid_year, self.total - self.paid_total))
         active = t < self.d.withdraw_period
         pay = np.where(active, np.minimum(due, room), 0.0)

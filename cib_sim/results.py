@@ -64,6 +64,7 @@ def reduce_chunk(s: Scenario, f: dict[str, np.ndarray], keep: int) -> ChunkResul
     achieved_unit = f["achieved"].sum(axis=1)  # (N, U, O)
     W = attribution_weights(s)  # (U, P)
     fiscal = np.array([o.fiscal_value for o in s.outcomes])
+    baseline = np.array([o.baseline_rate for o in s.outcomes])
     path = {
         "tranche_in": paid_in.sum(axis=1),
         "tranche_out": paid_out.sum(axis=1),
@@ -87,7 +88,8 @@ def reduce_chunk(s: Scenario, f: dict[str, np.ndarray], keep: int) -> ChunkResul
         "guarantee_call": f["guarantee_call"].sum(axis=1),
         "backbone": (f["backbone_cost"] + f["backbone_fee"]).sum(axis=1),
         "excess": f["excess"].sum(axis=1),
-        "fiscal_value": achieved_unit.sum(axis=1) @ fiscal,
+        "additional": achieved_unit.sum(axis=1) - f["enrolled"].sum(axis=(1, 2))[:, None] * baseline,
+        "fiscal_value": (achieved_unit.sum(axis=1) - f["enrolled"].sum(axis=(1, 2))[:, None] * baseline) @ fiscal,
         "stop_period": f["stop_period"].astype(np.float64),
     }
     period_sum = {k: f[k].sum(axis=0) for k in _FLOWS}
@@ -158,7 +160,7 @@ class Results:
         }
         axis_of = {
             "tranche_": "tranche", "commissioner_": "commissioner", "cap_hit": "commissioner", "lost_": "commissioner",
-            "due_after": "commissioner", "achieved": "outcome", "earned": "outcome", "enrolled": "unit",
+            "due_after": "commissioner", "achieved": "outcome", "additional": "outcome", "earned": "outcome", "enrolled": "unit",
             "partner_": "partner", "guarantee_call": "guarantee",
         }
         cols: dict[str, np.ndarray] = {"path": np.arange(self.n_paths)}
@@ -194,7 +196,11 @@ class Results:
 
     # ---- summaries
     def summary(self) -> pd.DataFrame:
-        """Headline measures, tidy: one row per (group, name, metric) with value and unit."""
+        """Headline measures, tidy: one row per (group, name, metric) with value and unit.
+
+        Value for money is the fiscal value of the outcomes *above the counterfactual*
+        (achieved minus baseline rate x enrolled) over what was paid.
+        """
         s, rows = self.scenario, []
         cur = s.currency
 
@@ -227,7 +233,7 @@ class Results:
             paid = self.path["commissioner_paid"][:, c]
             share = np.array([com.shares.get(o, 0.0) for o in s.outcome_names])
             their_outcomes = ach @ share
-            their_value = ach @ (share * fiscal)
+            their_value = self.path["additional"] @ (share * fiscal)
             add("commissioner", com.name, "paid_mean", paid.mean(), cur)
             add("commissioner", com.name, "paid_p95", np.quantile(paid, 0.95), cur)
             add("commissioner", com.name, "cost_per_outcome", paid.sum() / their_outcomes.sum() if their_outcomes.sum() > 0 else np.nan, cur)

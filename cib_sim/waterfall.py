@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cib_sim._arrays import rowsum
 from cib_sim.scenario import Scenario
 
 
@@ -64,7 +65,7 @@ class Waterfall:
 
     @property
     def undrawn(self) -> np.ndarray:
-        return self.commitment.sum() - self.drawn.sum(axis=1)
+        return self.commitment.sum() - rowsum(self.drawn)
 
     def accrue(self) -> None:
         self.owed += self.coupon * (self.drawn - self.repaid)
@@ -89,7 +90,7 @@ class Waterfall:
         draw = np.minimum(draw, self.commitment - self.drawn)  # rounding guard
         self.drawn += draw
         self.cap_balance += draw
-        spent = from_cash + draw.sum(axis=1)
+        spent = from_cash + rowsum(draw)
         return funded, spent, draw
 
     def _room(self) -> np.ndarray:
@@ -130,7 +131,7 @@ class Waterfall:
         for _ in range(K):
             room = np.where(self.upside, self._room(), 0.0)
             w = np.where(room > 0, self.commitment, 0.0)
-            wsum = w.sum(axis=1, keepdims=True)
+            wsum = rowsum(w)[:, None]
             if not np.any((wsum[:, 0] > 0) & (self.cash > 1e-12)):
                 break
             with np.errstate(divide="ignore", invalid="ignore"):

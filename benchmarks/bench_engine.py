@@ -1,0 +1,81 @@
+"""Fast-engine benchmark: paths per second, peak memory, and the random-number floor.
+
+    python benchmarks/bench_engine.py                       # 10k, 100k, 1M paths, 1 and 2 workers
+    python benchmarks/bench_engine.py --sizes 10000 100000  # fewer
+
+Each case runs in a fresh process so its peak resident memory (its own plus its workers') is
+its own. The *floor* is the time numpy's Generator takes just to draw one standard normal for
+every path x period x partner x outcome cell of the scenario: no engine that draws a random
+number per cell can beat it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIO = ROOT / "scenarios" / "west_london_zone.yaml"
+
+
+def _case(conn, path: str, n: int, workers: int) -> None:
+    from cib_sim import load_scenario, simulate
+
+    s = load_scenario(path)
+    simulate(s, 4096, seed=0)  # warm imports and caches
+    t0 = time.perf_counter()
+    r = simulate(s, n, seed=1, workers=workers)
+    dt = time.perf_counter() - t0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    conn.send((dt, rss / 1024, r.metric("tranche", r.tranche_names[0], "prob_loss")))
+
+
+def _floor(conn, path: str, n: int) -> None:
+    from cib_sim import load_scenario
+
+    s = load_scenario(path)
+    cells = s.horizon.n_periods * len(s.partners) * len(s.outcomes)
+    rng = np.random.default_rng(1)
+    block = 65_536
+    t0 = time.perf_counter()
+    for start in range(0, n, block):
+        rng.standard_normal((min(block, n - start), cells))
+    conn.send((time.perf_counter() - t0, cells))
+
+
+def run_in_child(target, *args):
+    ctx = mp.get_context("spawn")
+    a, b = ctx.Pipe()
+    p = ctx.Process(target=target, args=(b, *args))
+    p.start()
+    out = a.recv()
+    p.join()
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scenario", default=str(SCENARIO))
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    args = ap.parse_args()
+    print(f"scenario: {Path(args.scenario).name}")
+    print(f"{'paths':>10} {'workers':>7} {'seconds':>8} {'paths/s':>10} {'peak MiB':>9} {'floor s':>8} {'x floor':>7}")
+    for n in args.sizes:
+        floor, cells = run_in_child(_floor, args.scenario, n)
+        for w in args.workers:
+            dt, mib, _ = run_in_child(_case, args.scenario, n, w)
+            # The floor is single-threaded: compare against it per core used.
+            ratio = dt * min(w, mp.cpu_count()) / floor
+            print(f"{n:>10,} {w:>7} {dt:>8.2f} {n / dt:>10,.0f} {mib:>9,.0f} {floor:>8.2f} {ratio:>7.2f}")
+    print(f"(floor: one standard normal per path x period x partner x outcome = {cells} cells a path, one core;"
+          " 'x floor' = engine core-seconds / floor seconds)")
+
+
+if __name__ == "__main__":
+    main()

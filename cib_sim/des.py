@@ -1,0 +1,777 @@
+"""The reference model: a participant-level discrete-event simulation (simpy) of a Scenario.
+
+The fast engine (:mod:`cib_sim.delivery`) aggregates participants into counts per period. This
+module simulates them one by one, so that the aggregation can be checked (DESIGN.md §3):
+
+- per delivery unit (a partner in ``pipelines``, the partnership in ``zone``) referrals arrive
+  as a Poisson process at the path's rate (``referrals x referral_multiplier`` a year) while the
+  unit is open: inside its enrolment window, not exited (zone: some partner still delivering),
+  and delivery not stopped for lack of funds;
+- a referral takes a place if one is free (a simpy ``Resource`` with the unit's capacity), or
+  queues for one; a queued referral gives up at the scenario's ``abandonment`` rate, and is turned
+  away when the unit closes;
+- an enrolled participant stays ``service_length`` (rounded to whole periods, as the engine
+  does), or, with probability ``dropout``, drops out and stays half of that (rounded down, at least
+  one period: the engine's documented rule); the place is then freed for the next in the queue;
+- at enrolment each participant draws its outcomes: each with probability
+  ``baseline + effect x maturity`` (dropouts: the baseline). In the ``zone`` model it first draws
+  its package S, each partner still delivering reaching it independently with probability
+  ``reach``, and achieves each outcome with probability
+  ``clip(baseline + sum_{i in S} effect_i maturity_i x (1 + interaction (|S| - 1)))``;
+- an outcome is verified ``lag`` after enrolment (whole periods); commissioners pay their share
+  after their payment lag within thresholds, tiers and caps.
+
+Time inside simpy is continuous, in periods (period t is ``[t, t + 1)``). What the contract counts
+is bucketed by period exactly as the engine defines it: a participant belongs to the cohort of the
+period it enrolled in; outcomes are verified in period ``enrolment period + lag``; costs are paid
+per period in service.
+
+The money side is written once: :class:`ParticipantDelivery` has the interface of
+:class:`cib_sim.delivery.DeliveryState` and is passed to :func:`cib_sim.engine.run_paths`, which
+runs the engine's rate card, commissioner ledger and waterfall on the participants' counts, and
+stops delivery when the fund cannot pay (enrolments of that period are then cancelled, as in the
+engine). A second, participant-level account of verification and payment
+(:func:`contract_payments`) is kept for :func:`journeys` and to check the engine's payments exactly,
+path by path.
+
+Randomness: per-path parameters (effects, maturity, referral volume, exits, withdrawals) are the
+engine's own draws (:func:`cib_sim.sample.sample_block`, same seed, same blocks), so
+``simulate_des(s, n, seed)`` path i has the same parameters as ``simulate(s, n, seed)`` path i.
+Participant-level randomness comes from its own stream per path (a ``SeedSequence`` with the
+block's spawn key extended by ``(DES_STREAM, i)``): results are the same whatever the number of
+workers, and the two engines agree in distribution, not path by path.
+
+Two behaviours are modelled participant by participant where the engine approximates
+(:class:`DesOptions` can switch the reference model to the engine's approximation, to measure it):
+
+- ``maturity_at``: a participant's success probability uses the partners' maturity at its own
+  enrolment time (the engine: at the start of its enrolment period);
+- ``abandonment``: a queued referral gives up after an exponential patience with
+  ``P(give up within a year) = abandonment`` (the engine: the waiting list loses the period's
+  share, rounded to whole people, at each period start).
+
+Speed: a Python loop over paths and participants (a few tens of microseconds an event). See
+``benchmarks/bench_des.py``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import simpy
+
+from cib_sim.results import ChunkResult, Results, reduce_chunk
+from cib_sim.sample import BLOCK, Draws, block_seeds, sample_block
+from cib_sim.scenario import Outcome, Scenario
+
+DES_STREAM = 0xDE5
+"""Spawn-key element that separates the reference model's participant stream from the engine's."""
+
+DEFAULT_CHUNK = 64
+"""Paths per job when work is spread over processes (results do not depend on it)."""
+
+
+@dataclass(frozen=True)
+class DesOptions:
+    """How the reference model treats what the engine approximates, plus deliberately wrong
+    variants used to show that the cross-check has teeth.
+
+    maturity_at: ``enrolment`` (a participant's own enrolment time) or ``period_start`` (the
+      start of its enrolment period, as the engine does).
+    abandonment: ``continuous`` (exponential patience in continuous time) or ``period`` (each
+      queued referral gives up with the period's probability at each period start, as the
+      engine's waiting list does, but drawn per person rather than rounded).
+    ignore_capacity: WRONG on purpose: every referral is enrolled at once.
+    """
+
+    maturity_at: Literal["enrolment", "period_start"] = "enrolment"
+    abandonment: Literal["continuous", "period"] = "continuous"
+    ignore_capacity: bool = False
+
+
+# --------------------------------------------------------------------------------------------
+# The contract in periods
+
+
+@dataclass(frozen=True)
+class UnitPlan:
+    """Per-unit parameters in periods, arrays of shape (U,). Same names as
+    :class:`cib_sim.delivery.UnitPlan` (the rate card reads ``end``), derived independently."""
+
+    referrals: np.ndarray  # expected referrals per period (before the path's multiplier)
+    capacity: np.ndarray  # places
+    start: np.ndarray  # first enrolment period
+    end: np.ndarray  # first period with no enrolment
+    service: np.ndarray  # periods in service (completers)
+    dropout_stay: np.ndarray  # periods a dropout stays
+    dropout: np.ndarray  # probability
+    abandonment: np.ndarray  # probability a year
+
+
+def plan_units(s: Scenario) -> UnitPlan:
+    h = s.horizon
+    ppy, T = h.periods_per_year, h.n_periods
+    units = [s.delivery] if s.delivery.model == "zone" else list(s.partners)
+
+    def periods(years: float) -> int:
+        return int(round(years * ppy))
+
+    service = np.array([max(1, periods(u.service_length)) for u in units], dtype=np.int64)
+    return UnitPlan(
+        referrals=np.array([(u.referrals or 0.0) / ppy for u in units]),
+        capacity=np.array([int(math.floor((u.capacity or 0.0) + 1e-9)) for u in units], dtype=np.int64),
+        start=np.array([periods(u.enrolment_start) for u in units], dtype=np.int64),
+        end=np.array([T if u.enrolment_end is None else min(T, periods(u.enrolment_end)) for u in units], dtype=np.int64),
+        service=service,
+        dropout_stay=np.maximum(1, service // 2),
+        dropout=np.array([u.dropout for u in units]),
+        abandonment=np.array([u.abandonment for u in units]),
+    )
+
+
+def _expit(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+# --------------------------------------------------------------------------------------------
+# One path: the simpy model
+
+
+class _Person:
+    """One referral and, if enrolled, participant. Times in periods from the contract start."""
+
+    __slots__ = ("pid", "unit", "t_ref", "t_end", "status", "period", "dropped", "stay", "package", "outcomes")
+
+    WAITING, ENROLLED, ABANDONED, TURNED_AWAY = "waiting", "enrolled", "abandoned", "turned_away"
+
+    def __init__(self, pid: int, unit: int, t_ref: float):
+        self.pid, self.unit, self.t_ref = pid, unit, t_ref
+        self.t_end = math.nan  # enrolment time, or the time it left the queue
+        self.status = _Person.WAITING
+        self.period = -1  # enrolment period
+        self.dropped = False
+        self.stay = 0  # periods in service
+        self.package: tuple[int, ...] = ()  # partners serving it
+        self.outcomes: np.ndarray | None = None  # (O,) bool
+
+
+class _Unit:
+    __slots__ = ("u", "res", "open", "closed", "queue", "lam", "close_at")
+
+    def __init__(self, u: int):
+        self.u = u
+        self.res: simpy.Resource | None = None
+        self.open = False
+        self.closed: simpy.Event | None = None
+        self.queue: dict[int, _Person] = {}
+        self.lam = 0.0
+        self.close_at = 0
+
+
+class _Path:
+    """The participant-level simulation of one path, stepped a period at a time."""
+
+    def __init__(self, dl: "ParticipantDelivery", n: int, rng: np.random.Generator):
+        self.dl, self.n, self.rng = dl, n, rng
+        self.env = simpy.Environment()
+        self.people: list[_Person] = []
+        self.pending: list[_Person] = []  # enrolled in the period being proposed
+        self.stopped = False
+        m = dl
+        d = m.draws
+        self.effect = d.effect[n]  # (P, O)
+        self.half = d.half_maturity[n]  # (P,)
+        self.exit = d.exit_period[n]  # (P,)
+        plan = m.plan
+        self.units = []
+        for u in range(m.U):
+            unit = _Unit(u)
+            unit.lam = float(plan.referrals[u] * d.referral_multiplier[n, u])
+            partners = m.unit_partners[u]
+            exit_u = int(self.exit[partners].max()) if m.zone else int(self.exit[u])
+            unit.close_at = int(min(plan.end[u], exit_u))
+            cap = plan.capacity[u] if not m.opts.ignore_capacity else 10**9
+            unit.res = simpy.Resource(self.env, capacity=int(cap)) if cap > 0 else None
+            unit.closed = self.env.event()
+            self.units.append(unit)
+            if unit.close_at > plan.start[u]:
+                self.env.process(self._open(unit, int(plan.start[u])))
+        # Maturity of each partner at the start of each period (for maturity_at="period_start").
+        t = np.arange(m.T)[:, None]
+        years = (t - m.partner_start[None, :]) / m.ppy
+        self.maturity_period = self._maturity(years)  # (T, P)
+
+    def _maturity(self, years: np.ndarray) -> np.ndarray:
+        """Share of full effect, ``years`` (..., P) since each partner started delivering."""
+        m = self.dl
+        return np.where(m.immediate, 1.0, _expit((years - self.half) / m.steepness))
+
+    # ---- processes
+    def _open(self, unit: _Unit, start: int):
+        env = self.env
+        if start > 0:
+            yield env.timeout(start)
+        unit.open = True
+        env.process(self._close(unit))
+        if unit.lam <= 0:
+            return
+        scale = 1.0 / unit.lam
+        rng = self.rng
+        while True:
+            yield env.timeout(rng.exponential(scale))
+            if not unit.open:
+                return
+            env.process(self._referral(unit))
+
+    def _close(self, unit: _Unit):
+        yield self.env.timeout(unit.close_at - self.env.now)
+        unit.open = False
+        unit.closed.succeed()  # wakes every queued referral: turned away
+
+    def _patience(self, unit: _Unit) -> float | None:
+        """Periods a referral who has to queue waits before giving up (None: for ever)."""
+        a = float(self.dl.plan.abandonment[unit.u])
+        if a <= 0:
+            return None
+        if self.dl.opts.abandonment == "continuous":
+            if a >= 1:
+                return 0.0
+            rate = -math.log1p(-a) / self.dl.ppy  # per period
+            return float(self.rng.exponential(1.0 / rate))
+        # "period": at each period start a queued referral gives up with the period's probability.
+        keep = (1.0 - a) ** (1.0 / self.dl.ppy)
+        k = int(self.rng.geometric(1.0 - keep))  # period starts survived, plus one
+        now = self.env.now
+        return math.floor(now) + k - now
+
+    def _referral(self, unit: _Unit):
+        env = self.env
+        p = _Person(len(self.people), unit.u, env.now)
+        self.people.append(p)
+        if unit.res is None:  # no places at all: wait to give up or be turned away
+            req = None
+            events = [unit.closed]
+        else:
+            req = unit.res.request()
+            events = None if req.triggered else [req, unit.closed]
+        if events is not None:
+            patience = self._patience(unit)
+            if patience is not None:
+                events.append(env.timeout(patience))
+            unit.queue[p.pid] = p
+            yield env.any_of(events)
+            del unit.queue[p.pid]
+            if req is None or not req.triggered or not unit.open:
+                if req is not None:
+                    if req.triggered:
+                        unit.res.release(req)
+                    else:
+                        req.cancel()
+                p.status = _Person.TURNED_AWAY if unit.closed.triggered else _Person.ABANDONED
+                p.t_end = env.now
+                return
+        self._enrol(p, unit)
+        yield env.timeout(p.stay)
+        unit.res.release(req)
+
+    def _enrol(self, p: _Person, unit: _Unit) -> None:
+        m, rng = self.dl, self.rng
+        x = self.env.now
+        e = int(x)
+        p.status, p.t_end, p.period = _Person.ENROLLED, x, e
+        u = unit.u
+        draws = rng.random(1 + m.P + m.O)
+        p.dropped = bool(draws[0] < m.plan.dropout[u])
+        p.stay = int(m.plan.dropout_stay[u] if p.dropped else m.plan.service[u])
+        if m.zone:
+            alive = e < self.exit
+            p.package = tuple(np.flatnonzero(alive & (draws[1 : 1 + m.P] < m.reach)).tolist())
+        else:
+            p.package = (u,)
+        if p.dropped:
+            prob = m.baseline
+        else:
+            if m.opts.maturity_at == "enrolment":
+                mat = self._maturity((x - m.partner_start) / m.ppy)
+            else:
+                mat = self.maturity_period[e]
+            idx = list(p.package)
+            total = (self.effect[idx] * mat[idx, None]).sum(axis=0)  # (O,)
+            if m.zone and len(idx) > 1:
+                total = total * (1.0 + m.interaction * (len(idx) - 1))
+            prob = np.clip(m.baseline + total, 0.0, 1.0)
+        p.outcomes = draws[1 + m.P :] < prob
+        self.pending.append(p)
+        m._book(self.n, p, +1)
+
+    # ---- stepping
+    def run_period(self, t: int) -> None:
+        self.pending = []
+        self.env.run(until=t + 1)
+
+    def stop(self, t: int) -> None:
+        """Delivery stopped in period t for lack of funds: that period's enrolments are
+        cancelled and everyone queued is turned away at its end."""
+        for p in self.pending:
+            self.dl._book(self.n, p, -1)
+            p.status, p.t_end, p.period, p.outcomes, p.package = _Person.TURNED_AWAY, float(t + 1), -1, None, ()
+        self.pending = []
+        for unit in self.units:
+            for p in unit.queue.values():
+                p.status, p.t_end = _Person.TURNED_AWAY, float(t + 1)
+            unit.queue.clear()
+            unit.open = False
+        self.stopped = True
+
+    def queued(self) -> np.ndarray:
+        return np.array([len(unit.queue) for unit in self.units], dtype=np.float64)
+
+
+# --------------------------------------------------------------------------------------------
+# The delivery interface the engine's run_paths expects
+
+
+class ParticipantDelivery:
+    """Participant-level delivery for a block of N paths, with the interface of
+    :class:`cib_sim.delivery.DeliveryState`: ``propose(t, stopped)`` simulates period t and
+    returns the enrolments it made (N, U); ``service_costs``/``fixed_costs`` are (N, P) currency;
+    ``commit(t, funded)`` keeps them, or cancels them where unfunded (delivery then stops).
+
+    History arrays: ``enrolled``, ``dropped`` (N, T, U) and ``achieved`` (N, T, U, O) by
+    enrolment period; ``waiting`` (N, U) queued at the end of the last period run.
+    ``paths[n].people`` lists every referral of path n (see :func:`journeys`).
+    """
+
+    def __init__(self, s: Scenario, draws: Draws, seeds: list[np.random.SeedSequence], options: DesOptions | None = None):
+        self.s, self.draws = s, draws
+        self.opts = options or DesOptions()
+        self.plan = plan_units(s)
+        h = s.horizon
+        self.T, self.ppy = h.n_periods, h.periods_per_year
+        self.zone = s.delivery.model == "zone"
+        P, O = len(s.partners), len(s.outcomes)
+        U = 1 if self.zone else P
+        N = draws.effect.shape[0]
+        self.N, self.P, self.O, self.U = N, P, O, U
+        self.unit_partners = [np.arange(P)] if self.zone else [np.array([i]) for i in range(P)]
+        self.partner_unit = np.zeros(P, dtype=np.int64) if self.zone else np.arange(P)
+        self.partner_start = self.plan.start[self.partner_unit].astype(np.float64)  # (P,)
+        self.baseline = np.array([o.baseline_rate for o in s.outcomes])
+        self.reach = np.array([p.reach for p in s.partners])
+        self.interaction = s.delivery.interaction
+        self.immediate = np.array([p.maturity.kind == "immediate" for p in s.partners])
+        self.steepness = np.array([p.maturity.steepness for p in s.partners])
+        service_p = self.plan.service[self.partner_unit].astype(np.float64)
+        self.cost_per_period = np.array([p.cost * p.contract.upfront_share for p in s.partners]) / service_p
+        self.fixed_per_period = np.array([p.fixed_cost for p in s.partners]) / self.ppy
+        T = self.T
+        stay_max = int(self.plan.service.max())
+        # Stored period-first like the engine's DeliveryState; exposed as (N, T, ...) views.
+        self.enrolled = np.zeros((T, N, U)).transpose(1, 0, 2)
+        self.dropped = np.zeros((T, N, U)).transpose(1, 0, 2)
+        self.achieved = np.zeros((T, N, U, O)).transpose(1, 0, 2, 3)
+        self.waiting = np.zeros((N, U))
+        self.load = np.zeros((N, T + stay_max, P))  # participants in service per period and partner
+        self._pending_load = np.zeros((N, P))
+        self._pending_units = np.zeros((N, U))
+        self.paths = [_Path(self, n, np.random.Generator(np.random.PCG64(seeds[n]))) for n in range(N)]
+
+    def _book(self, n: int, p: _Person, sign: int) -> None:
+        """Add (sign=+1) or remove (-1) an enrolled participant from the counts of path n."""
+        e, u = p.period, p.unit
+        self.enrolled[n, e, u] += sign
+        self.dropped[n, e, u] += sign * p.dropped
+        self.achieved[n, e, u] += sign * p.outcomes
+        pk = list(p.package)
+        self.load[n, e : e + p.stay, pk] += sign
+        self._pending_load[n, pk] += sign
+        self._pending_units[n, u] += sign
+
+    def alive(self, t: int) -> np.ndarray:
+        """(N, P) partners still delivering in period t."""
+        return t < self.draws.exit_period
+
+    def propose(self, t: int, stopped: np.ndarray) -> np.ndarray:
+        """(N, U) participants the units enrolled in period t (simulated, not yet committed)."""
+        self._pending_load[:] = 0.0
+        self._pending_units[:] = 0.0
+        for n, path in enumerate(self.paths):
+            if stopped[n] or path.stopped:
+                continue
+            path.run_period(t)
+            self.waiting[n] = path.queued()
+        return self._pending_units.copy()
+
+    def service_costs(self, t: int, enrol: np.ndarray) -> np.ndarray:
+        """(N, P) payments to partners for the participants they serve in period t: those
+        enrolled earlier and still in service, plus the share ``enrol / proposed`` of period t's
+        enrolments. In the zone model a partner is paid for the participants in its package while
+        it delivers; in pipelines for its caseload (the engine's rule, also after an exit)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            frac = np.where(self._pending_units > 0, enrol / np.where(self._pending_units > 0, self._pending_units, 1.0), 0.0)
+        serving = self.load[:, t] - self._pending_load + self._pending_load * frac[:, self.partner_unit]
+        if self.zone:
+            serving = serving * self.alive(t)
+        return serving * self.cost_per_period
+
+    def fixed_costs(self, t: int, stopped: np.ndarray) -> np.ndarray:
+        """(N, P) fixed costs in period t: from a partner's (zone: the zone's) first enrolment
+        period until its last participant's service ends, while it delivers and is funded."""
+        p = self.plan
+        u = self.partner_unit
+        window = (p.start[u] <= t) & (t < p.end[u] + p.service[u])  # (P,)
+        return self.fixed_per_period * (window[None, :] & self.alive(t) & ~stopped[:, None])
+
+    def commit(self, t: int, funded: np.ndarray) -> None:
+        for n in np.flatnonzero(~funded):
+            path = self.paths[n]
+            if not path.stopped:
+                path.stop(t)
+                self.waiting[n] = 0.0
+        self._pending_load[:] = 0.0
+        self._pending_units[:] = 0.0
+
+
+# --------------------------------------------------------------------------------------------
+# Verification and payment, participant by participant (an independent account of payments.py)
+
+
+def _improvement(rate: float, baseline: float, measure: str) -> float:
+    diff = rate - baseline
+    if measure == "absolute":
+        return diff
+    denom = baseline if measure == "relative" else 1.0 - baseline
+    if denom <= 0:
+        return math.inf if diff > 0 else 0.0
+    return diff / denom
+
+
+def cohort_value(o: Outcome, achieved: float, enrolled: float) -> tuple[float, float]:
+    """``(payable, before the per-participant cap)`` for one assessment cohort, currency."""
+    if o.payment_basis == "rate_card":
+        value = o.price * achieved
+    elif enrolled <= 0:
+        value = 0.0
+    else:
+        imp = _improvement(achieved / enrolled, o.baseline_rate, o.improvement)
+        above = max(0.0, achieved - o.baseline_rate * enrolled)
+        if o.payment_basis == "above_baseline":
+            price = o.price if imp >= o.threshold - 1e-12 else 0.0
+        else:
+            reached = [t.price for t in o.tiers if imp >= t.min_improvement - 1e-12]
+            price = reached[-1] if reached else 0.0
+        value = price * above
+    capped = value if o.max_per_participant is None else min(value, o.max_per_participant * enrolled)
+    return capped, value
+
+
+@dataclass
+class PathPayments:
+    """One path's verification and payments. ``earned`` (T, O) by verification period;
+    ``paid`` (T, C) cash from each commissioner; ``paid_fraction`` (T, C) of what fell due;
+    ``cohorts``: one row per (unit, outcome, assessment cohort) verified within the horizon."""
+
+    earned: np.ndarray
+    paid: np.ndarray
+    paid_fraction: np.ndarray
+    due_after_horizon: np.ndarray
+    lost_to_caps: np.ndarray
+    lost_to_withdrawal: np.ndarray
+    cohorts: list[dict[str, Any]]
+
+
+def contract_payments(s: Scenario, enrolled: np.ndarray, achieved: np.ndarray, withdraw_period: np.ndarray) -> PathPayments:
+    """Verification and payment for one path from its cohorts, written from the contract's
+    rules (see :mod:`cib_sim.payments`) as plain loops. ``enrolled`` (T, U), ``achieved``
+    (T, U, O) by enrolment period; ``withdraw_period`` (C,).
+
+    A cohort of outcome k is the enrolments of ``cohort_years`` (default one period), aligned on
+    the contract start and cut at the unit's last enrolment period; it is verified ``lag`` periods
+    after its last period and commissioner c pays ``share[c, k]`` of its value ``payment_lag``
+    later, within its annual budget (contract years) and total cap, unless withdrawn; what a cap
+    or withdrawal stops, or what falls due after the horizon, is never paid.
+    """
+    h = s.horizon
+    T, ppy = h.n_periods, h.periods_per_year
+    plan = plan_units(s)
+    U, O, C = enrolled.shape[1], len(s.outcomes), len(s.commissioners)
+    earned = np.zeros((T, O))
+    due = np.zeros((T, C))
+    after = np.zeros(C)
+    cohorts = []
+    lags_c = [int(round(c.payment_lag * ppy)) for c in s.commissioners]
+    for k, o in enumerate(s.outcomes):
+        lag = int(round(o.lag * ppy))
+        group = max(1, int(round(o.cohort_years * ppy))) if o.cohort_years is not None else 1
+        for u in range(U):
+            end = int(plan.end[u])
+            for first in range(0, end, group):
+                last = min(first + group, end) - 1
+                verified = last + lag
+                if verified >= T:
+                    continue
+                n = float(enrolled[first : last + 1, u].sum())
+                a = float(achieved[first : last + 1, u, k].sum())
+                value, uncapped = cohort_value(o, a, n)
+                earned[verified, k] += value
+                cohorts.append(dict(unit=u, outcome=k, first=first, last=last, verified=verified,
+                                    enrolled=n, achieved=a, value=value, uncapped=uncapped))
+                for c, com in enumerate(s.commissioners):
+                    amount = value * com.shares.get(o.name, 0.0)
+                    when = verified + lags_c[c]
+                    if when >= T:
+                        after[c] += amount
+                    else:
+                        due[when, c] += amount
+    paid = np.zeros((T, C))
+    frac = np.zeros((T, C))
+    lost_caps, lost_wd = np.zeros(C), np.zeros(C)
+    for c, com in enumerate(s.commissioners):
+        annual = com.annual_budget if com.annual_budget is not None else math.inf
+        total = com.total_cap if com.total_cap is not None else math.inf
+        this_year = so_far = 0.0
+        for t in range(T):
+            if t % ppy == 0:
+                this_year = 0.0
+            if due[t, c] <= 0:
+                continue
+            if t >= withdraw_period[c]:
+                lost_wd[c] += due[t, c]
+                continue
+            x = min(due[t, c], max(0.0, min(annual - this_year, total - so_far)))
+            lost_caps[c] += due[t, c] - x
+            paid[t, c], frac[t, c] = x, x / due[t, c]
+            this_year += x
+            so_far += x
+    return PathPayments(earned, paid, frac, after, lost_caps, lost_wd, cohorts)
+
+
+# --------------------------------------------------------------------------------------------
+# Running it
+
+
+def path_seeds(block_seed: np.random.SeedSequence, n: int) -> list[np.random.SeedSequence]:
+    """Participant-level seeds for the ``n`` paths of one block, independent of the engine's."""
+    return [
+        np.random.SeedSequence(block_seed.entropy, spawn_key=tuple(block_seed.spawn_key) + (DES_STREAM, i))
+        for i in range(n)
+    ]
+
+
+def run_block(
+    s: Scenario, block_seed: np.random.SeedSequence, size: int, paths: range | None = None,
+    options: DesOptions | None = None,
+) -> tuple[dict[str, np.ndarray], ParticipantDelivery]:
+    """Run paths ``paths`` (default all) of a block of ``size`` paths through the reference
+    model and the engine's payments and waterfall. Returns ``run_paths``' flows and the delivery
+    object (participants in ``.paths[i].people``)."""
+    from cib_sim.engine import run_paths  # late: the engine may import this module's users
+
+    paths = range(size) if paths is None else paths
+    draws = sample_block(s, block_seed, size)
+    idx = np.arange(paths.start, paths.stop)
+    if len(idx) != size:
+        draws = draws.subset(idx)
+    seeds = path_seeds(block_seed, size)[paths.start : paths.stop]
+    dl = ParticipantDelivery(s, draws, seeds, options)
+    flows = run_paths(s, draws, "exact", delivery=dl)  # type: ignore[arg-type]
+    return flows, dl
+
+
+def _job(payload: tuple) -> ChunkResult:
+    text, seed, size, start, stop, options, keep = payload
+    s = Scenario.model_validate_json(text)
+    flows, _ = run_block(s, seed, size, range(start, stop), options)
+    return reduce_chunk(s, flows, keep)
+
+
+def simulate_des(
+    scenario: Scenario,
+    n_paths: int = 200,
+    seed: int = 1,
+    *,
+    workers: int = 1,
+    keep_paths: int = 2_000,
+    options: DesOptions | None = None,
+    chunk_size: int = DEFAULT_CHUNK,
+) -> Results:
+    """Monte Carlo over ``n_paths`` paths of the participant-level reference model.
+
+    Returns the same :class:`~cib_sim.results.Results` as :func:`cib_sim.engine.simulate`
+    (``engine="des"``, ``mode="participant"``); path i has the engine's parameter draws for
+    ``simulate(scenario, n_paths, seed)`` path i. ``workers`` processes share the paths in chunks
+    of ``chunk_size``; results do not depend on either. About a thousand times slower than the
+    fast engine: use hundreds or a few thousand paths.
+    """
+    if not isinstance(n_paths, (int, np.integer)) or n_paths < 1:
+        raise ValueError(f"n_paths: must be a whole number >= 1 (got {n_paths!r})")
+    if workers < 1:
+        raise ValueError(f"workers: must be >= 1 (got {workers})")
+    seeds = block_seeds(seed, n_paths)
+    jobs = []
+    left = keep_paths
+    text = scenario.model_dump_json()
+    for b, sd in enumerate(seeds):
+        size = min(BLOCK, n_paths - b * BLOCK)
+        for start in range(0, size, chunk_size):
+            stop = min(size, start + chunk_size)
+            keep = max(0, min(left, stop - start))
+            left -= keep
+            jobs.append((text, sd, size, start, stop, options, keep))
+    if workers == 1 or len(jobs) == 1:
+        parts = [_job(j) for j in jobs]
+    else:
+        with ProcessPoolExecutor(max_workers=min(workers, os.cpu_count() or 1, len(jobs))) as ex:
+            parts = list(ex.map(_job, jobs))
+    res = Results.from_chunks(scenario, parts, seed=seed, mode="participant", engine="des")
+    res.extra["des_options"] = options or DesOptions()
+    return res
+
+
+def journeys(scenario: Scenario, seed: int = 1, path: int = 0, n_paths: int | None = None,
+             options: DesOptions | None = None) -> pd.DataFrame:
+    """Every event of one path, participant by participant: path ``path`` of
+    ``simulate_des(scenario, n_paths, seed)`` (``n_paths`` default ``path + 1``).
+
+    Columns: ``participant`` (id; -1 for a cohort's payment), ``unit`` (partner, or ``zone``),
+    ``event`` (``referred``, ``enrolled``, ``abandoned``, ``turned_away`` (the unit closed, or
+    delivery stopped, while queued), ``dropped_out``, ``completed``, ``outcome_achieved``,
+    ``paid``), ``time`` (years from the start), ``period`` (the contract period it counts in),
+    ``outcome``, ``commissioner`` and ``amount`` (currency, for ``paid``). An outcome is dated at
+    its verification (enrolment + lag). ``paid`` rows: per participant for ``rate_card``
+    outcomes (its share of the commissioner's payment after caps); per cohort (participant -1)
+    for ``above_baseline`` and ``tiered``.
+    """
+    n_paths = path + 1 if n_paths is None else n_paths
+    if not 0 <= path < n_paths:
+        raise IndexError(f"path: {path} is not one of the {n_paths} paths")
+    b, i = divmod(path, BLOCK)
+    sd = block_seeds(seed, n_paths)[b]
+    size = min(BLOCK, n_paths - b * BLOCK)
+    flows, dl = run_block(scenario, sd, size, range(i, i + 1), options)
+    s = scenario
+    ppy = s.horizon.periods_per_year
+    units = ["zone"] if dl.zone else s.partner_names
+    pay = contract_payments(s, dl.enrolled[0], dl.achieved[0], dl.draws.withdraw_period[0])
+    rows: list[tuple] = []
+
+    def add(pid, unit, event, t, period=None, outcome=None, com=None, amount=math.nan):
+        rows.append((pid, units[unit], event, t / ppy, int(math.floor(t)) if period is None else period, outcome, com, amount))
+
+    lags = [int(round(o.lag * ppy)) for o in s.outcomes]
+    lag_c = [int(round(c.payment_lag * ppy)) for c in s.commissioners]
+    # Rate-card payments per participant: its outcome's value after the cohort cap, times what
+    # each commissioner paid of what fell due that period.
+    scale = {(c["unit"], c["outcome"], c["first"]): (c["value"] / c["uncapped"] if c["uncapped"] > 0 else 0.0) for c in pay.cohorts}
+    group = [max(1, int(round(o.cohort_years * ppy))) if o.cohort_years is not None else 1 for o in s.outcomes]
+    for p in dl.paths[0].people:
+        add(p.pid, p.unit, "referred", p.t_ref)
+        if p.status != _Person.ENROLLED:
+            if p.status in (_Person.ABANDONED, _Person.TURNED_AWAY):
+                add(p.pid, p.unit, p.status, p.t_end)
+            continue
+        add(p.pid, p.unit, "enrolled", p.t_end)
+        add(p.pid, p.unit, "dropped_out" if p.dropped else "completed", p.t_end + p.stay)
+        for k in np.flatnonzero(p.outcomes):
+            o = s.outcomes[k]
+            when = p.t_end + lags[k]
+            add(p.pid, p.unit, "outcome_achieved", when, p.period + lags[k], o.name)
+            if o.payment_basis != "rate_card":
+                continue
+            f = scale.get((p.unit, k, p.period - p.period % group[k]))
+            if f is None:  # verified after the horizon
+                continue
+            for c, com in enumerate(s.commissioners):
+                share = com.shares.get(o.name, 0.0)
+                tp = p.period + lags[k] + lag_c[c]
+                if share <= 0 or tp >= s.horizon.n_periods or pay.paid_fraction[tp, c] <= 0:
+                    continue
+                add(p.pid, p.unit, "paid", when + lag_c[c], tp, o.name, com.name, o.price * share * f * pay.paid_fraction[tp, c])
+    for c_row in pay.cohorts:
+        o = s.outcomes[c_row["outcome"]]
+        if o.payment_basis == "rate_card" or c_row["value"] <= 0:
+            continue
+        for c, com in enumerate(s.commissioners):
+            share = com.shares.get(o.name, 0.0)
+            tp = c_row["verified"] + lag_c[c]
+            if share <= 0 or tp >= s.horizon.n_periods or pay.paid_fraction[tp, c] <= 0:
+                continue
+            add(-1, c_row["unit"], "paid", float(tp), tp, o.name, com.name, c_row["value"] * share * pay.paid_fraction[tp, c])
+    df = pd.DataFrame(rows, columns=["participant", "unit", "event", "time", "period", "outcome", "commissioner", "amount"])
+    order = {e: i for i, e in enumerate(["referred", "enrolled", "abandoned", "turned_away", "dropped_out", "completed", "outcome_achieved", "paid"])}
+    df["_o"] = df["event"].map(order)
+    df = df.sort_values(["time", "_o", "participant"], kind="stable").drop(columns="_o").reset_index(drop=True)
+    df.attrs.update(path=path, seed=seed, n_paths=n_paths, stop_period=int(flows["stop_period"][0]))
+    return df
+
+
+# --------------------------------------------------------------------------------------------
+# Comparing two engines
+
+
+def _senior_index(s: Scenario) -> int:
+    caps = s.capital_tranches
+    for k, t in enumerate(caps):
+        if t.kind == "senior":
+            return k
+    return 0
+
+
+def comparison_measures(r: Results) -> dict[str, np.ndarray]:
+    """Per-path measures the cross-check compares: outcomes achieved per outcome, total
+    commissioner payments, the senior tranche's multiple (paths where it drew capital) and, if
+    every path was kept, the payment-weighted mean time of outcome payments (years)."""
+    s = r.scenario
+    out = {f"achieved[{o}]": r.path["achieved"][:, k] for k, o in enumerate(s.outcome_names)}
+    out["commissioner_paid"] = r.path["commissioner_paid"].sum(axis=1)
+    m = r.multiple[:, _senior_index(s)]
+    out["senior_multiple"] = m[np.isfinite(m)]
+    if r.n_kept == r.n_paths:
+        paid = r.kept["commissioner_paid"].sum(axis=2)  # (N, T)
+        t = np.arange(paid.shape[1]) / s.horizon.periods_per_year
+        tot = paid.sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean_t = (paid * t).sum(axis=1) / tot
+        out["payment_time"] = mean_t[tot > 0]
+    return out
+
+
+def cross_check(a: Results, b: Results, z_max: float = 4.0, p_min: float = 1e-3) -> pd.DataFrame:
+    """Do ``a`` and ``b`` (independent runs) agree in distribution? One row per measure of
+    :func:`comparison_measures`: means, the difference in standard errors of the difference
+    (``z``), the two-sample Kolmogorov-Smirnov p-value, and ``ok`` (``|z| <= z_max`` and
+    ``ks_p > p_min``)."""
+    from scipy import stats
+
+    ma, mb = comparison_measures(a), comparison_measures(b)
+    rows = []
+    for name in ma:
+        if name not in mb:
+            continue
+        x, y = ma[name], mb[name]
+        if len(x) < 2 or len(y) < 2:
+            continue
+        se = math.sqrt(x.var(ddof=1) / len(x) + y.var(ddof=1) / len(y))
+        diff = float(x.mean() - y.mean())
+        scale = max(abs(x.mean()), abs(y.mean()), 1.0)
+        if se > 1e-12 * scale:
+            z = diff / se
+        else:  # both constant
+            z = 0.0 if abs(diff) <= 1e-9 * scale else math.inf
+        ks = stats.ks_2samp(x, y).pvalue if se > 1e-12 * scale else 1.0
+        rows.append(dict(measure=name, mean_a=float(x.mean()), mean_b=float(y.mean()), sd_a=float(x.std()),
+                         sd_b=float(y.std()), n_a=len(x), n_b=len(y), z=z, ks_p=float(ks),
+                         ok=bool(abs(z) <= z_max and ks > p_min)))
+    return pd.DataFrame(rows)
+
+
+__all__ = [
+    "DesOptions", "ParticipantDelivery", "PathPayments", "comparison_measures", "contract_payments",
+    "cross_check", "journeys", "plan_units", "run_block", "simulate_des",
+]
