@@ -2,7 +2,8 @@
 
 Every function here is pure and vectorised: arrays of shape ``(paths, periods)`` go in, one number
 per path (shape ``(paths,)``) or one summary number comes out, with no Python loop over paths.
-Loops run over periods, over grid points or over Newton iterations only.
+Loops run over periods, over grid points or over Newton iterations (and ``irr`` copies its input
+transposed in blocks of 4096 paths, which is several times faster than one strided copy).
 
 Conventions
 -----------
@@ -85,8 +86,9 @@ def irr(cashflows: ArrayLike, periods_per_year: int = 1) -> np.ndarray:
       the same way) to about 1e-12.
     - Total loss (some money paid in, nothing ever received): ``-1.0`` (-100%), the limit of the
       IRR as the amounts received go to zero. ``numpy_financial.irr`` returns NaN there.
-    - NaN where no IRR exists: all zeros, money received but never paid in, a non-finite flow,
-      or non-conventional flows whose NPV never changes sign.
+    - NaN where no IRR exists: all zeros, money received but never paid in, a non-finite flow
+      (NaN or inf), or non-conventional flows whose NPV is never zero (or whose roots the
+      search below misses).
     - Non-conventional flows (several sign changes) may have several IRRs. Like
       ``numpy_financial.irr`` this returns the one closest to zero: on each side of ``r = 0``,
       Descartes' rule of signs bounds the number of roots; with at most one it is solved
@@ -334,7 +336,8 @@ def _descartes_bound(coef: np.ndarray) -> np.ndarray:
 
     ``w = 1 / (1 + y)`` maps ``(0, 1)`` onto ``y > 0``, and ``(1 + y)**(K-1) P(1 / (1 + y))`` has
     coefficients ``sum_k coef[k] * comb(K-1-k, j)``; their sign changes bound the root count
-    (rounding can only add changes, making the bound safer). ``coef``: (K, m); returns ``(m,)``.
+    (rounding can miscount only where one of those is within rounding error of zero).
+    ``coef``: (K, m); returns ``(m,)``.
     """
     k = coef.shape[0]
     if k > 1000:  # binomial coefficients would overflow: assume several roots are possible
