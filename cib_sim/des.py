@@ -135,10 +135,6 @@ def plan_units(s: Scenario) -> UnitPlan:
     )
 
 
-def _expit(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
-
-
 # --------------------------------------------------------------------------------------------
 # One path: the simpy model
 
@@ -177,40 +173,63 @@ class _Unit:
 class _Path:
     """The participant-level simulation of one path, stepped a period at a time."""
 
+    BUFFER = 1024  # uniforms drawn at a time
+
     def __init__(self, dl: "ParticipantDelivery", n: int, rng: np.random.Generator):
         self.dl, self.n, self.rng = dl, n, rng
         self.env = simpy.Environment()
         self.people: list[_Person] = []
         self.pending: list[_Person] = []  # enrolled in the period being proposed
         self.stopped = False
+        self._buf: list[float] = []
+        self._pos = 0
         m = dl
         d = m.draws
-        self.effect = d.effect[n]  # (P, O)
-        self.half = d.half_maturity[n]  # (P,)
-        self.exit = d.exit_period[n]  # (P,)
+        P, O = m.P, m.O
+        self.effect = d.effect[n].tolist()  # [P][O]
+        self.half = d.half_maturity[n].tolist()  # [P]
+        self.exit = d.exit_period[n].tolist()  # [P]
         plan = m.plan
         self.units = []
         for u in range(m.U):
             unit = _Unit(u)
             unit.lam = float(plan.referrals[u] * d.referral_multiplier[n, u])
-            partners = m.unit_partners[u]
-            exit_u = int(self.exit[partners].max()) if m.zone else int(self.exit[u])
+            exit_u = max(self.exit) if m.zone else self.exit[u]
             unit.close_at = int(min(plan.end[u], exit_u))
-            cap = plan.capacity[u] if not m.opts.ignore_capacity else 10**9
-            unit.res = simpy.Resource(self.env, capacity=int(cap)) if cap > 0 else None
+            cap = int(plan.capacity[u]) if not m.opts.ignore_capacity else 10**9
+            unit.res = simpy.Resource(self.env, capacity=cap) if cap > 0 else None
             unit.closed = self.env.event()
             self.units.append(unit)
             if unit.close_at > plan.start[u]:
                 self.env.process(self._open(unit, int(plan.start[u])))
-        # Maturity of each partner at the start of each period (for maturity_at="period_start").
-        t = np.arange(m.T)[:, None]
-        years = (t - m.partner_start[None, :]) / m.ppy
-        self.maturity_period = self._maturity(years)  # (T, P)
+        # Maturity of each partner at the start of each period (maturity_at="period_start").
+        self.maturity_period = [[self._maturity(i, (t - m.partner_start[i]) / m.ppy) for i in range(P)] for t in range(m.T)]
+        # This period's counts: enrolled, dropped (U); achieved (U, O); served by each partner,
+        # completers and dropouts (P).
+        self.c_enrolled = [0] * m.U
+        self.c_dropped = [0] * m.U
+        self.c_achieved = [[0] * O for _ in range(m.U)]
+        self.c_served = [0] * P
+        self.c_served_dropped = [0] * P
 
-    def _maturity(self, years: np.ndarray) -> np.ndarray:
-        """Share of full effect, ``years`` (..., P) since each partner started delivering."""
+    def _uniform(self) -> float:
+        if self._pos >= len(self._buf):
+            self._buf = self.rng.random(self.BUFFER).tolist()
+            self._pos = 0
+        x = self._buf[self._pos]
+        self._pos += 1
+        return x
+
+    def _exponential(self, scale: float) -> float:
+        return -math.log1p(-self._uniform()) * scale
+
+    def _maturity(self, i: int, years: float) -> float:
+        """Share of partner i's full effect ``years`` after it started delivering."""
         m = self.dl
-        return np.where(m.immediate, 1.0, _expit((years - self.half) / m.steepness))
+        if m.immediate[i]:
+            return 1.0
+        x = (years - self.half[i]) / m.steepness[i]
+        return 1.0 / (1.0 + math.exp(-x)) if x > -700 else 0.0
 
     # ---- processes
     def _open(self, unit: _Unit, start: int):
@@ -222,9 +241,8 @@ class _Path:
         if unit.lam <= 0:
             return
         scale = 1.0 / unit.lam
-        rng = self.rng
         while True:
-            yield env.timeout(rng.exponential(scale))
+            yield env.timeout(self._exponential(scale))
             if not unit.open:
                 return
             env.process(self._referral(unit))
@@ -239,14 +257,15 @@ class _Path:
         a = float(self.dl.plan.abandonment[unit.u])
         if a <= 0:
             return None
+        if a >= 1:
+            keep = 0.0
+        else:
+            keep = (1.0 - a) ** (1.0 / self.dl.ppy)  # chance to still be waiting a period later
         if self.dl.opts.abandonment == "continuous":
-            if a >= 1:
-                return 0.0
-            rate = -math.log1p(-a) / self.dl.ppy  # per period
-            return float(self.rng.exponential(1.0 / rate))
-        # "period": at each period start a queued referral gives up with the period's probability.
-        keep = (1.0 - a) ** (1.0 / self.dl.ppy)
-        k = int(self.rng.geometric(1.0 - keep))  # period starts survived, plus one
+            return 0.0 if keep <= 0 else self._exponential(-1.0 / math.log(keep))
+        # "period": at each period start a queued referral gives up with probability 1 - keep,
+        # so the number of period starts until it does is geometric.
+        k = 1 if keep <= 0 else 1 + int(math.floor(math.log1p(-self._uniform()) / math.log(keep)))
         now = self.env.now
         return math.floor(now) + k - now
 
@@ -281,45 +300,70 @@ class _Path:
         unit.res.release(req)
 
     def _enrol(self, p: _Person, unit: _Unit) -> None:
-        m, rng = self.dl, self.rng
+        m = self.dl
+        plan = m.plan
         x = self.env.now
         e = int(x)
-        p.status, p.t_end, p.period = _Person.ENROLLED, x, e
         u = unit.u
-        draws = rng.random(1 + m.P + m.O)
-        p.dropped = bool(draws[0] < m.plan.dropout[u])
-        p.stay = int(m.plan.dropout_stay[u] if p.dropped else m.plan.service[u])
+        p.status, p.t_end, p.period = _Person.ENROLLED, x, e
+        p.dropped = self._uniform() < plan.dropout[u]
+        p.stay = int(plan.dropout_stay[u] if p.dropped else plan.service[u])
         if m.zone:
-            alive = e < self.exit
-            p.package = tuple(np.flatnonzero(alive & (draws[1 : 1 + m.P] < m.reach)).tolist())
+            exits, reach = self.exit, m.reach
+            p.package = tuple(i for i in range(m.P) if self._uniform() < reach[i] and e < exits[i])
         else:
             p.package = (u,)
+        baseline = m.baseline
         if p.dropped:
-            prob = m.baseline
+            prob = baseline
         else:
             if m.opts.maturity_at == "enrolment":
-                mat = self._maturity((x - m.partner_start) / m.ppy)
+                mat = [self._maturity(i, (x - m.partner_start[i]) / m.ppy) for i in p.package]
             else:
-                mat = self.maturity_period[e]
-            idx = list(p.package)
-            total = (self.effect[idx] * mat[idx, None]).sum(axis=0)  # (O,)
-            if m.zone and len(idx) > 1:
-                total = total * (1.0 + m.interaction * (len(idx) - 1))
-            prob = np.clip(m.baseline + total, 0.0, 1.0)
-        p.outcomes = draws[1 + m.P :] < prob
+                row = self.maturity_period[e]
+                mat = [row[i] for i in p.package]
+            factor = 1.0 + m.interaction * (len(p.package) - 1) if m.zone and len(p.package) > 1 else 1.0
+            prob = []
+            for k in range(m.O):
+                total = 0.0
+                for i, mi in zip(p.package, mat):
+                    total += self.effect[i][k] * mi
+                prob.append(min(1.0, max(0.0, baseline[k] + total * factor)))
+        p.outcomes = [self._uniform() < prob[k] for k in range(m.O)]
         self.pending.append(p)
-        m._book(self.n, p, +1)
+        self._count(p, +1)
+
+    def _count(self, p: _Person, sign: int) -> None:
+        u = p.unit
+        self.c_enrolled[u] += sign
+        ach = self.c_achieved[u]
+        for k, hit in enumerate(p.outcomes):
+            if hit:
+                ach[k] += sign
+        if p.dropped:
+            self.c_dropped[u] += sign
+            for i in p.package:
+                self.c_served_dropped[i] += sign
+        else:
+            for i in p.package:
+                self.c_served[i] += sign
 
     # ---- stepping
     def run_period(self, t: int) -> None:
+        """Simulate period t; its counts are left in the ``c_*`` lists."""
+        m = self.dl
         self.pending = []
+        self.c_enrolled = [0] * m.U
+        self.c_dropped = [0] * m.U
+        self.c_achieved = [[0] * m.O for _ in range(m.U)]
+        self.c_served = [0] * m.P
+        self.c_served_dropped = [0] * m.P
         self.env.run(until=t + 1)
 
     def stop(self, t: int) -> None:
         """Delivery stopped in period t for lack of funds: that period's enrolments are
         cancelled and everyone queued is turned away at its end."""
         for p in self.pending:
-            self.dl._book(self.n, p, -1)
             p.status, p.t_end, p.period, p.outcomes, p.package = _Person.TURNED_AWAY, float(t + 1), -1, None, ()
         self.pending = []
         for unit in self.units:
@@ -329,8 +373,8 @@ class _Path:
             unit.open = False
         self.stopped = True
 
-    def queued(self) -> np.ndarray:
-        return np.array([len(unit.queue) for unit in self.units], dtype=np.float64)
+    def queued(self) -> list[int]:
+        return [len(unit.queue) for unit in self.units]
 
 
 # --------------------------------------------------------------------------------------------
@@ -344,8 +388,9 @@ class ParticipantDelivery:
     ``commit(t, funded)`` keeps them, or cancels them where unfunded (delivery then stops).
 
     History arrays: ``enrolled``, ``dropped`` (N, T, U) and ``achieved`` (N, T, U, O) by
-    enrolment period; ``waiting`` (N, U) queued at the end of the last period run.
-    ``paths[n].people`` lists every referral of path n (see :func:`journeys`).
+    enrolment period; ``served``, ``served_dropped`` (N, T, P) participants each partner took on
+    (completers, dropouts) by enrolment period; ``waiting`` (N, U) queued at the end of the last
+    period run. ``paths[n].people`` lists every referral of path n (see :func:`journeys`).
     """
 
     def __init__(self, s: Scenario, draws: Draws, seeds: list[np.random.SeedSequence], options: DesOptions | None = None):
@@ -359,39 +404,26 @@ class ParticipantDelivery:
         U = 1 if self.zone else P
         N = draws.effect.shape[0]
         self.N, self.P, self.O, self.U = N, P, O, U
-        self.unit_partners = [np.arange(P)] if self.zone else [np.array([i]) for i in range(P)]
         self.partner_unit = np.zeros(P, dtype=np.int64) if self.zone else np.arange(P)
-        self.partner_start = self.plan.start[self.partner_unit].astype(np.float64)  # (P,)
-        self.baseline = np.array([o.baseline_rate for o in s.outcomes])
-        self.reach = np.array([p.reach for p in s.partners])
+        self.partner_start = self.plan.start[self.partner_unit].astype(np.float64).tolist()  # [P]
+        self.baseline = [o.baseline_rate for o in s.outcomes]
+        self.reach = [p.reach for p in s.partners]
         self.interaction = s.delivery.interaction
-        self.immediate = np.array([p.maturity.kind == "immediate" for p in s.partners])
-        self.steepness = np.array([p.maturity.steepness for p in s.partners])
-        service_p = self.plan.service[self.partner_unit].astype(np.float64)
-        self.cost_per_period = np.array([p.cost * p.contract.upfront_share for p in s.partners]) / service_p
+        self.immediate = [p.maturity.kind == "immediate" for p in s.partners]
+        self.steepness = [p.maturity.steepness for p in s.partners]
+        self.service_p = self.plan.service[self.partner_unit]  # (P,) periods
+        self.stay_p = self.plan.dropout_stay[self.partner_unit]  # (P,)
+        self.cost_per_period = np.array([p.cost * p.contract.upfront_share for p in s.partners]) / self.service_p
         self.fixed_per_period = np.array([p.fixed_cost for p in s.partners]) / self.ppy
         T = self.T
-        stay_max = int(self.plan.service.max())
         # Stored period-first like the engine's DeliveryState; exposed as (N, T, ...) views.
         self.enrolled = np.zeros((T, N, U)).transpose(1, 0, 2)
         self.dropped = np.zeros((T, N, U)).transpose(1, 0, 2)
         self.achieved = np.zeros((T, N, U, O)).transpose(1, 0, 2, 3)
+        self.served = np.zeros((T, N, P)).transpose(1, 0, 2)
+        self.served_dropped = np.zeros((T, N, P)).transpose(1, 0, 2)
         self.waiting = np.zeros((N, U))
-        self.load = np.zeros((N, T + stay_max, P))  # participants in service per period and partner
-        self._pending_load = np.zeros((N, P))
-        self._pending_units = np.zeros((N, U))
         self.paths = [_Path(self, n, np.random.Generator(np.random.PCG64(seeds[n]))) for n in range(N)]
-
-    def _book(self, n: int, p: _Person, sign: int) -> None:
-        """Add (sign=+1) or remove (-1) an enrolled participant from the counts of path n."""
-        e, u = p.period, p.unit
-        self.enrolled[n, e, u] += sign
-        self.dropped[n, e, u] += sign * p.dropped
-        self.achieved[n, e, u] += sign * p.outcomes
-        pk = list(p.package)
-        self.load[n, e : e + p.stay, pk] += sign
-        self._pending_load[n, pk] += sign
-        self._pending_units[n, u] += sign
 
     def alive(self, t: int) -> np.ndarray:
         """(N, P) partners still delivering in period t."""
@@ -399,23 +431,39 @@ class ParticipantDelivery:
 
     def propose(self, t: int, stopped: np.ndarray) -> np.ndarray:
         """(N, U) participants the units enrolled in period t (simulated, not yet committed)."""
-        self._pending_load[:] = 0.0
-        self._pending_units[:] = 0.0
         for n, path in enumerate(self.paths):
             if stopped[n] or path.stopped:
                 continue
             path.run_period(t)
+            self.enrolled[n, t] = path.c_enrolled
+            self.dropped[n, t] = path.c_dropped
+            self.achieved[n, t] = path.c_achieved
+            self.served[n, t] = path.c_served
+            self.served_dropped[n, t] = path.c_served_dropped
             self.waiting[n] = path.queued()
-        return self._pending_units.copy()
+        return self.enrolled[:, t].copy()
+
+    def in_service(self, t: int, through: int) -> np.ndarray:
+        """(N, P) participants each partner serves in period t among those enrolled in periods
+        before ``through`` (a completer enrolled in e is served in e .. e + service - 1, a dropout
+        in e .. e + dropout stay - 1)."""
+        out = np.zeros((self.N, self.P))
+        for i in range(self.P):
+            lo_c = max(0, t - int(self.service_p[i]) + 1)
+            lo_d = max(0, t - int(self.stay_p[i]) + 1)
+            out[:, i] = self.served[:, lo_c:through, i].sum(axis=1) + self.served_dropped[:, lo_d:through, i].sum(axis=1)
+        return out
 
     def service_costs(self, t: int, enrol: np.ndarray) -> np.ndarray:
         """(N, P) payments to partners for the participants they serve in period t: those
         enrolled earlier and still in service, plus the share ``enrol / proposed`` of period t's
         enrolments. In the zone model a partner is paid for the participants in its package while
         it delivers; in pipelines for its caseload (the engine's rule, also after an exit)."""
+        proposed = self.enrolled[:, t]
         with np.errstate(divide="ignore", invalid="ignore"):
-            frac = np.where(self._pending_units > 0, enrol / np.where(self._pending_units > 0, self._pending_units, 1.0), 0.0)
-        serving = self.load[:, t] - self._pending_load + self._pending_load * frac[:, self.partner_unit]
+            frac = np.where(proposed > 0, enrol / np.where(proposed > 0, proposed, 1.0), 0.0)
+        new = (self.served[:, t] + self.served_dropped[:, t]) * frac[:, self.partner_unit]
+        serving = self.in_service(t, t) + new
         if self.zone:
             serving = serving * self.alive(t)
         return serving * self.cost_per_period
@@ -429,13 +477,15 @@ class ParticipantDelivery:
         return self.fixed_per_period * (window[None, :] & self.alive(t) & ~stopped[:, None])
 
     def commit(self, t: int, funded: np.ndarray) -> None:
+        """Keep period t's enrolments; where unfunded, cancel them and stop delivery for good."""
         for n in np.flatnonzero(~funded):
             path = self.paths[n]
-            if not path.stopped:
-                path.stop(t)
-                self.waiting[n] = 0.0
-        self._pending_load[:] = 0.0
-        self._pending_units[:] = 0.0
+            if path.stopped:
+                continue
+            path.stop(t)
+            for arr in (self.enrolled, self.dropped, self.achieved, self.served, self.served_dropped):
+                arr[n, t] = 0.0
+            self.waiting[n] = 0.0
 
 
 # --------------------------------------------------------------------------------------------

@@ -31,7 +31,11 @@ DEFAULT_CHUNK = 4 * BLOCK
 
 
 def run_paths(
-    s: Scenario, draws: Draws, mode: CountMode = "approx", delivery: DeliveryState | None = None
+    s: Scenario,
+    draws: Draws,
+    mode: CountMode = "approx",
+    delivery: DeliveryState | None = None,
+    ledger: CommissionerLedger | None = None,
 ) -> dict[str, np.ndarray]:
     """Run the contract on the paths in ``draws``. Returns period-by-period flows, currency per
     period unless named a count. Shapes: N paths, T periods, U units, O outcomes, P partners,
@@ -46,7 +50,9 @@ def run_paths(
 
     ``delivery``: an object with :class:`~cib_sim.delivery.DeliveryState`'s interface to use
     instead of the aggregate one (the reference model plugs its participant-level simulation in
-    here, so payments and the waterfall are written once).
+    here, so payments and the waterfall are written once). ``ledger``: likewise a
+    :class:`~cib_sim.payments.CommissionerLedger` (e.g. one that pays what was observed to be
+    paid in periods already reported).
     """
     if not s.uncertainty.enabled:
         mode = "expected"
@@ -55,7 +61,7 @@ def run_paths(
     ppy = s.horizon.periods_per_year
     dl = delivery if delivery is not None else DeliveryState(s, draws, mode)
     card = RateCard(s, dl)
-    ledger = CommissionerLedger(s, draws, N)
+    ledger = ledger if ledger is not None else CommissionerLedger(s, draws, N)
     wf = Waterfall(s, N)
     K, G = wf.K, len(wf.guar_amount)
     W = attribution_weights(s)  # (U, P)
