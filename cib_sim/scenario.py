@@ -331,19 +331,25 @@ class Scenario(_Model):
         return out
 
     def expected_participants(self) -> float:
-        """Rough number enrolled over the contract: referrals or capacity throughput, whichever binds."""
+        """Participants enrolled over the contract with every uncertainty at its mean (the
+        engine run once in ``expected`` mode: referrals, capacity, waiting lists and windows)."""
+        from cib_sim.engine import run_paths  # here: the engine imports this module
+        from cib_sim.sample import block_seeds, sample_block
+
+        calm = self.model_copy(update={"uncertainty": self.uncertainty.model_copy(update={"enabled": False})})
+        flows = run_paths(calm, sample_block(calm, block_seeds(0, 1)[0], 1), "expected")
+        return float(flows["enrolled"].sum())
+
+    def service_years(self) -> float:
+        """Years from the first enrolment to the end of the last participant's service."""
         units = [self.delivery] if self.delivery.model == "zone" else self.partners
-        total = 0.0
-        for u in units:
-            end = u.enrolment_end if u.enrolment_end is not None else self.horizon.years
-            window = max(0.0, end - u.enrolment_start)
-            throughput = (u.capacity or 0.0) * window / u.service_length + (u.capacity or 0.0)
-            total += min((u.referrals or 0.0) * window, throughput)
-        return total
+        start = min(u.enrolment_start for u in units)
+        end = max((u.enrolment_end if u.enrolment_end is not None else self.horizon.years) + u.service_length for u in units)
+        return min(end, self.horizon.years) - start
 
     def headline_terms(self) -> dict[str, Any]:
-        """Capital, maximum outcome payment, participants, duration and maximum return: the
-        measures on which real deals are compared (see ``cib_sim.deals``)."""
+        """Capital, maximum outcome payment, participants, duration of service and maximum
+        return: the measures on which real deals are compared (see ``cib_sim.deals``)."""
         capital = sum(t.commitment for t in self.capital_tranches)
         participants = self.expected_participants()
         caps = [c.total_cap for c in self.commissioners]
@@ -359,7 +365,7 @@ class Scenario(_Model):
             "outcome_to_capital": max_pay / capital if capital else math.nan,
             "participants": participants,
             "capital_per_participant": capital / participants if participants else math.nan,
-            "duration_years": self.horizon.years,
+            "duration_years": self.service_years(),
             "max_return": max(irr_caps) if irr_caps else math.nan,
             "currency": self.currency,
         }
