@@ -138,6 +138,7 @@ class DeliveryState:
             np.full(len(s.partners), self.plan.start[0]) if self.zone else self.plan.start
         )
         self._pending: np.ndarray | None = None
+        self._effect_by_partner = [np.ascontiguousarray(draws.effect[:, i, :]) for i in range(len(s.partners))]
         self._occupied = np.zeros((N, U))
         unit_of_partner = np.zeros(len(s.partners), dtype=int) if self.zone else np.arange(len(s.partners))
         self.service_periods = self.plan.service[unit_of_partner].astype(np.float64)
@@ -241,33 +242,31 @@ class DeliveryState:
     def success_probability(self, t: int) -> np.ndarray:
         """(N, U, O) probability that a completer enrolled in period t achieves each outcome."""
         years = (t - self.partner_start) / self.ppy  # (P,)
-        m = np.stack(
-            [
-                maturity(years[i], self.d.half_maturity[:, i], p.maturity.steepness, p.maturity.kind)
-                for i, p in enumerate(self.s.partners)
-            ],
-            axis=1,
-        )  # (N, P)
-        uplift = self.d.effect * m[:, :, None]  # (N, P, O)
+        m = [
+            maturity(years[i], self.d.half_maturity[:, i], p.maturity.steepness, p.maturity.kind)
+            for i, p in enumerate(self.s.partners)
+        ]  # P arrays (N,)
         b = self.baseline
         if not self.zone:
+            uplift = self.d.effect * np.stack(m, axis=1)[:, :, None]  # (N, P, O)
             return np.clip(b + uplift, 0.0, 1.0)
         # Zone: average over packages S (each partner reaches a participant independently).
-        return self._zone_average(uplift, self.reach * self.alive(t))
+        uplift_by_partner = [self._effect_by_partner[i] * m[i][:, None] for i in range(len(m))]
+        return self._zone_average(uplift_by_partner, self.reach * self.alive(t))
 
-    def _zone_average(self, uplift: np.ndarray, r: np.ndarray) -> np.ndarray:
-        """(N, 1, O) package-averaged success probability; ``uplift`` (N, P, O), ``r`` (N, P)
-        the chance each partner serves a participant."""
+    def _zone_average(self, uplift: list[np.ndarray], r: np.ndarray) -> np.ndarray:
+        """(N, 1, O) package-averaged success probability. ``uplift``: per partner (N, O) uplift
+        at this period's maturity; ``r`` (N, P): the chance each partner serves a participant."""
         b = self.baseline
         gamma = self.s.delivery.interaction
-        N, P, O = uplift.shape
+        P = len(uplift)
+        N, O = uplift[0].shape
         # Without clipping the average is linear in the uplifts:
         # E[1{i in S} (1 + gamma (|S| - 1))] = r_i (1 + gamma * sum_{j != i} r_j).
         weight = r * (1.0 + gamma * (rowsum(r)[:, None] - r))  # (N, P)
         linear = np.broadcast_to(b, (N, O)).copy()
         pos, neg = np.zeros((N, O)), np.zeros((N, O))
-        for i in range(P):  # loops over partners beat reductions over a short middle axis
-            u = uplift[:, i, :]
+        for i, u in enumerate(uplift):
             linear += u * weight[:, i : i + 1]
             pos += np.maximum(u, 0.0)
             neg += np.minimum(u, 0.0)
@@ -277,21 +276,28 @@ class DeliveryState:
         hi = np.maximum(np.maximum(pos * fmax, pos * fmin), np.maximum(neg * fmax, neg * fmin))
         lo = np.minimum(np.minimum(pos * fmax, pos * fmin), np.minimum(neg * fmax, neg * fmin))
         may_clip = (b + np.maximum(hi, 0.0) > 1.0) | (b + np.minimum(lo, 0.0) < 0.0)  # (N, O)
-        if may_clip.any():
-            # Enumerate the 2^P packages, for the outcomes that may clip. Packages are built by
-            # doubling: adding partner i to every package so far.
-            w = np.ones((N, 1))
-            for i in range(P):
-                ri = r[:, i : i + 1]
-                w = np.concatenate([w * (1.0 - ri), w * ri], axis=1)  # (N, S)
-            size = np.zeros(1)
-            for i in range(P):
-                size = np.concatenate([size, size + 1.0])
-            size_factor = 1.0 + gamma * np.maximum(size - 1.0, 0.0)  # (S,)
-            for o in np.flatnonzero(may_clip.any(axis=0)):
-                total = np.zeros((N, 1))
-                for i in range(P):
-                    total = np.concatenate([total, total + uplift[:, i, o : o + 1]], axis=1)
-                probs = np.clip(b[o] + total * size_factor, 0.0, 1.0)
-                linear[:, o] = np.einsum("ns,ns->n", w, probs)
+        cols = np.flatnonzero(may_clip.any(axis=0))
+        if cols.size == 0:
+            return linear[:, None, :]
+        # Enumerate the 2^P packages for the outcomes that may clip, building packages by
+        # doubling (adding partner i to every package so far; partner i is bit i of the index).
+        shared = bool((r == r[:1]).all())  # usually no partner has exited: one weight vector
+        S = 1 << P
+        w = np.ones((1 if shared else N, S))
+        size = np.zeros(S)
+        total = np.zeros((N, cols.size, S))
+        for i in range(P):
+            lo_, hi_ = 1 << i, 2 << i
+            ri = r[:1, i : i + 1] if shared else r[:, i : i + 1]
+            w[:, lo_:hi_] = w[:, :lo_] * ri
+            w[:, :lo_] *= 1.0 - ri
+            size[lo_:hi_] = size[:lo_] + 1.0
+            total[:, :, lo_:hi_] = total[:, :, :lo_] + uplift[i][:, cols, None]
+        total *= 1.0 + gamma * np.maximum(size - 1.0, 0.0)
+        total += b[cols][None, :, None]
+        np.clip(total, 0.0, 1.0, out=total)
+        if shared:
+            linear[:, cols] = np.einsum("nos,s->no", total, w[0])
+        else:
+            linear[:, cols] = np.einsum("nos,ns->no", total, w)
         return linear[:, None, :]
