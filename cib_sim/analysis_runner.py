@@ -179,7 +179,7 @@ def dask_client(address: str | None = None, workers: int | None = None, cluster_
     if existing is not None:
         yield existing
         return
-    kw = {"n_workers": workers or min(4, os.cpu_count() or 1), "threads_per_worker": 1, "dashboard_address": None}
+    kw = {"n_workers": workers or min(4, os.cpu_count() or 1), "threads_per_worker": 1, "dashboard_address": ":0"}
     kw.update(cluster_kwargs or {})
     with LocalCluster(**kw) as cluster, Client(cluster) as client:
         yield client

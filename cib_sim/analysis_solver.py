@@ -243,6 +243,8 @@ def solve(
     """
     opts = _run_options(run_options)
     opts.pop("progress", None)
+    if error not in ("bootstrap", "reseed", None):
+        raise ValueError(f"error: must be 'bootstrap', 'reseed' or None (got {error!r})")
     tgt = Target.parse(target)
     specs = resolve_metrics(scenario, tgt.metric)
     if len(specs) != 1:
@@ -280,8 +282,6 @@ def solve(
             res.reseeded = sols
             finite = [x for x in sols if np.isfinite(x)]
             res.std_error = float(np.std(finite, ddof=1)) if len(finite) > 1 else math.nan
-        elif error is not None:
-            raise ValueError(f"error: must be 'bootstrap', 'reseed' or None (got {error!r})")
     res.message = _message(res, core)
     if strict and not res.ok:
         raise NoSolution(res)

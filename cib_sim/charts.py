@@ -45,6 +45,8 @@ CATEGORY_COLOURS = {
     "Left in the fund": "#7f7f7f",
 }
 SCENARIO_COLOURS = {"Base": "#9e9e9e", "Edited": "#e76f51"}
+# Series (partners, outcomes, tranches): ColorBrewer Dark2, no pure red (red means loss here).
+SERIES = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666"]
 PERIOD_WORD = {"month": "month", "quarter": "quarter", "year": "year"}
 
 CURRENCY_SYMBOL = {"GBP": "£", "USD": "$", "EUR": "€", "AUD": "A$", "CAD": "C$", "NZD": "NZ$", "JPY": "¥", "INR": "₹"}
@@ -155,9 +157,11 @@ def waterfall_chart(data: "Results | pd.DataFrame", stat: str = "mean", title: s
     cats = [c for c in CATEGORY_COLOURS if c in set(df["category"])]
     y = alt.Y("step:N", sort=steps, title=None, axis=alt.Axis(labelLimit=260))
     base = alt.Chart(df)
+    lo = min(0.0, float(df[["start", "end"]].min().min())) if len(df) else 0.0
+    x_scale = alt.Scale(domain=[lo, top * 1.12], nice=False)  # room for the labels on the right
     bars = base.mark_bar(height={"band": 0.75}).encode(
         y=y,
-        x=alt.X("start:Q", axis=_money_axis(f"Running total ({currency}, over the contract)", currency, top)),
+        x=alt.X("start:Q", scale=x_scale, axis=_money_axis(f"Running total ({currency}, over the contract)", currency, top)),
         x2="end:Q",
         color=alt.Color(
             "category:N",
@@ -174,9 +178,10 @@ def waterfall_chart(data: "Results | pd.DataFrame", stat: str = "mean", title: s
     # Amount labels just right of each bar.
     df_text = df.assign(right=np.maximum(df["start"], df["end"]))
     text = alt.Chart(df_text).mark_text(align="left", dx=4, fontSize=11, color="#333").encode(
-        y=y, x="right:Q", text="label:N"
+        y=y, x=alt.X("right:Q", scale=x_scale), text="label:N"
     )
-    chart = alt.layer(bars, text).properties(height=max(180, 30 * len(df)))
+    # Step sizing: each step gets its own row whatever the legend and axes take.
+    chart = alt.layer(bars, text).properties(height=alt.Step(28))
     if title:
         chart = chart.properties(title=title)
     return chart
@@ -189,8 +194,16 @@ _WHAT = {
     "multiple": {"threshold": 1.0, "axis": "Multiple of money (x: cash back ÷ capital drawn)", "format": ".2f",
                  "loss": "Loss (multiple < 1)", "gain": "Capital back or more"},
     "irr": {"threshold": 0.0, "axis": "IRR (per year)", "format": ".0%",
-            "loss": "Loss (IRR < 0)", "gain": "IRR ≥ 0"},
+            "loss": "Loss (IRR < 0)", "gain": "IRR ≥ 0", "floor": -0.5},
 }
+
+
+def _axis_title(what: str, values: np.ndarray) -> str:
+    spec = _WHAT[what]
+    floor = spec.get("floor")
+    if floor is not None and len(values) and np.nanmin(values) < floor:
+        return f"{spec['axis']}; paths below {floor:.0%} shown at {floor:.0%}"
+    return spec["axis"]
 
 
 def distribution_frame(results: "Results", what: Literal["multiple", "irr"] = "multiple") -> pd.DataFrame:
@@ -214,12 +227,15 @@ def distribution_frame(results: "Results", what: Literal["multiple", "irr"] = "m
     return df
 
 
-def _display_range(values: np.ndarray, threshold: float) -> tuple[float, float]:
-    """A range that holds 99% of the values (and the loss line), padded a little."""
+def _display_range(values: np.ndarray, threshold: float, floor: float | None = None) -> tuple[float, float]:
+    """A range that holds 99% of the values (and the loss line), padded a little, and not
+    below ``floor`` (IRRs of -100% would otherwise squeeze every other path into a sliver)."""
     if len(values) == 0:
         return threshold - 1, threshold + 1
     lo, hi = np.quantile(values, [0.005, 0.995])
     lo, hi = min(lo, threshold), max(hi, threshold)
+    if floor is not None:
+        lo = max(lo, floor)
     if hi - lo < 1e-9:
         lo, hi = lo - 0.5, hi + 0.5
     pad = 0.03 * (hi - lo)
@@ -233,7 +249,7 @@ def histogram_frame(df: pd.DataFrame, what: str = "multiple", bins: int = 40) ->
     ``bin_end``, ``share`` (of the tranche's paths), ``region`` (loss or not)."""
     spec = _WHAT[what]
     thr = spec["threshold"]
-    lo, hi = _display_range(df["value"].to_numpy(), thr)
+    lo, hi = _display_range(df["value"].to_numpy(), thr, spec.get("floor"))
     width = (hi - lo) / bins
     k_lo = math.floor((lo - thr) / width)
     k_hi = math.ceil((hi - thr) / width)
@@ -258,7 +274,7 @@ def ecdf_frame(df: pd.DataFrame, what: str = "multiple", points: int = 301) -> p
     """The empirical CDF of a :func:`distribution_frame` per tranche on a grid of ``points``
     probabilities: ``tranche``, ``label``, ``seniority``, ``value``, ``cum_share``."""
     spec = _WHAT[what]
-    lo, hi = _display_range(df["value"].to_numpy(), spec["threshold"])
+    lo, hi = _display_range(df["value"].to_numpy(), spec["threshold"], spec.get("floor"))
     rows = []
     for name, g in df.groupby("tranche", sort=False):
         v = np.sort(g["value"].to_numpy())
@@ -280,22 +296,23 @@ def ecdf_frame(df: pd.DataFrame, what: str = "multiple", points: int = 301) -> p
 
 def distribution_chart(
     data: "Results | pd.DataFrame", what: Literal["multiple", "irr"] = "multiple",
-    kind: Literal["histogram", "ecdf"] = "histogram",
+    kind: Literal["histogram", "ecdf"] = "histogram", width: int = 380,
 ) -> alt.Chart:
     """Risk distribution of each tranche's multiple of money or IRR, with the loss region marked.
 
     ``histogram``: one row per tranche (seniority order), share of paths per bin, loss bins in
     red. ``ecdf``: one line per tranche, share of paths at or below each value, the loss region
     shaded; where a line crosses the loss line is the tranche's probability of loss.
-    ``data``: a Results, or a :func:`distribution_frame`."""
+    ``data``: a Results, or a :func:`distribution_frame`. ``width``: of each histogram panel in
+    pixels (a faceted chart cannot stretch to its container); the ECDF stretches."""
     if what not in _WHAT:
         raise ValueError(f"what: must be 'multiple' or 'irr' (got {what!r})")
     spec = _WHAT[what]
     df = _frame_of(data, distribution_frame, what)
     thr = spec["threshold"]
-    lo, hi = _display_range(df["value"].to_numpy(), thr)
+    lo, hi = _display_range(df["value"].to_numpy(), thr, spec.get("floor"))
     x_scale = alt.Scale(domain=[lo, hi], nice=False, zero=False)
-    x_axis = alt.Axis(title=spec["axis"], format=spec["format"])
+    x_axis = alt.Axis(title=_axis_title(what, df["value"].to_numpy()), format=spec["format"])
     if kind == "histogram":
         h = histogram_frame(df, what)
         labels = list(dict.fromkeys(h.sort_values("seniority")["label"]))
@@ -303,6 +320,7 @@ def distribution_chart(
             x=alt.X("bin_start:Q", scale=x_scale, axis=x_axis),
             x2="bin_end:Q",
             y=alt.Y("share:Q", title="Share of paths", axis=alt.Axis(format=".0%", tickCount=3)),
+            y2=alt.datum(0),
             color=alt.Color(
                 "region:N", title=None,
                 scale=alt.Scale(domain=[spec["loss"], spec["gain"]], range=[LOSS, GAIN]),
@@ -318,7 +336,7 @@ def distribution_chart(
         rule = alt.Chart().mark_rule(color=LOSS, strokeDash=[4, 3]).encode(x=alt.datum(thr))
         return (
             alt.layer(bars, rule, data=h)
-            .properties(height=110)
+            .properties(height=110, width=width)
             .facet(row=alt.Row("label:N", sort=labels, title=None, header=alt.Header(labelAngle=0, labelAlign="left", labelAnchor="start", labelOrient="top", labelFontWeight="bold")))
             .resolve_scale(y="independent")
         )
@@ -336,22 +354,24 @@ def distribution_chart(
     lines = alt.Chart(e).mark_line(interpolate="step-after", strokeWidth=2).encode(
         x=alt.X("value:Q", scale=x_scale, axis=x_axis),
         y=alt.Y("cum_share:Q", title="Share of paths at or below", axis=alt.Axis(format=".0%"), scale=alt.Scale(domain=[0, 1])),
-        color=alt.Color("label:N", title="Tranche (seniority order)", sort=labels, legend=alt.Legend(orient="bottom", columns=1, labelLimit=400)),
+        color=alt.Color("label:N", title="Tranche (seniority order)", sort=labels, scale=alt.Scale(domain=labels, range=SERIES),
+                        legend=alt.Legend(orient="bottom", columns=1, labelLimit=400)),
         tooltip=[
             alt.Tooltip("tranche:N", title="Tranche"),
             alt.Tooltip("value:Q", title=spec["axis"], format=spec["format"]),
             alt.Tooltip("cum_share:Q", title="Share of paths at or below", format=".1%"),
         ],
     )
-    return alt.layer(region, rule, lines, region_text).properties(height=320)
+    # The height includes the legend below the plot (Streamlit fits the chart to it).
+    return alt.layer(region, rule, lines, region_text).properties(height=380 + 18 * len(labels))
 
 
 # --------------------------------------------------------------------------------------------
 # Fan charts over time
 
 _FAN = {
-    "commissioner_paid": "Cumulative outcome payments by commissioners",
-    "investor_net": "Investors' cumulative net position (received − drawn)",
+    "commissioner_paid": "Cumulative outcome payments",
+    "investor_net": "Investors' net position",
 }
 
 
@@ -451,14 +471,15 @@ def outcomes_chart(data: "Results | pd.DataFrame", title: str | None = None) -> 
     chart = alt.Chart(df).mark_area(opacity=0.9, line={"color": "white", "strokeWidth": 0.5}).encode(
         x=alt.X("period_start:T", title="Period starting", axis=alt.Axis(format="%Y", tickCount="year")),
         y=alt.Y("outcomes:Q", stack="zero", title=f"Outcomes verified per {PERIOD_WORD.get(period, period)} (mean)"),
-        color=alt.Color("partner:N", title="Partner (attributed)", sort=partners, legend=alt.Legend(orient="top", columns=2, labelLimit=260)),
+        color=alt.Color("partner:N", title="Partner (attributed)", sort=partners, scale=alt.Scale(domain=partners, range=SERIES),
+                        legend=alt.Legend(orient="top", columns=2, labelLimit=260)),
         order=alt.Order("partner_order:Q"),
         tooltip=[
             alt.Tooltip("period_start:T", title="Period starting", format="%b %Y"),
             alt.Tooltip("partner:N", title="Partner"),
             alt.Tooltip("outcomes:Q", title="Outcomes verified (mean)", format=",.1f"),
         ],
-    ).properties(height=300)
+    ).properties(height=360)
     return chart.properties(title=title) if title else chart
 
 
@@ -491,7 +512,10 @@ def uplift_frame(results: "Results") -> pd.DataFrame:
             parts.append(pd.DataFrame({"period_start": idx, "year": np.arange(T) / h.periods_per_year,
                                        "series": name, "series_kind": "Partner", "uplift": u, "enrolled": enr[:, p]}))
     df = pd.concat(parts, ignore_index=True)
-    df = df[(df["enrolled"] > 1e-9) & np.isfinite(df["uplift"])].reset_index(drop=True)
+    df = df[(df["enrolled"] > 1e-9) & np.isfinite(df["uplift"])]
+    # Outcomes nobody can improve on (baseline 1, e.g. sign-up) add a flat line at zero: leave out.
+    moving = df.groupby("series")["uplift"].transform(lambda u: u.abs().max() > 1e-9)
+    df = df[moving].reset_index(drop=True)
     df["period"] = h.period
     return df
 
@@ -507,6 +531,7 @@ def uplift_chart(data: "Results | pd.DataFrame", title: str | None = None) -> al
                 axis=alt.Axis(format="%Y", tickCount="year")),
         y=alt.Y("uplift:Q", title="Outcomes above baseline per participant"),
         color=alt.Color("series:N", title=kind, sort=list(dict.fromkeys(df["series"])),
+                        scale=alt.Scale(domain=list(dict.fromkeys(df["series"])), range=SERIES),
                         legend=alt.Legend(orient="top", columns=3, labelLimit=200)),
         tooltip=[
             alt.Tooltip("period_start:T", title="Enrolled from", format="%b %Y"),
@@ -514,7 +539,7 @@ def uplift_chart(data: "Results | pd.DataFrame", title: str | None = None) -> al
             alt.Tooltip("uplift:Q", title="Outcomes above baseline per participant", format=".3f"),
             alt.Tooltip("enrolled:Q", title="Enrolled (mean)", format=",.0f"),
         ],
-    ).properties(height=300)
+    ).properties(height=360)
     return chart.properties(title=title) if title else chart
 
 
@@ -557,7 +582,7 @@ def capital_stack_chart(df: pd.DataFrame) -> alt.Chart:
         tooltip=[alt.Tooltip("tranche:N", title="Tranche"), alt.Tooltip("kind:N", title="Kind"),
                  alt.Tooltip("commitment:Q", title=f"Commitment ({currency})", format=",.0f")],
     )
-    return bars.properties(height=max(90, 32 * len(df)))
+    return bars.properties(height=alt.Step(30))
 
 
 def maturity_frame(scenario: "Scenario", points: int = 121) -> pd.DataFrame:
@@ -581,13 +606,15 @@ def maturity_frame(scenario: "Scenario", points: int = 121) -> pd.DataFrame:
 
 def maturity_chart(df: pd.DataFrame) -> alt.Chart:
     """Lines of each partner's share of full effect over the contract years."""
-    return alt.Chart(df).mark_line(strokeWidth=2).encode(
-        x=alt.X("year:Q", title="Years from contract start"),
-        y=alt.Y("share:Q", title="Share of full effect", axis=alt.Axis(format=".0%"), scale=alt.Scale(domain=[0, 1])),
-        color=alt.Color("partner:N", title="Partner", legend=alt.Legend(orient="top", columns=2, labelLimit=240)),
+    partners = list(dict.fromkeys(df["partner"]))
+    return alt.Chart(df).mark_line(strokeWidth=2.5).encode(
+        x=alt.X("year:Q", title="Years from contract start", axis=alt.Axis(tickMinStep=0.5)),
+        y=alt.Y("share:Q", title="Share of full effect", axis=alt.Axis(format=".0%", tickCount=5), scale=alt.Scale(domain=[0, 1])),
+        color=alt.Color("partner:N", title="Partner", sort=partners, scale=alt.Scale(domain=partners, range=SERIES),
+                        legend=alt.Legend(orient="right", labelLimit=240)),
         tooltip=[alt.Tooltip("partner:N", title="Partner"), alt.Tooltip("year:Q", title="Year", format=".2f"),
                  alt.Tooltip("share:Q", title="Share of full effect", format=".0%")],
-    ).properties(height=220)
+    ).properties(height=260)
 
 
 # --------------------------------------------------------------------------------------------
@@ -634,4 +661,4 @@ def comparison_chart(df: pd.DataFrame) -> alt.Chart:
         y=y, yOffset=y_off, color=colour,
         x=alt.X("p5:Q", scale=x_scale, title="Multiple of money (x): 5–95% range and median"), x2="p95:Q", tooltip=tooltip)
     dot = alt.Chart(df).mark_point(filled=True, size=90).encode(y=y, yOffset=y_off, color=colour, x=alt.X("p50:Q", scale=x_scale), tooltip=tooltip)
-    return alt.layer(region, rule1, rng, dot).properties(height=max(120, 50 * len(order)))
+    return alt.layer(region, rule1, rng, dot).properties(height=alt.Step(22))

@@ -170,6 +170,11 @@ class DeliveryState:
         """(N, U) enrolments the units would make in period t; updates the waiting list."""
         p = self.plan
         open_ = self.open_units(t) & ~stopped[:, None]
+        self._occupied = self.occupied(t)
+        if not open_.any():  # every unit closed: no referrals, the waiting list is let go
+            self.waiting = np.zeros_like(self.waiting)
+            self._pending = np.zeros_like(self.waiting)
+            return self._pending
         lam = p.referrals * self.d.referral_multiplier
         z = self.d.z_referrals[t]
         if self.mode == "exact":
@@ -180,7 +185,6 @@ class DeliveryState:
         if self.mode != "expected":
             kept = np.rint(kept)
         self.waiting = np.where(open_, kept + arrivals, 0.0)
-        self._occupied = self.occupied(t)
         free = np.maximum(0.0, p.capacity - self._occupied)
         if self.mode != "expected":
             free = np.floor(free)
@@ -225,6 +229,8 @@ class DeliveryState:
             drop = count_from_normal(zd, enrol * p.dropout, v, v * (1 - 2 * p.dropout), enrol, self.mode)
         self.enrolled[:, t, :] = enrol
         self.dropped[:, t, :] = drop
+        if not enrol.any():  # outside enrolment windows: no cohort, nothing to draw
+            return
         p1 = self.success_probability(t)  # (N, U, O)
         p0 = self.baseline
         n1, n0 = (enrol - drop)[..., None], drop[..., None]

@@ -521,6 +521,18 @@ def cohort_value(o: Outcome, achieved: float, enrolled: float) -> tuple[float, f
     return capped, value
 
 
+def verification_lag(o: Outcome, ppy: int) -> int:
+    """Periods from a cohort's last enrolment period to its verification: ``lag`` rounded, and
+    at least one, since a cohort can only be assessed once its period has closed (a participant
+    enrolled late in period t has not been seen by the end of t; and what is paid in period t
+    funds period t's enrolments, so it cannot depend on them)."""
+    return max(1, int(round(o.lag * ppy)))
+
+
+def replace_outcome(o: Outcome, **changes: Any) -> Outcome:
+    return o.model_copy(update=changes)
+
+
 @dataclass
 class PathPayments:
     """One path's verification and payments. ``earned`` (T, O) by verification period;
@@ -543,8 +555,9 @@ def contract_payments(s: Scenario, enrolled: np.ndarray, achieved: np.ndarray, w
 
     A cohort of outcome k is the enrolments of ``cohort_years`` (default one period), aligned on
     the contract start and cut at the unit's last enrolment period; it is verified ``lag`` periods
-    after its last period and commissioner c pays ``share[c, k]`` of its value ``payment_lag``
-    later, within its annual budget (contract years) and total cap, unless withdrawn; what a cap
+    after its last period (:func:`verification_lag`; the last cohort also earns any ``overall_threshold`` top-up: all
+    cohorts together, less what they earned) and commissioner c pays ``share[c, k]`` of its value
+    ``payment_lag`` later, within its annual budget (contract years) and total cap, unless withdrawn; what a cap
     or withdrawal stops, or what falls due after the horizon, is never paid.
     """
     h = s.horizon
@@ -557,7 +570,7 @@ def contract_payments(s: Scenario, enrolled: np.ndarray, achieved: np.ndarray, w
     cohorts = []
     lags_c = [int(round(c.payment_lag * ppy)) for c in s.commissioners]
     for k, o in enumerate(s.outcomes):
-        lag = int(round(o.lag * ppy))
+        lag = verification_lag(o, ppy)
         group = max(1, int(round(o.cohort_years * ppy))) if o.cohort_years is not None else 1
         for u in range(U):
             end = int(plan.end[u])
@@ -569,6 +582,14 @@ def contract_payments(s: Scenario, enrolled: np.ndarray, achieved: np.ndarray, w
                 n = float(enrolled[first : last + 1, u].sum())
                 a = float(achieved[first : last + 1, u, k].sum())
                 value, uncapped = cohort_value(o, a, n)
+                if o.overall_threshold is not None and last == end - 1:
+                    # The last cohort's assessment also looks at all cohorts together.
+                    everyone = replace_outcome(o, threshold=o.overall_threshold)
+                    total, _ = cohort_value(everyone, float(achieved[: last + 1, u, k].sum()),
+                                            float(enrolled[: last + 1, u].sum()))
+                    already = sum(c["value"] for c in cohorts if c["unit"] == u and c["outcome"] == k)
+                    top_up = max(0.0, total - already - value)
+                    value, uncapped = value + top_up, uncapped + top_up
                 earned[verified, k] += value
                 cohorts.append(dict(unit=u, outcome=k, first=first, last=last, verified=verified,
                                     enrolled=n, achieved=a, value=value, uncapped=uncapped))
@@ -714,12 +735,13 @@ def journeys(scenario: Scenario, seed: int = 1, path: int = 0, n_paths: int | No
     def add(pid, unit, event, t, period=None, outcome=None, com=None, amount=math.nan):
         rows.append((pid, units[unit], event, t / ppy, int(math.floor(t)) if period is None else period, outcome, com, amount))
 
-    lags = [int(round(o.lag * ppy)) for o in s.outcomes]
+    lags = [verification_lag(o, ppy) for o in s.outcomes]
     lag_c = [int(round(c.payment_lag * ppy)) for c in s.commissioners]
-    # Rate-card payments per participant: its outcome's value after the cohort cap, times what
-    # each commissioner paid of what fell due that period.
-    scale = {(c["unit"], c["outcome"], c["first"]): (c["value"] / c["uncapped"] if c["uncapped"] > 0 else 0.0) for c in pay.cohorts}
+    # Rate-card payments per participant: its outcome's price after the cohort's cap, times the
+    # share of what fell due that the commissioner paid in that period.
+    cohort_of = {(c["unit"], c["outcome"], c["first"]): c for c in pay.cohorts}
     group = [max(1, int(round(o.cohort_years * ppy))) if o.cohort_years is not None else 1 for o in s.outcomes]
+    T = s.horizon.n_periods
     for p in dl.paths[0].people:
         add(p.pid, p.unit, "referred", p.t_ref)
         if p.status != _Person.ENROLLED:
@@ -732,17 +754,17 @@ def journeys(scenario: Scenario, seed: int = 1, path: int = 0, n_paths: int | No
             o = s.outcomes[k]
             when = p.t_end + lags[k]
             add(p.pid, p.unit, "outcome_achieved", when, p.period + lags[k], o.name)
-            if o.payment_basis != "rate_card":
-                continue
-            f = scale.get((p.unit, k, p.period - p.period % group[k]))
-            if f is None:  # verified after the horizon
-                continue
+            cohort = cohort_of.get((p.unit, k, p.period - p.period % group[k]))
+            if o.payment_basis != "rate_card" or cohort is None or cohort["uncapped"] <= 0:
+                continue  # cohort-level payment, or verified after the horizon
+            f = cohort["value"] / cohort["uncapped"]
             for c, com in enumerate(s.commissioners):
                 share = com.shares.get(o.name, 0.0)
-                tp = p.period + lags[k] + lag_c[c]
-                if share <= 0 or tp >= s.horizon.n_periods or pay.paid_fraction[tp, c] <= 0:
+                tp = cohort["verified"] + lag_c[c]
+                if share <= 0 or tp >= T or pay.paid_fraction[tp, c] <= 0:
                     continue
-                add(p.pid, p.unit, "paid", when + lag_c[c], tp, o.name, com.name, o.price * share * f * pay.paid_fraction[tp, c])
+                add(p.pid, p.unit, "paid", max(float(tp), when + lag_c[c]), tp, o.name, com.name,
+                    o.price * share * f * pay.paid_fraction[tp, c])
     for c_row in pay.cohorts:
         o = s.outcomes[c_row["outcome"]]
         if o.payment_basis == "rate_card" or c_row["value"] <= 0:
@@ -774,29 +796,32 @@ def _senior_index(s: Scenario) -> int:
 
 
 def comparison_measures(r: Results) -> dict[str, np.ndarray]:
-    """Per-path measures the cross-check compares: outcomes achieved per outcome, total
-    commissioner payments, the senior tranche's multiple (paths where it drew capital) and, if
-    every path was kept, the payment-weighted mean time of outcome payments (years)."""
+    """Per-path measures (paths,) the cross-check compares: outcomes achieved per outcome, total
+    commissioner payments, the senior tranche's multiple (NaN where it drew nothing) and, where
+    every path was kept, the payment-weighted mean time of outcome payments in years (NaN where
+    nothing was paid), which is sensitive to lags."""
     s = r.scenario
     out = {f"achieved[{o}]": r.path["achieved"][:, k] for k, o in enumerate(s.outcome_names)}
     out["commissioner_paid"] = r.path["commissioner_paid"].sum(axis=1)
-    m = r.multiple[:, _senior_index(s)]
-    out["senior_multiple"] = m[np.isfinite(m)]
+    out["senior_multiple"] = r.multiple[:, _senior_index(s)]
     if r.n_kept == r.n_paths:
         paid = r.kept["commissioner_paid"].sum(axis=2)  # (N, T)
         t = np.arange(paid.shape[1]) / s.horizon.periods_per_year
         tot = paid.sum(axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
-            mean_t = (paid * t).sum(axis=1) / tot
-        out["payment_time"] = mean_t[tot > 0]
+            out["payment_time"] = np.where(tot > 0, (paid * t).sum(axis=1) / tot, np.nan)
     return out
 
 
 def cross_check(a: Results, b: Results, z_max: float = 4.0, p_min: float = 1e-3) -> pd.DataFrame:
-    """Do ``a`` and ``b`` (independent runs) agree in distribution? One row per measure of
-    :func:`comparison_measures`: means, the difference in standard errors of the difference
-    (``z``), the two-sample Kolmogorov-Smirnov p-value, and ``ok`` (``|z| <= z_max`` and
-    ``ks_p > p_min``)."""
+    """Do ``a`` and ``b`` (independent runs, e.g. different seeds) agree in distribution?
+
+    One row per measure of :func:`comparison_measures`: means and standard deviations, ``z`` the
+    difference of means in standard errors of the difference, ``ks_p`` the two-sample
+    Kolmogorov-Smirnov p-value (conservative for counts, which have ties), and
+    ``ok = |z| <= z_max and ks_p > p_min``. NaN values (e.g. a multiple where nothing was drawn)
+    are left out of both samples.
+    """
     from scipy import stats
 
     ma, mb = comparison_measures(a), comparison_measures(b)
@@ -804,24 +829,51 @@ def cross_check(a: Results, b: Results, z_max: float = 4.0, p_min: float = 1e-3)
     for name in ma:
         if name not in mb:
             continue
-        x, y = ma[name], mb[name]
+        x, y = ma[name][~np.isnan(ma[name])], mb[name][~np.isnan(mb[name])]
         if len(x) < 2 or len(y) < 2:
             continue
         se = math.sqrt(x.var(ddof=1) / len(x) + y.var(ddof=1) / len(y))
-        diff = float(x.mean() - y.mean())
-        scale = max(abs(x.mean()), abs(y.mean()), 1.0)
-        if se > 1e-12 * scale:
-            z = diff / se
-        else:  # both constant
-            z = 0.0 if abs(diff) <= 1e-9 * scale else math.inf
-        ks = stats.ks_2samp(x, y).pvalue if se > 1e-12 * scale else 1.0
-        rows.append(dict(measure=name, mean_a=float(x.mean()), mean_b=float(y.mean()), sd_a=float(x.std()),
-                         sd_b=float(y.std()), n_a=len(x), n_b=len(y), z=z, ks_p=float(ks),
+        z = _z(float(x.mean() - y.mean()), se, max(abs(x.mean()), abs(y.mean())))
+        ks = float(stats.ks_2samp(x, y).pvalue) if se > 0 else (1.0 if z == 0 else 0.0)
+        rows.append(dict(measure=name, mean_a=float(x.mean()), mean_b=float(y.mean()), sd_a=float(x.std(ddof=1)),
+                         sd_b=float(y.std(ddof=1)), n_a=len(x), n_b=len(y), z=z, ks_p=ks,
                          ok=bool(abs(z) <= z_max and ks > p_min)))
     return pd.DataFrame(rows)
 
 
+def paired_check(a: Results, b: Results, z_max: float = 4.0) -> pd.DataFrame:
+    """Mean difference per path between two runs with the same ``n_paths`` and ``seed`` (e.g.
+    :func:`simulate_des` and :func:`cib_sim.engine.simulate`), where path i shares its parameter
+    draws: the difference then only carries the participant-level (or count) noise, so the test
+    sees biases far smaller than the spread between paths. One row per measure of
+    :func:`comparison_measures`: ``z`` the mean difference over its standard error, and
+    ``ok = |z| <= z_max``. Paths where either value is NaN are left out."""
+    if a.n_paths != b.n_paths or a.seed != b.seed:
+        raise ValueError("paired_check: the two runs need the same n_paths and seed")
+    ma, mb = comparison_measures(a), comparison_measures(b)
+    rows = []
+    for name in ma:
+        if name not in mb:
+            continue
+        d = ma[name] - mb[name]
+        d = d[~np.isnan(d)]
+        if len(d) < 2:
+            continue
+        se = float(d.std(ddof=1) / math.sqrt(len(d)))
+        scale = float(np.nanmax(np.abs(ma[name]))) if np.isfinite(ma[name]).any() else 1.0
+        z = _z(float(d.mean()), se, scale)
+        rows.append(dict(measure=name, mean_diff=float(d.mean()), se=se, n=len(d), z=z, ok=bool(abs(z) <= z_max)))
+    return pd.DataFrame(rows)
+
+
+def _z(diff: float, se: float, scale: float) -> float:
+    """``diff / se``; with no spread at all, 0 if the difference is rounding, else infinite."""
+    if se > 1e-12 * max(scale, 1.0):
+        return diff / se
+    return 0.0 if abs(diff) <= 1e-9 * max(scale, 1.0) else math.copysign(math.inf, diff)
+
+
 __all__ = [
     "DesOptions", "ParticipantDelivery", "PathPayments", "comparison_measures", "contract_payments",
-    "cross_check", "journeys", "plan_units", "run_block", "simulate_des",
+    "cross_check", "journeys", "paired_check", "verification_lag", "plan_units", "run_block", "simulate_des",
 ]
