@@ -11,11 +11,9 @@ one; results are identical to a single process for the same seed.
 - :func:`tornado`: a metric at each uncertain input's low and high value -> one row per input.
 - :func:`solve` (:mod:`cib_sim.analysis_solver`): the payment term at which a target holds.
 
-Metrics are named ``"group/name/metric"`` after :meth:`cib_sim.results.Results.summary`
-(``"tranche/Senior social lender/prob_loss"``); ``name`` may be an index (``"tranche/0/irr_p50"``)
-or ``*`` for every member of the group, and the contract's own measures need no name
-(``"contract/outcome_payments_p95"``). Columns are labelled ``metric[name]``
-(``prob_loss[Senior social lender]``), or ``metric`` for the contract.
+Fields are named by dotted paths (:mod:`cib_sim.analysis_fields`: ``"outcomes.engagement.price"``),
+metrics as ``"group/name/metric"`` (:mod:`cib_sim.analysis_metrics`: ``"tranche/0/prob_loss"``), and
+shocks by objects or text (:mod:`cib_sim.analysis_shocks`: ``"exit:Mentoring@2"``).
 """
 
 from __future__ import annotations
@@ -28,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from cib_sim.analysis_fields import FieldPathError, check_path, field_paths, get_field, set_fields
-from cib_sim.analysis_runner import Job, make_job, run, run_many
+from cib_sim.analysis_metrics import MetricSpec, default_metrics, evaluate, resolve_metrics
+from cib_sim.analysis_runner import Job, check_run_options, make_job, run, run_many
 from cib_sim.analysis_shocks import (
     BASE,
     CommissionerWithdrawal,
@@ -46,130 +45,16 @@ from cib_sim.analysis_shocks import (
     default_shocks,
     parse_shock,
 )
-from cib_sim.results import Results
+from cib_sim.analysis_solver import NoSolution, SolveResult, Target, solve
 from cib_sim.scenario import Scenario
 
 __all__ = [
     "sweep", "stress", "tornado", "solve", "run", "run_many",
     "default_metrics", "default_shocks", "sensitivity_inputs", "resolve_metrics", "evaluate",
-    "SensitivityInput", "MetricSpec", "field_paths", "get_field", "set_fields", "FieldPathError",
+    "SensitivityInput", "MetricSpec", "Target", "SolveResult", "NoSolution", "field_paths", "get_field", "set_fields", "FieldPathError",
     "Shock", "BASE", "MaturityDelay", "ScaleEffects", "PartnerExit", "CommissionerWithdrawal",
     "ScaleReferrals", "Correlation", "PriceCut", "ScalePrices", "SetField", "ScaleField", "parse_shock",
 ]
-
-GROUPS = ("tranche", "guarantee", "commissioner", "partner", "outcome", "contract")
-
-
-def solve(*args: Any, **kwargs: Any):
-    """See :func:`cib_sim.analysis_solver.solve`."""
-    from cib_sim.analysis_solver import solve as _solve
-
-    return _solve(*args, **kwargs)
-
-
-# --------------------------------------------------------------------------------------------
-# Metrics
-
-
-@dataclass(frozen=True)
-class MetricSpec:
-    """One summary value: ``Results.metric(group, name, metric)``, labelled for a column."""
-
-    group: str
-    name: str
-    metric: str
-
-    @property
-    def label(self) -> str:
-        return self.metric if self.group == "contract" else f"{self.metric}[{self.name}]"
-
-    def __call__(self, results: Results) -> float:
-        name = results.scenario.name if self.group == "contract" else self.name
-        return results.metric(self.group, name, self.metric)
-
-
-def _group_names(s: Scenario, group: str) -> list[str]:
-    return {
-        "tranche": [t.name for t in s.capital_tranches],
-        "guarantee": [t.name for t in s.tranches if t.kind == "guarantee"],
-        "commissioner": [c.name for c in s.commissioners],
-        "partner": s.partner_names,
-        "outcome": s.outcome_names,
-        "contract": [s.name],
-    }[group]
-
-
-def resolve_metrics(s: Scenario, metrics: Any) -> list[MetricSpec]:
-    """Metric specs from strings ``"group/name/metric"``, tuples, or :class:`MetricSpec`.
-
-    ``name`` may be ``*`` (every member) or an index. Unknown groups or names raise ValueError
-    listing the valid ones. A metric name is checked when the first result is read.
-    """
-    if metrics is None:
-        metrics = default_metrics(s)
-    if isinstance(metrics, (str, MetricSpec, tuple)):
-        metrics = [metrics]
-    out: list[MetricSpec] = []
-    for m in metrics:
-        if isinstance(m, MetricSpec):
-            out.append(m)
-            continue
-        parts = m.split("/") if isinstance(m, str) else list(m)
-        if len(parts) == 2 and parts[0] == "contract":
-            parts = ["contract", s.name, parts[1]]
-        if len(parts) != 3:
-            raise ValueError(f"metric {m!r}: expected 'group/name/metric' (e.g. 'tranche/0/prob_loss')")
-        group, name, metric = (str(p).strip() for p in parts)
-        if group not in GROUPS:
-            raise ValueError(f"metric {m!r}: unknown group {group!r} (one of {', '.join(GROUPS)})")
-        names = _group_names(s, group)
-        if name == "*":
-            chosen = names
-        elif name in names:
-            chosen = [name]
-        elif name.lstrip("-").isdigit() and -len(names) <= int(name) < len(names):
-            chosen = [names[int(name)]]
-        elif group == "contract":
-            chosen = names
-        else:
-            raise ValueError(f"metric {m!r}: no {group} named {name!r} (known: {', '.join(names)})")
-        out.extend(MetricSpec(group, n, metric) for n in chosen)
-    return out
-
-
-def default_metrics(s: Scenario) -> list[str]:
-    """Probability of loss and median IRR per capital tranche; commissioners' spend (mean and
-    95th percentile over paths, all commissioners together, and each one's mean)."""
-    return [
-        "tranche/*/prob_loss",
-        "tranche/*/irr_p50",
-        "contract/outcome_payments_mean",
-        "contract/outcome_payments_p95",
-        "commissioner/*/paid_mean",
-    ]
-
-
-def evaluate(results: Results, metrics: Sequence[MetricSpec]) -> dict[str, float]:
-    """``{label: value}`` of each metric for ``results``."""
-    out = {}
-    for m in metrics:
-        try:
-            out[m.label] = m(results)
-        except KeyError:
-            known = sorted(set(results.summary().query("group == @m.group").metric))
-            raise ValueError(f"metric {m.group}/{m.name}/{m.metric}: unknown (known for {m.group}: {', '.join(known)})") from None
-    return out
-
-
-_RUN_KW = ("counts", "chunk_size", "executor", "address", "workers", "cluster_kwargs", "progress")
-
-
-def _run_options(kw: Mapping[str, Any]) -> dict[str, Any]:
-    bad = set(kw) - set(_RUN_KW)
-    if bad:
-        raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(bad))} (run options: {', '.join(_RUN_KW)})")
-    return dict(kw)
-
 
 # --------------------------------------------------------------------------------------------
 # Sweeps
@@ -201,7 +86,7 @@ def sweep(
     a :class:`~cib_sim.scenario.ScenarioError` naming the field and the reason.
     Returns columns ``point``, one per path, one per metric; ``attrs`` hold ``n_paths``, ``seed``.
     """
-    opts = _run_options(run_options)
+    opts = check_run_options(run_options)
     if not values:
         raise ValueError("values: give at least one path to sweep")
     paths = list(values)
@@ -256,7 +141,7 @@ def stress(
     Returns a DataFrame indexed by ``shock`` (labels), one column per metric; ``attrs["shocks"]``
     holds the shock objects.
     """
-    opts = _run_options(run_options)
+    opts = check_run_options(run_options)
     if shocks is None:
         items = [(None, sh) for sh in default_shocks(scenario)]
     elif isinstance(shocks, Mapping):
@@ -359,7 +244,7 @@ def tornado(
     ``attrs["metric"]`` is the metric's label. Chart it with
     :func:`cib_sim.analysis_charts.tornado_chart`.
     """
-    opts = _run_options(run_options)
+    opts = check_run_options(run_options)
     specs = resolve_metrics(scenario, metric if metric is not None else "tranche/0/multiple_mean")
     if len(specs) != 1:
         raise ValueError(f"metric: a tornado shows one metric (got {len(specs)}: {', '.join(m.label for m in specs)})")

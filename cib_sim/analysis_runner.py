@@ -25,7 +25,7 @@ import os
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -187,6 +187,16 @@ def dask_client(address: str | None = None, workers: int | None = None, cluster_
 
 # --------------------------------------------------------------------------------------------
 # Running jobs
+
+_RUN_KW = ("counts", "chunk_size", "executor", "address", "workers", "cluster_kwargs", "progress")
+
+
+def check_run_options(kw: Mapping[str, Any]) -> dict[str, Any]:
+    """The run options an analysis passes on to :func:`run_many`; a misspelt one is an error."""
+    bad = set(kw) - set(_RUN_KW)
+    if bad:
+        raise TypeError(f"unexpected keyword argument(s): {', '.join(sorted(bad))} (run options: {', '.join(_RUN_KW)})")
+    return dict(kw)
 
 
 def run_many(

@@ -32,7 +32,6 @@ Monte Carlo error of the solution, ``error=``:
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -40,10 +39,9 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from cib_sim import metrics as mx
-from cib_sim.analysis import MetricSpec, _run_options, resolve_metrics
 from cib_sim.analysis_fields import check_path, set_fields
-from cib_sim.analysis_runner import Job, run_many
+from cib_sim.analysis_metrics import MetricSpec, bootstrap_se, path_metric, resolve_metrics
+from cib_sim.analysis_runner import Job, check_run_options, run_many
 from cib_sim.analysis_shocks import MULTIPLIERS
 from cib_sim.results import Results
 from cib_sim.scenario import Scenario
@@ -141,70 +139,12 @@ class SolveResult:
 
 
 # --------------------------------------------------------------------------------------------
-# Per-path metrics (so a metric can be bootstrapped over paths)
-
-_QUANT = re.compile(r"^(irr|multiple|paid|outcome_payments)_p(\d+(?:\.\d+)?)$")
-
-
-def path_metric(s: Scenario, spec: MetricSpec) -> Callable[[dict[str, np.ndarray]], float] | None:
-    """The metric as a function of ``Results.path`` arrays (restricted to any subset of paths),
-    agreeing with :meth:`Results.metric`; None for metrics not covered (no bootstrap for them)."""
-    m, group = spec.metric, spec.group
-    q = _QUANT.match(m)
-    quant = float(q.group(2)) / 100 if q else None
-    kind = q.group(1) if q else m
-    if group == "tranche":
-        k = [t.name for t in s.capital_tranches].index(spec.name)
-
-        def multiple(p: dict) -> np.ndarray:
-            tin, tout = p["tranche_in"][:, k], p["tranche_out"][:, k]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                return np.where(tin > 0, tout / tin, np.nan)
-
-        if m in ("prob_loss", "expected_loss"):
-            return lambda p: mx.loss_statistics(p["tranche_in"][:, k], p["tranche_out"][:, k])[m]
-        if m == "multiple_mean":
-            return lambda p: float(np.nanmean(multiple(p))) if np.isfinite(multiple(p)).any() else math.nan
-        if m == "capital_drawn_mean":
-            return lambda p: float(p["tranche_in"][:, k].mean())
-        if quant is not None and kind == "multiple":
-            return lambda p: float(mx.quantiles(multiple(p), [quant])[0])
-        if quant is not None and kind == "irr":
-            return lambda p: float(mx.quantiles(p["tranche_irr"][:, k], [quant])[0])
-    elif group == "commissioner":
-        c = [x.name for x in s.commissioners].index(spec.name)
-        if m == "paid_mean":
-            return lambda p: float(p["commissioner_paid"][:, c].mean())
-        if quant is not None and kind == "paid":
-            return lambda p: float(np.quantile(p["commissioner_paid"][:, c], quant))
-    elif group == "contract":
-        if m == "outcome_payments_mean":
-            return lambda p: float(p["commissioner_paid"].sum(axis=1).mean())
-        if quant is not None and kind == "outcome_payments":
-            return lambda p: float(np.quantile(p["commissioner_paid"].sum(axis=1), quant))
-    return None
+# The solver
 
 
 def _metric_value(s: Scenario, spec: MetricSpec, res: Results) -> float:
     fn = path_metric(s, spec)
     return fn(res.path) if fn is not None else spec(res)
-
-
-def bootstrap_se(fn: Callable[[dict[str, np.ndarray]], float], path: dict[str, np.ndarray], n_boot: int = 200, seed: int = 0) -> float:
-    """Standard error of ``fn`` by resampling paths with replacement (paths are independent)."""
-    n = next(iter(path.values())).shape[0]
-    rng = np.random.default_rng(seed)
-    vals = []
-    for _ in range(n_boot):
-        idx = rng.integers(0, n, n)
-        vals.append(fn({k: v[idx] for k, v in path.items()}))
-    v = np.asarray(vals, dtype=float)
-    v = v[np.isfinite(v)]
-    return float(np.std(v, ddof=1)) if v.size > 1 else math.nan
-
-
-# --------------------------------------------------------------------------------------------
-# The solver
 
 
 def _lever_fn(scenario: Scenario, lever: Lever) -> tuple[str, Callable[[float], Scenario]]:
@@ -241,7 +181,7 @@ def solve(
     run_options: ``counts``, ``chunk_size``, ``executor``, ``address``, ``workers``,
       ``cluster_kwargs`` (see :func:`cib_sim.analysis_runner.run_many`).
     """
-    opts = _run_options(run_options)
+    opts = check_run_options(run_options)
     opts.pop("progress", None)
     if error not in ("bootstrap", "reseed", None):
         raise ValueError(f"error: must be 'bootstrap', 'reseed' or None (got {error!r})")

@@ -151,8 +151,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except ScenarioError as exc:
-        for path, reason in exc.errors:
-            print(f"error: {path}: {reason}" if path else f"error: {reason}", file=sys.stderr)
+        for line in str(exc).splitlines():
+            print(f"error: {line}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except (ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -46,7 +46,7 @@ def count_from_normal(
     """
     if mode == "expected":
         return mean
-    sd = np.sqrt(var)
+    sd = np.sqrt(np.maximum(var, 0.0))
     with np.errstate(divide="ignore", invalid="ignore"):
         skew_term = np.where(var > 0, k3 / (6.0 * var), 0.0)
     x = np.rint(mean + sd * z + skew_term * (z * z - 1.0))
@@ -106,7 +106,8 @@ def unit_plan(s: Scenario) -> UnitPlan:
 def delivery_end_period(s: Scenario) -> int:
     """First period after every unit's last participant finishes service."""
     plan = unit_plan(s)
-    return int(min(s.horizon.n_periods, np.max(plan.end + plan.service)))
+    # The last cohort enrols in period end - 1 and stays ``service`` periods.
+    return int(min(s.horizon.n_periods, np.max(plan.end - 1 + plan.service)))
 
 
 class DeliveryState:
@@ -208,10 +209,10 @@ class DeliveryState:
         """(N, P) partners' fixed costs in period t, currency."""
         p = self.plan
         if self.zone:
-            active = (p.start[0] <= t) & (t < p.end[0] + p.service[0])
+            active = (p.start[0] <= t) & (t < p.end[0] - 1 + p.service[0])
             window = np.full(len(self.s.partners), active)
         else:
-            window = (p.start <= t) & (t < p.end + p.service)
+            window = (p.start <= t) & (t < p.end - 1 + p.service)
         return self.fixed * (window[None, :] & self.alive(t) & ~stopped[:, None])
 
     def commit(self, t: int, funded: np.ndarray) -> None:
@@ -284,7 +285,7 @@ class DeliveryState:
         may_clip = (b + np.maximum(hi, 0.0) > 1.0) | (b + np.minimum(lo, 0.0) < 0.0)  # (N, O)
         cols = np.flatnonzero(may_clip.any(axis=0))
         if cols.size == 0:
-            return linear[:, None, :]
+            return np.clip(linear, 0.0, 1.0)[:, None, :]
         # Enumerate the 2^P packages for the outcomes that may clip, building packages by
         # doubling (adding partner i to every package so far; partner i is bit i of the index).
         shared = bool((r == r[:1]).all())  # usually no partner has exited: one weight vector
@@ -306,4 +307,5 @@ class DeliveryState:
             linear[:, cols] = np.einsum("nos,s->no", total, w[0])
         else:
             linear[:, cols] = np.einsum("nos,ns->no", total, w)
-        return linear[:, None, :]
+        # Rounding can leave an average a hair outside [0, 1].
+        return np.clip(linear, 0.0, 1.0)[:, None, :]

@@ -45,8 +45,10 @@ def run_paths(
     commissioner_paid (N,T,C); attributed (N,T,P); partner_upfront, partner_fixed,
     partner_contingent, partner_bonus (N,T,P); backbone_cost, backbone_fee (N,T); drawn, coupon,
     capital, upside, guarantee_received (N,T,K); guarantee_call (N,T,G); commissioner_rebate
-    (N,T,C); excess (N,T); cash (N,T); funded (N,T) bool. Also per path: cap_hit, lost_to_caps,
-    lost_to_withdrawal, due_after_horizon (N,C); stop_period (N,) (T: never stopped).
+    (N,T,C); excess (N,T); cash (N,T); funded (N,T) bool (delivery not yet stopped by a
+    funding shortfall). Also per path: cap_hit, lost_to_caps,
+    lost_to_withdrawal, due_after_horizon (N,C); stop_period (N,) (T: never stopped);
+    earned_after_horizon (N,O): outcomes verified after the horizon, currency.
 
     ``delivery``: an object with :class:`~cib_sim.delivery.DeliveryState`'s interface to use
     instead of the aggregate one (the reference model plugs its participant-level simulation in
@@ -87,20 +89,9 @@ def run_paths(
     cum_attr = np.zeros((N, P))
 
     for t in range(T):
-        # Outcomes verified now become dues; dues falling now are paid within caps.
-        earned = card.earned(t)
-        f["earned"][:, t] = earned.sum(axis=1)
-        ledger.add_earned(t, earned)
-        paid, paid_cu = ledger.step(t)
-        attributed = np.einsum("ncu,up->np", paid_cu, W)  # (N, P); einsum, not BLAS, for identical results anywhere
-        contingent = attributed * out_share
-        backbone_fee = rowsum(paid) * fee
-        paid_total = rowsum(paid)
-        income = paid_total - rowsum(contingent) - backbone_fee
         wf.accrue()
-        wf.receive(income)
-
-        # Delivery proposes, the fund decides what it can pay for.
+        # Costs come first in a period: delivery proposes, the fund decides what it can pay for
+        # (from capital, and from income of earlier periods when recycling).
         proposed = dl.propose(t, stopped)
         upfront = dl.service_costs(t, proposed)
         fixed = dl.fixed_costs(t, stopped)
@@ -112,15 +103,29 @@ def run_paths(
         needed_full = fixed_total + backbone + rowsum(upfront)
         funded, spent, drawn = wf.fund(needed_full, needed_fixed)
         dl.commit(t, funded)
-        newly = ~funded & ~stopped
-        stop_period[newly] = t
+        stop_period[~funded & ~stopped] = t
         stopped |= ~funded
-        # Split what was spent across its uses; when short, fixed costs are paid pro rata.
+        # Split what was spent across its uses; when short, committed costs are paid pro rata.
         with np.errstate(divide="ignore", invalid="ignore"):
             scale = np.where(funded, 1.0, np.where(needed_fixed > 0, spent / np.where(needed_fixed > 0, needed_fixed, 1.0), 0.0))
         f["partner_upfront"][:, t] = np.where(funded[:, None], upfront, committed * scale[:, None])
         f["partner_fixed"][:, t] = fixed * scale[:, None]
         f["backbone_cost"][:, t] = backbone * scale
+
+        # Then outcomes verified this period (this period's cohort too, when the lag is nil)
+        # become dues, and dues falling now are paid within caps.
+        earned = card.earned(t)
+        f["earned"][:, t] = earned.sum(axis=1)
+        ledger.add_earned(t, earned)
+        paid, paid_cu = ledger.step(t)
+        attributed = np.einsum("ncu,up->np", paid_cu, W)  # (N, P); einsum, not BLAS, for identical results anywhere
+        contingent = attributed * out_share
+        paid_total = rowsum(paid)
+        backbone_fee = paid_total * fee
+        income = paid_total - rowsum(contingent) - backbone_fee
+        wf.receive(income)
+        cum_paid += paid
+        cum_attr += attributed
 
         last = t == T - 1
         due_date = {"period": True, "year": (t + 1) % ppy == 0, "end": False}[terms.distribution_frequency]
@@ -130,10 +135,8 @@ def run_paths(
                 f[k][:, t] = d[k]
             excess = d["excess"]
             to_comm = {"commissioners": 1.0, "partners": 0.0, "split": terms.excess_split}[terms.excess_to]
-            cum_paid_now = cum_paid + paid
-            cum_attr_now = cum_attr + attributed
-            f["commissioner_rebate"][:, t] = _pro_rata(excess * to_comm, cum_paid_now)
-            f["partner_bonus"][:, t] = _pro_rata(excess * (1 - to_comm), cum_attr_now)
+            f["commissioner_rebate"][:, t] = _pro_rata(excess * to_comm, cum_paid)
+            f["partner_bonus"][:, t] = _pro_rata(excess * (1 - to_comm), cum_attr)
             # With nobody to rebate to (no payer paid, no partner attributed), it goes to the payers.
             leftover = excess - rowsum(f["commissioner_rebate"][:, t]) - rowsum(f["partner_bonus"][:, t])
             f["commissioner_rebate"][:, t] += _pro_rata(leftover, np.ones((N, C)))
@@ -142,8 +145,6 @@ def run_paths(
             calls, received = wf.call_guarantees()
             f["guarantee_call"][:, t] = calls
             f["guarantee_received"][:, t] = received
-        cum_paid += paid
-        cum_attr += attributed
         f["commissioner_paid"][:, t] = paid
         f["attributed"][:, t] = attributed
         f["partner_contingent"][:, t] = contingent
@@ -151,12 +152,19 @@ def run_paths(
         f["income"][:, t] = income
         f["drawn"][:, t] = drawn
         f["cash"][:, t] = wf.cash
-        funded_hist[:, t] = funded
+        funded_hist[:, t] = ~stopped
+
+    # Outcomes verified after the horizon are owed but never paid within it: record them.
+    earned_after = np.zeros((N, O))
+    for t in range(T, T + card.max_lag + 1):
+        late = card.earned(t)
+        earned_after += late.sum(axis=1)
+        ledger.add_earned(t, late)
 
     f.update(
         enrolled=dl.enrolled, dropped=dl.dropped, achieved=dl.achieved, funded=funded_hist,
         cap_hit=ledger.cap_hit, lost_to_caps=ledger.lost_to_caps, lost_to_withdrawal=ledger.lost_to_withdrawal,
-        due_after_horizon=ledger.due_after_horizon, stop_period=stop_period,
+        due_after_horizon=ledger.due_after_horizon, stop_period=stop_period, earned_after_horizon=earned_after,
     )
     check_flows(s, f)
     return f
@@ -195,7 +203,7 @@ def check_flows(s: Scenario, f: dict[str, np.ndarray]) -> float:
 def _run_chunk(s: Scenario, seeds: list, sizes: list[int], mode: CountMode, keep: int) -> ChunkResult:
     draws = sample(s, seeds, sizes, exact=(mode == "exact"))
     flows = run_paths(s, draws, mode)
-    return reduce_chunk(s, flows, keep)
+    return reduce_chunk(s, flows, keep, sizes)
 
 
 def _run_chunk_json(payload: tuple[str, list, list[int], str, int]) -> ChunkResult:

@@ -66,6 +66,7 @@ class RateCard:
             max(1, h.to_periods(o.cohort_years)) if o.cohort_years is not None else 1 for o in s.outcomes
         ]
         self.end = delivery.plan.end  # (U,)
+        self.max_lag = max(self.lags)
         self.paid_so_far = np.zeros((delivery.waiting.shape[0], len(self.end), len(s.outcomes)))
 
     def earned(self, t: int) -> np.ndarray:

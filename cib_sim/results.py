@@ -41,7 +41,7 @@ class ChunkResult:
 
     n: int
     path: dict[str, np.ndarray]
-    period_sum: dict[str, np.ndarray]
+    period_sum: dict[str, np.ndarray]  # per seeded block: (blocks, T, ...)
     kept: dict[str, np.ndarray]
 
 
@@ -52,8 +52,13 @@ def investor_flows(f: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return paid_in, paid_out
 
 
-def reduce_chunk(s: Scenario, f: dict[str, np.ndarray], keep: int) -> ChunkResult:
-    """Reduce a chunk's flows (see ``cib_sim.engine.run_paths``) to what Results keeps."""
+def reduce_chunk(s: Scenario, f: dict[str, np.ndarray], keep: int, block_sizes: list[int] | None = None) -> ChunkResult:
+    """Reduce a chunk's flows (see ``cib_sim.engine.run_paths``) to what Results keeps.
+
+    ``block_sizes``: the seeded blocks that make up the chunk. Period sums are taken per block
+    and added up across all blocks at the end, so that the mean flows do not depend on how
+    blocks were grouped into chunks (floating-point addition is not associative).
+    """
     ppy = s.horizon.periods_per_year
     N = f["cash"].shape[0]
     paid_in, paid_out = investor_flows(f)
@@ -92,7 +97,8 @@ def reduce_chunk(s: Scenario, f: dict[str, np.ndarray], keep: int) -> ChunkResul
         "fiscal_value": (achieved_unit.sum(axis=1) - f["enrolled"].sum(axis=(1, 2))[:, None] * baseline) @ fiscal,
         "stop_period": f["stop_period"].astype(np.float64),
     }
-    period_sum = {k: f[k].sum(axis=0) for k in _FLOWS}
+    edges = np.cumsum([0] + list(block_sizes or [N]))
+    period_sum = {k: np.stack([f[k][a:b].sum(axis=0) for a, b in zip(edges[:-1], edges[1:])]) for k in _FLOWS}
     kept = {k: f[k][:keep].copy() for k in _FLOWS}
     return ChunkResult(N, path, period_sum, kept)
 
@@ -115,7 +121,7 @@ class Results:
     def from_chunks(cls, s: Scenario, parts: list[ChunkResult], seed: Any, mode: str, engine: str = "fast") -> "Results":
         n = sum(p.n for p in parts)
         path = {k: np.concatenate([p.path[k] for p in parts], axis=0) for k in parts[0].path}
-        period_mean = {k: sum(p.period_sum[k] for p in parts) / n for k in parts[0].period_sum}
+        period_mean = {k: np.concatenate([p.period_sum[k] for p in parts]).sum(axis=0) / n for k in parts[0].period_sum}
         kept = {k: np.concatenate([p.kept[k] for p in parts], axis=0) for k in parts[0].kept}
         return cls(s, seed, mode, n, path, period_mean, kept, engine)
 

@@ -22,11 +22,14 @@ PERIODS_PER_YEAR = {"month": 12, "quarter": 4, "year": 1}
 
 
 class ScenarioError(ValueError):
-    """A scenario failed validation (or could not be read); ``errors`` lists ``(path, reason)``."""
+    """A scenario failed validation (or could not be read); ``errors`` lists ``(path, reason)``
+    and ``source`` names the file it came from, if any."""
 
-    def __init__(self, errors: list[tuple[str, str]]):
+    def __init__(self, errors: list[tuple[str, str]], source: str | None = None):
         self.errors = errors
-        super().__init__("\n".join(f"{p}: {m}" if p else m for p, m in errors))
+        self.source = source
+        lead = f"{source}: " if source else ""
+        super().__init__("\n".join(f"{lead}{p}: {m}" if p else f"{lead}{m}" for p, m in errors))
 
 
 class _Model(BaseModel):
@@ -421,6 +424,11 @@ def _cross_field_errors(s: Scenario) -> list[tuple[str, str]]:
         if any(v < 0 for v in s.delivery.split.values()):
             errs.append(("delivery.split", "shares must be >= 0"))
 
+    for i, p in enumerate(s.partners):
+        if p.contract.outcome_share + s.backbone.success_fee > 1 + 1e-12:
+            errs.append((f"partners[{i}].contract.outcome_share", f"with the backbone's success_fee "
+                         f"({s.backbone.success_fee:g}) it passes on more than all of the outcome payments"))
+
     for i, c in enumerate(s.commissioners):
         for o, share in c.shares.items():
             if o not in known:
@@ -498,6 +506,8 @@ def errors_from_validation(exc: ValidationError) -> list[tuple[str, str]]:
 
 def parse_scenario(data: Any) -> Scenario:
     """Validate a plain dict into a :class:`Scenario`, raising :class:`ScenarioError`."""
+    if data is None:
+        raise ScenarioError([("", "the scenario is empty")])
     if not isinstance(data, dict):
         raise ScenarioError([("", f"a scenario must be a mapping of fields, not {type(data).__name__}")])
     try:
@@ -510,15 +520,20 @@ def load_scenario(path: str | Path) -> Scenario:
     """Read a scenario from YAML; errors name the file, the field path and the reason."""
     p = Path(path)
     if not p.exists():
-        raise ScenarioError([("", f"{p}: no such file")])
+        raise ScenarioError([("", "no such file")], source=str(p))
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError([("", f"cannot read: {exc}")], source=str(p)) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ScenarioError([("", f"{p}: not valid YAML{where}: {problem}")]) from None
-    return parse_scenario(data)
+        raise ScenarioError([("", f"not valid YAML{where}: {problem}")], source=str(p)) from None
+    try:
+        return parse_scenario(data)
+    except ScenarioError as exc:
+        raise ScenarioError(exc.errors, source=str(p)) from None
 
 
 def scenario_to_yaml(s: Scenario) -> str:

@@ -3,11 +3,11 @@
 Each period, for every path at once:
 
 1. coupons accrue on outstanding capital (simple interest, ``coupon / periods_per_year``);
-2. net outcome income arrives in the fund's cash;
-3. costs are paid: from cash first if ``terms.recycling`` (income funds delivery), then by
+2. costs are paid: from cash (income of earlier periods) first if ``terms.recycling``, then by
    drawing capital pro rata to commitment. If costs cannot be met in full, the period's new
-   enrolments are cancelled and delivery stops for good (a real risk of a thin fund); fixed
-   costs are then paid as far as the money goes;
+   enrolments are cancelled and delivery stops for good (a real risk of a thin fund); costs
+   already committed are then paid as far as the money goes;
+3. net outcome income of the period arrives in the fund's cash;
 4. on distribution dates (and always in the last period) cash goes down the waterfall: each
    tranche in order of seniority gets its accrued coupon then its capital; once delivery has
    ended (no more capital calls), tranches with
@@ -95,7 +95,9 @@ class Waterfall:
 
     def _room(self) -> np.ndarray:
         """(N, K) most each tranche may still receive under its return caps."""
-        room = self.cap_multiple * self.drawn - self.paid_out
+        # An uncapped tranche has infinite room (and inf x 0 drawn would be NaN).
+        capped = np.isfinite(self.cap_multiple)
+        room = np.where(capped, np.where(capped, self.cap_multiple, 0.0) * self.drawn, np.inf) - self.paid_out
         room = np.where(self.has_cap_irr, np.minimum(room, self.cap_balance), room)
         return np.where(self.repayable, np.maximum(0.0, room), 0.0)
 
@@ -149,11 +151,16 @@ class Waterfall:
         N = self.cash.shape[0]
         calls = np.zeros((N, len(self.guar_amount)))
         received = np.zeros((N, self.K))
+        room = self._room()
         for g, k in enumerate(self.guar_covers):
-            short = np.maximum(0.0, self.drawn[:, k] - self.repaid[:, k])
+            # Cover unrepaid capital, never beyond the tranche's return cap.
+            short = np.minimum(np.maximum(0.0, self.drawn[:, k] - self.repaid[:, k]), room[:, k])
             x = np.minimum(short, self.guar_amount[g] - self.guar_used[:, g])
             self.guar_used[:, g] += x
             self.repaid[:, k] += x
+            self.paid_out[:, k] += x
+            self.cap_balance[:, k] -= x
+            room[:, k] -= x
             calls[:, g] = x
             received[:, k] += x
         return calls, received
@@ -171,6 +178,8 @@ def check_conservation(
     end = float(np.abs(cash[:, -1]).max(initial=0.0))
     negative = float(-cash.min(initial=0.0))
     limit = tol * max(scale, 1.0)
+    if not (np.isfinite(cash).all() and np.isfinite(inflow).all() and np.isfinite(outflow).all()):
+        raise ConservationError("money not conserved: a flow or the cash balance is not a finite number")
     if worst > limit or end > limit or negative > limit:
         raise ConservationError(
             f"money not conserved: largest residual {worst:.3g}, cash left at the end {end:.3g}, "

@@ -1,0 +1,970 @@
+"""Learning as results arrive: update the scenario from observed data, nowcast, early warning.
+
+Three steps, each usable alone::
+
+    fit(scenario, observed)       -> Posterior   (draws of the uncertain inputs given the data)
+    update(scenario, observed)    -> Scenario    (the posterior, moment-matched back to a scenario)
+    nowcast(scenario, observed)   -> Results     (the rest of the contract, observed periods fixed)
+    early_warning(scenario, observed, previous_observed) -> DataFrame
+
+**The model being updated.** In the scenario each path draws, once, standard normals: a common
+shock ``c`` and one ``e`` per partner and outcome (and ``d`` per partner for the maturity delay);
+effect = mean + sd (sqrt(rho) c + sqrt(1 - rho) e), half-maturity = half - delay_sd (sqrt(rho) c
++ sqrt(1 - rho) d) (see :mod:`cib_sim.sample`). The latent vector z = (c, e..., d...) has a
+standard normal prior. Given z, the cohort enrolled in period t by unit u achieves outcome o as
+Binomial(n, p) with p = (1 - dropout) x (baseline + effect x maturity(t)) + dropout x baseline
+(with reported dropouts, their share replaces the dropout rate; in the zone model the success
+probability is the engine's package average). The likelihood of the verified cohort counts is
+computed with the engine's own :meth:`DeliveryState.success_probability`, so learning and
+simulation share one model.
+
+**The update** is importance sampling in z. With little data (early quarters, when maturity is
+small and results barely depend on the effect) the prior's draws, reweighted by the likelihood,
+already have a large effective sample size (ESS): that is plain importance reweighting of prior
+draws. As data accumulates the likelihood narrows and reweighting the prior would collapse, so
+the sampler tempers: it raises the likelihood's power beta from 0 to 1 in steps that keep the ESS
+at half the draws, refitting a Gaussian proposal to the weighted draws at each step (adaptive
+annealed importance sampling). The final weights are exact importance weights for the posterior
+(prior x likelihood / proposal); their ESS is reported, and a :class:`PosteriorCollapseWarning` is
+raised when it is small (the data are far outside what the scenario allows, or the posterior is
+too irregular for the proposal).
+
+Early data barely moves the effect posterior: outcomes of cohorts enrolled before the partnership
+matures say little about the full effect, and the update knows it because maturity(t) multiplies
+the effect in the likelihood. Effect and maturity are traded off against each other until the
+ramp-up is seen; the posterior keeps that correlation in its draws (``nowcast`` uses the draws,
+not the moment-matched scenario).
+
+**Not learnt** (taken from the scenario): referral volume (observed enrolments are fixed, future
+referrals follow the prior given the common shock), dropout rate, exit and withdrawal hazards
+(exits and withdrawals before the report are known: either reported as ``ended`` or known not to
+have happened). The model has no over-dispersion between cohorts beyond the binomial: if real
+cohorts vary more than that, the posterior will be too confident.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cib_sim.delivery import DeliveryState, binomial_from_normal, count_from_normal
+from cib_sim.engine import run_paths
+from cib_sim.metrics import LOSS_RTOL
+from cib_sim.observed import Observed, empty_observed, read_observed, unit_names
+from cib_sim.payments import CommissionerLedger, improvement
+from cib_sim.results import Results, reduce_chunk
+from cib_sim.sample import BLOCK, Draws, block_seeds, n_units, sample_block
+from cib_sim.scenario import Effect, Scenario
+
+DEFAULT_DRAWS = 8000
+ESS_STEP = 0.5
+"""Each tempering step keeps the effective sample size at this share of the draws."""
+MIN_ESS = 200.0
+"""Below this effective sample size the posterior is flagged as collapsed."""
+
+
+class PosteriorCollapseWarning(UserWarning):
+    """The importance weights rest on few draws: the posterior (and anything built on it) is
+    unreliable. Raise ``n_draws``, or check the data against the scenario."""
+
+
+class NothingToLearnWarning(UserWarning):
+    """The scenario has no uncertainty to update (``uncertainty.enabled`` is false or every sd
+    is zero): the posterior is the prior."""
+
+
+# --------------------------------------------------------------------------------------------
+# The latent space of uncertain inputs
+
+
+@dataclass(frozen=True)
+class LatentSpace:
+    """Which of the prior's standard normals the data can inform, and how they map to inputs.
+
+    Columns of z: ``c`` (the common shock, if rho > 0 and anything uncertain depends on it), one
+    per (partner, outcome) effect with sd > 0, one per logistic-maturity partner with a delay sd.
+    """
+
+    s: Scenario
+    common: bool
+    cells: tuple[tuple[int, int], ...]
+    delays: tuple[int, ...]
+
+    @classmethod
+    def of(cls, s: Scenario) -> "LatentSpace":
+        u = s.uncertainty
+        if not u.enabled:
+            return cls(s, False, (), ())
+        names = s.outcome_names
+        cells = tuple(
+            (p, k) for p, part in enumerate(s.partners) for k, o in enumerate(names) if o in part.effect and part.effect[o].sd > 0
+        )
+        delays = tuple(
+            p for p, part in enumerate(s.partners) if u.maturity_delay_sd > 0 and part.maturity.kind == "logistic"
+        )
+        common = u.rho > 0 and bool(cells or delays)
+        return cls(s, common, cells, delays)
+
+    @property
+    def dim(self) -> int:
+        return int(self.common) + len(self.cells) + len(self.delays)
+
+    @property
+    def labels(self) -> list[str]:
+        s = self.s
+        out = ["common shock"] if self.common else []
+        out += [f"effect[{s.partners[p].name}][{s.outcome_names[k]}]" for p, k in self.cells]
+        out += [f"delay[{s.partners[p].name}]" for p in self.delays]
+        return out
+
+    def prior_means(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        s = self.s
+        names = s.outcome_names
+        mean = np.array([[p.effect[o].mean if o in p.effect else 0.0 for o in names] for p in s.partners])
+        sd = np.array([[p.effect[o].sd if o in p.effect else 0.0 for o in names] for p in s.partners])
+        half = np.array([p.maturity.half_maturity for p in s.partners])
+        return mean, sd, half, np.full(len(s.partners), s.uncertainty.maturity_delay_sd)
+
+    def common_shock(self, z: np.ndarray) -> np.ndarray | None:
+        return z[:, 0] if self.common else None
+
+    def params(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """effect (M, P, O) and half-maturity (M, P) for latent draws z (M, D), as
+        :func:`cib_sim.sample.sample_block` computes them."""
+        M = z.shape[0]
+        mean, sd, half, dsd = self.prior_means()
+        rho = self.s.uncertainty.rho if self.s.uncertainty.enabled else 0.0
+        a, b = math.sqrt(rho), math.sqrt(1.0 - rho)
+        c = z[:, 0] if self.common else np.zeros(M)
+        effect = np.broadcast_to(mean, (M,) + mean.shape).copy()
+        j = int(self.common)
+        for p, k in self.cells:
+            effect[:, p, k] = mean[p, k] + sd[p, k] * (a * c + b * z[:, j])
+            j += 1
+        half_m = np.broadcast_to(half, (M, len(half))).copy()
+        for p in self.delays:
+            half_m[:, p] = np.maximum(0.0, half[p] - dsd[p] * (a * c + b * z[:, j]))
+            j += 1
+        return effect, half_m
+
+
+# --------------------------------------------------------------------------------------------
+# The likelihood of the verified cohort counts
+
+
+def _placeholder_draws(s: Scenario, effect: np.ndarray, half: np.ndarray, exit_period: np.ndarray) -> Draws:
+    """Draws carrying only what ``success_probability`` reads (the noise arrays are unused)."""
+    M = effect.shape[0]
+    empty = np.zeros((s.horizon.n_periods, 0))
+    return Draws(
+        effect=effect, half_maturity=half, referral_multiplier=np.ones((M, n_units(s))),
+        exit_period=np.broadcast_to(exit_period, (M, len(s.partners))).copy(),
+        withdraw_period=np.full((M, len(s.commissioners)), s.horizon.n_periods, dtype=np.int64),
+        z_referrals=empty, z_dropouts=empty, z_outcomes=empty,
+    )
+
+
+class Likelihood:
+    """Log-likelihood of the observed verified cohort counts as a function of latent z (M, D)."""
+
+    CHUNK = 4096
+
+    def __init__(self, s: Scenario, obs: Observed, space: LatentSpace):
+        self.s, self.obs, self.space = s, obs, space
+        T = s.horizon.n_periods
+        # Partners delivering during the report: those not reported as ended (zone reach).
+        ended = obs.partner_ended
+        self.exit_period = np.where(ended >= 0, ended, T).astype(np.int64)
+        self.baseline = np.array([o.baseline_rate for o in s.outcomes])
+        dropout = np.array([s.delivery.dropout] if s.delivery.model == "zone" else [p.dropout for p in s.partners])
+        self.terms = []  # per cohort period: (t, mask (U, O), x (U, O), n (U,), completer share (U,))
+        for t in range(obs.as_of):
+            mask = obs.verified[t] & (obs.enrolled[t][:, None] > 0)
+            if not mask.any():
+                continue
+            n = obs.enrolled[t]
+            d = obs.dropped[t]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                share_drop = np.where(np.isnan(d), dropout, d / np.where(n > 0, n, 1.0))
+            x = np.where(mask, np.nan_to_num(obs.achieved[t]), 0.0)
+            self.terms.append((t, mask, x, n, 1.0 - share_drop))
+
+    @property
+    def informative(self) -> bool:
+        return bool(self.terms)
+
+    def __call__(self, z: np.ndarray) -> np.ndarray:
+        out = np.zeros(z.shape[0])
+        for lo in range(0, z.shape[0], self.CHUNK):
+            out[lo : lo + self.CHUNK] = self._chunk(z[lo : lo + self.CHUNK])
+        return out
+
+    def _chunk(self, z: np.ndarray) -> np.ndarray:
+        effect, half = self.space.params(z)
+        dl = DeliveryState(self.s, _placeholder_draws(self.s, effect, half, self.exit_period), "approx")
+        ll = np.zeros(z.shape[0])
+        b = self.baseline
+        eps = 1e-12
+        for t, mask, x, n, w1 in self.terms:
+            p1 = dl.success_probability(t)  # (M, U, O)
+            p = w1[None, :, None] * p1 + (1.0 - w1)[None, :, None] * b[None, None, :]
+            p = np.clip(p, eps, 1.0 - eps)
+            contrib = x * np.log(p) + (n[:, None] - x) * np.log1p(-p)
+            ll += np.where(mask, contrib, 0.0).reshape(z.shape[0], -1).sum(axis=1)
+        return ll
+
+
+# --------------------------------------------------------------------------------------------
+# Adaptive annealed importance sampling
+
+
+def _ess(logw: np.ndarray) -> float:
+    w = np.exp(logw - logw.max())
+    return float(w.sum() ** 2 / (w * w).sum())
+
+
+def _normalise(logw: np.ndarray) -> np.ndarray:
+    w = np.exp(logw - logw.max())
+    return w / w.sum()
+
+
+def _weighted_gaussian(z: np.ndarray, w: np.ndarray, inflate: float) -> tuple[np.ndarray, np.ndarray]:
+    mean = w @ z
+    dz = z - mean
+    cov = (dz * w[:, None]).T @ dz
+    cov = 0.5 * (cov + cov.T) * inflate
+    D = z.shape[1]
+    jitter = 1e-10
+    while True:
+        try:
+            return mean, np.linalg.cholesky(cov + jitter * np.eye(D))
+        except np.linalg.LinAlgError:
+            jitter *= 10
+            if jitter > 1.0:
+                return mean, np.eye(D)
+
+
+def adaptive_importance_sampling(
+    loglik, dim: int, n_draws: int, rng: np.random.Generator, ess_step: float = ESS_STEP,
+    inflate: float = 1.1, max_stages: int = 60, final_refits: int = 3,
+) -> dict[str, Any]:
+    """Importance sample the posterior N(0, I) x exp(loglik) in ``dim`` dimensions.
+
+    Stage 0 draws from the prior. Each stage raises the temperature beta as far as keeps the
+    effective sample size at ``ess_step`` of what it was at the current beta (or straight to 1
+    if the ESS at 1 is still half the draws), fits a Gaussian (covariance x ``inflate``) to the
+    draws weighted for that beta, and draws afresh from it. At beta = 1 the proposal is refitted
+    up to ``final_refits`` times while that raises the ESS. Returns z (n, dim), normalised
+    weights, ess, betas (one per stage) and the draws' log-likelihoods.
+    """
+    mean, chol = np.zeros(dim), np.eye(dim)
+    beta = 0.0
+    betas: list[float] = []
+    best: dict[str, Any] | None = None
+    refits = 0
+    for _ in range(max_stages):
+        eps = rng.standard_normal((n_draws, dim))
+        z = mean + eps @ chol.T
+        log_q = -0.5 * np.einsum("ij,ij->i", eps, eps) - np.log(np.diag(chol)).sum()
+        log_p = -0.5 * np.einsum("ij,ij->i", z, z)
+        ll = loglik(z)
+        ll = np.where(np.isfinite(ll), ll, -np.inf)
+        if not np.isfinite(ll).any():
+            raise ValueError("the observed data are impossible under every draw of the scenario")
+        base = log_p - log_q
+
+        def ess_at(b: float) -> float:
+            return _ess(base + b * ll)
+
+        if beta >= 1.0 or ess_at(1.0) >= 0.5 * n_draws:
+            new_beta = 1.0
+        else:
+            target = ess_step * ess_at(beta)
+            lo, hi = beta, 1.0
+            for _ in range(50):
+                mid = 0.5 * (lo + hi)
+                if ess_at(mid) >= target:
+                    lo = mid
+                else:
+                    hi = mid
+            new_beta = lo
+        betas.append(new_beta)
+        if new_beta >= 1.0:
+            logw = base + ll
+            cand = {"z": z, "weights": _normalise(logw), "ess": _ess(logw), "loglik": ll}
+            improved = best is None or cand["ess"] > best["ess"]
+            if improved:
+                best = cand
+            if best["ess"] >= 0.8 * n_draws or refits >= final_refits or (beta >= 1.0 and not improved):
+                break
+            refits += 1
+        w = _normalise(base + new_beta * ll)
+        mean, chol = _weighted_gaussian(z, w, inflate)
+        beta = new_beta
+    if best is None:  # never reached beta = 1: weights of the last draws at beta = 1
+        logw = base + ll
+        best = {"z": z, "weights": _normalise(logw), "ess": _ess(logw), "loglik": ll}
+    best["betas"] = betas
+    return best
+
+
+# --------------------------------------------------------------------------------------------
+# The posterior
+
+
+@dataclass
+class Posterior:
+    """Weighted draws of the uncertain inputs given the observed data.
+
+    z: (M, D) latent draws (see :class:`LatentSpace`); weights: (M,) summing to 1; ess: their
+    effective sample size; betas: the tempering schedule (one stage each; ``[1.0]``: the prior's
+    draws reweighted).
+    """
+
+    prior: Scenario
+    observed: Observed
+    space: LatentSpace
+    z: np.ndarray
+    weights: np.ndarray
+    ess: float
+    betas: list[float] = field(default_factory=list)
+
+    @property
+    def n_draws(self) -> int:
+        return self.z.shape[0]
+
+    @property
+    def as_of(self) -> int:
+        return self.observed.as_of
+
+    @cached_property
+    def _params(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.space.params(self.z)
+
+    @property
+    def effect(self) -> np.ndarray:
+        """(M, P, O) effect draws."""
+        return self._params[0]
+
+    @property
+    def half_maturity(self) -> np.ndarray:
+        """(M, P) half-maturity draws, years."""
+        return self._params[1]
+
+    def resample(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """(n, D) latent draws resampled by weight (systematic resampling, then shuffled)."""
+        cum = np.cumsum(self.weights)
+        cum[-1] = 1.0
+        u = (rng.random() + np.arange(n)) / n
+        idx = np.searchsorted(cum, u, side="left")
+        return self.z[rng.permutation(idx)]
+
+    def _wq(self, x: np.ndarray, qs: tuple[float, ...]) -> list[float]:
+        order = np.argsort(x, kind="stable")
+        cw = np.cumsum(self.weights[order])
+        return [float(x[order][min(len(x) - 1, np.searchsorted(cw, q))]) for q in qs]
+
+    def table(self) -> pd.DataFrame:
+        """Prior and posterior of each uncertain input: one row per partner and outcome effect
+        (and per partner half-maturity where it is uncertain): prior mean and sd, posterior mean,
+        sd, 5% and 95% quantiles, and the shift of the mean in prior sds."""
+        s, w = self.prior, self.weights
+        mean, sd, half, dsd = self.space.prior_means()
+        rows = []
+        for p, k in self.space.cells:
+            x = self.effect[:, p, k]
+            m = float(w @ x)
+            v = float(w @ (x - m) ** 2)
+            q05, q95 = self._wq(x, (0.05, 0.95))
+            rows.append({
+                "partner": s.partners[p].name, "parameter": f"effect on {s.outcome_names[k]}",
+                "prior_mean": mean[p, k], "prior_sd": sd[p, k], "posterior_mean": m, "posterior_sd": math.sqrt(v),
+                "posterior_q05": q05, "posterior_q95": q95, "shift_in_prior_sd": (m - mean[p, k]) / sd[p, k],
+            })
+        prior_half_sd = self._prior_half_sd()
+        for p in self.space.delays:
+            x = self.half_maturity[:, p]
+            m = float(w @ x)
+            v = float(w @ (x - m) ** 2)
+            q05, q95 = self._wq(x, (0.05, 0.95))
+            psd = prior_half_sd[p]
+            rows.append({
+                "partner": s.partners[p].name, "parameter": "half_maturity (years)",
+                "prior_mean": self._prior_half_mean[p], "prior_sd": psd, "posterior_mean": m, "posterior_sd": math.sqrt(v),
+                "posterior_q05": q05, "posterior_q95": q95,
+                "shift_in_prior_sd": (m - self._prior_half_mean[p]) / psd if psd > 0 else math.nan,
+            })
+        cols = ["partner", "parameter", "prior_mean", "prior_sd", "posterior_mean", "posterior_sd", "posterior_q05",
+                "posterior_q95", "shift_in_prior_sd"]
+        return pd.DataFrame(rows, columns=cols)
+
+    @cached_property
+    def _prior_half(self) -> np.ndarray:
+        z = np.random.default_rng(0).standard_normal((20000, self.space.dim))
+        return self.space.params(z)[1]
+
+    @property
+    def _prior_half_mean(self) -> np.ndarray:
+        return self._prior_half.mean(axis=0)
+
+    def _prior_half_sd(self) -> np.ndarray:
+        return self._prior_half.std(axis=0)
+
+    @cached_property
+    def scenario(self) -> Scenario:
+        """The posterior moment-matched back to a scenario: each effect Normal(posterior mean,
+        posterior sd); each uncertain partner's ``half_maturity`` at its posterior mean and
+        ``maturity_delay_sd`` the root mean square of the partners' posterior sds (one number
+        in the scenario). ``rho`` is kept. A summary for reading and saving: a scenario cannot
+        hold the posterior's correlations (effect against maturity), so :func:`nowcast` uses the
+        draws themselves, not this scenario."""
+        s = self.prior
+        if self.space.dim == 0:
+            return s
+        w = self.weights
+        data = s.model_dump(mode="python")
+        for p, k in self.space.cells:
+            x = self.effect[:, p, k]
+            m = float(w @ x)
+            sd = math.sqrt(max(0.0, float(w @ (x - m) ** 2)))
+            data["partners"][p]["effect"][s.outcome_names[k]] = Effect(mean=min(1.0, max(-1.0, m)), sd=min(1.0, sd)).model_dump()
+        if self.space.delays:
+            sds = []
+            for p in self.space.delays:
+                x = self.half_maturity[:, p]
+                m = float(w @ x)
+                sds.append(float(w @ (x - m) ** 2))
+                data["partners"][p]["maturity"]["half_maturity"] = min(20.0, max(0.0, m))
+            data["uncertainty"]["maturity_delay_sd"] = min(10.0, math.sqrt(float(np.mean(sds))))
+        K = self.as_of
+        when = f"period {K - 1}" if K else "no data"
+        data["name"] = f"{s.name} (posterior, data to {when})"
+        data["description"] = (
+            f"Posterior of '{s.name}' given observed data to {when}: effects and maturity moment-matched "
+            f"from {self.n_draws:,} importance-sampling draws (effective sample size {self.ess:,.0f}). "
+            + (s.description or "")
+        ).strip()
+        return Scenario.model_validate(data)
+
+
+def _as_observed(s: Scenario, observed: Any, as_of: int | None = None) -> Observed:
+    if isinstance(observed, Observed):
+        return observed
+    if observed is None:
+        return empty_observed(s)
+    return read_observed(observed, s, as_of=as_of)
+
+
+def _seed_sequence(seed: Any) -> np.random.SeedSequence:
+    if isinstance(seed, np.random.SeedSequence):
+        return seed
+    if isinstance(seed, np.random.Generator):
+        return np.random.SeedSequence(int(seed.integers(2**63)))
+    return np.random.SeedSequence(seed)
+
+
+def fit(
+    scenario: Scenario, observed: Any, n_draws: int = DEFAULT_DRAWS, seed: Any = 0, min_ess: float = MIN_ESS,
+    as_of: int | None = None,
+) -> Posterior:
+    """The posterior of the scenario's uncertain inputs given ``observed`` (an :class:`Observed`,
+    a DataFrame or a CSV path in the format of :mod:`cib_sim.observed`).
+
+    Warns :class:`PosteriorCollapseWarning` when the effective sample size is below ``min_ess``,
+    and :class:`NothingToLearnWarning` when the scenario has no uncertainty to update.
+    """
+    obs = _as_observed(scenario, observed, as_of)
+    space = LatentSpace.of(scenario)
+    rng = np.random.Generator(np.random.PCG64(_seed_sequence(seed)))
+    if space.dim == 0:
+        if obs.as_of > 0:
+            warnings.warn(
+                "the scenario has no uncertainty to update (uncertainty switched off or every sd zero): "
+                "the posterior is the scenario itself", NothingToLearnWarning, stacklevel=2,
+            )
+        return Posterior(scenario, obs, space, np.zeros((1, 0)), np.ones(1), 1.0, [1.0])
+    lik = Likelihood(scenario, obs, space)
+    if not lik.informative:
+        z = rng.standard_normal((n_draws, space.dim))
+        return Posterior(scenario, obs, space, z, np.full(n_draws, 1.0 / n_draws), float(n_draws), [1.0])
+    res = adaptive_importance_sampling(lik, space.dim, n_draws, rng)
+    post = Posterior(scenario, obs, space, res["z"], res["weights"], res["ess"], res["betas"])
+    if post.ess < min_ess:
+        warnings.warn(
+            f"posterior collapse: effective sample size {post.ess:,.0f} of {n_draws:,} draws (below {min_ess:,.0f}) "
+            f"after {len(post.betas)} tempering stages. The posterior rests on a few draws and the figures built on "
+            "it are unreliable: raise n_draws, or check the data against the scenario (outcomes far outside what "
+            "its effect and maturity distributions allow).",
+            PosteriorCollapseWarning, stacklevel=2,
+        )
+    return post
+
+
+def update(scenario: Scenario, observed: Any, n_draws: int = DEFAULT_DRAWS, seed: Any = 0, as_of: int | None = None) -> Scenario:
+    """The posterior scenario: effect (and, where the scenario lets it vary, maturity)
+    distributions per partner and outcome conditioned on the observed data (see
+    :attr:`Posterior.scenario`). For the posterior draws themselves use :func:`fit`."""
+    return fit(scenario, observed, n_draws=n_draws, seed=seed, as_of=as_of).scenario
+
+
+# --------------------------------------------------------------------------------------------
+# Simulating the rest of the contract with the reported periods fixed
+
+
+class ObservedDelivery(DeliveryState):
+    """Delivery whose reported periods are what was observed: enrolments, dropouts where
+    reported, and each cohort's outcomes once verified. Cohorts enrolled but not yet verified
+    draw their outcomes from the path's (posterior) effect; later periods run as the model."""
+
+    def __init__(self, s: Scenario, draws: Draws, mode: str, obs: Observed):
+        super().__init__(s, draws, mode)
+        self.obs = obs
+        self.K = obs.as_of
+
+    def propose(self, t: int, stopped: np.ndarray) -> np.ndarray:
+        pending = super().propose(t, stopped)  # referrals arrive and wait as the model says
+        if t >= self.K:
+            return pending
+        self._pending = np.broadcast_to(self.obs.enrolled[t], pending.shape).astype(np.float64)
+        return self._pending
+
+    def commit(self, t: int, funded: np.ndarray) -> None:
+        if t >= self.K:
+            return super().commit(t, funded)
+        # Reported enrolments happened, whatever the model's fund says.
+        assert self._pending is not None
+        enrol = self._pending
+        self.waiting = np.maximum(self.waiting - enrol, 0.0)
+        self._pending = None
+        drop = _draw_dropouts(self, t, enrol)
+        seen = self.obs.dropped[t]
+        drop = np.where(np.isnan(seen), drop, seen)
+        self.enrolled[:, t, :] = enrol
+        self.dropped[:, t, :] = drop
+        x = _draw_outcomes(self, t, enrol, drop)
+        v = self.obs.verified[t]
+        self.achieved[:, t] = np.where(v, np.nan_to_num(self.obs.achieved[t]), x)
+
+
+def _draw_dropouts(dl: DeliveryState, t: int, enrol: np.ndarray) -> np.ndarray:
+    """Dropouts among ``enrol`` (N, U), as :meth:`DeliveryState.commit` draws them."""
+    p = dl.plan
+    zd = dl.d.z_dropouts[t]
+    if dl.mode == "exact":
+        return binomial_from_normal(zd, enrol, p.dropout)
+    v = enrol * p.dropout * (1 - p.dropout)
+    return count_from_normal(zd, enrol * p.dropout, v, v * (1 - 2 * p.dropout), enrol, dl.mode)
+
+
+def _draw_outcomes(dl: DeliveryState, t: int, enrol: np.ndarray, drop: np.ndarray) -> np.ndarray:
+    """Outcomes (N, U, O) of the cohort, as :meth:`DeliveryState.commit` draws them."""
+    p1 = dl.success_probability(t)
+    p0 = dl.baseline
+    n1, n0 = (enrol - drop)[..., None], drop[..., None]
+    z = dl.d.z_outcomes[t]
+    if dl.mode == "exact":
+        return binomial_from_normal(z, n1, p1) + binomial_from_normal(dl.d.z_outcomes_dropped[t], n0, p0)
+    v1, v0 = p1 * (1 - p1), p0 * (1 - p0)
+    mean = n1 * p1 + n0 * p0
+    var = n1 * v1 + n0 * v0
+    k3 = n1 * v1 * (1 - 2 * p1) + n0 * v0 * (1 - 2 * p0)
+    return count_from_normal(z, mean, var, k3, n1 + n0, dl.mode)
+
+
+class ObservedLedger(CommissionerLedger):
+    """Commissioners pay exactly what was observed in reported periods (when the data has
+    payment rows); dues falling then are settled by those payments, and observed payments count
+    towards annual budgets and total caps. Later periods run as the model."""
+
+    def __init__(self, s: Scenario, draws: Draws, n_paths: int, obs: Observed):
+        super().__init__(s, draws, n_paths)
+        self.obs = obs
+        self.K = obs.as_of if obs.paid is not None else 0
+
+    def step(self, t: int) -> tuple[np.ndarray, np.ndarray]:
+        if t >= self.K:
+            return super().step(t)
+        if t % self.ppy == 0:
+            self.paid_year[:] = 0.0
+        slot = t % self.ring
+        due_cu = self.due[:, slot].copy()
+        self.due[:, slot] = 0.0
+        N, C, U = due_cu.shape
+        pay = np.broadcast_to(self.obs.paid[t], (N, C)).astype(np.float64)  # type: ignore[index]
+        due = due_cu.sum(axis=2, keepdims=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            split = np.where(due > 0, due_cu / np.where(due > 0, due, 1.0), 1.0 / U)
+        self.paid_year += pay
+        self.paid_total += pay
+        self.cap_hit |= (self.paid_total >= self.total * (1 - 1e-9)) | (self.paid_year >= self.annual * (1 - 1e-9))
+        return pay, pay[:, :, None] * split
+
+
+def posterior_draws(post: Posterior, draws: Draws, rng: np.random.Generator) -> Draws:
+    """``draws`` (prior noise for counts and events) with the uncertain inputs from the
+    posterior, and exits / withdrawals conditioned on the report: those reported happen when
+    reported; otherwise none happened before the report (hazards are memoryless, so a path whose
+    drawn event fell earlier draws it afresh from the end of the report)."""
+    s = post.prior
+    obs = post.observed
+    K, T, ppy = obs.as_of, s.horizon.n_periods, s.horizon.periods_per_year
+    n = draws.n_paths
+    out = Draws(**{k: getattr(draws, k) for k in draws.__dataclass_fields__})
+    u = s.uncertainty
+    if post.space.dim > 0:
+        z = post.resample(n, rng)
+        out.effect, out.half_maturity = post.space.params(z)
+        c = post.space.common_shock(z)
+        if c is not None and u.referral_sd > 0:
+            a, b = math.sqrt(u.rho), math.sqrt(1.0 - u.rho)
+            sig = u.referral_sd
+            eps = rng.standard_normal(draws.referral_multiplier.shape)
+            out.referral_multiplier = np.exp(sig * (a * c[:, None] + b * eps) - 0.5 * sig * sig)
+
+    def condition(drawn: np.ndarray, hazards: np.ndarray, ended: np.ndarray) -> np.ndarray:
+        res = drawn.copy()
+        for j, h in enumerate(hazards):
+            if ended[j] >= 0:
+                res[:, j] = ended[j]
+                continue
+            early = res[:, j] < K
+            if early.any() and h > 0 and u.enabled:
+                e = rng.standard_exponential(int(early.sum()))
+                res[early, j] = np.minimum(K + np.floor(e / h * ppy), T).astype(np.int64)
+            elif early.any():
+                res[early, j] = T
+        return res
+
+    out.exit_period = condition(draws.exit_period, np.array([p.exit_hazard for p in s.partners]), obs.partner_ended)
+    out.withdraw_period = condition(
+        draws.withdraw_period, np.array([c.withdrawal_hazard for c in s.commissioners]), obs.commissioner_ended
+    )
+    return out
+
+
+def nowcast(
+    scenario: Scenario,
+    observed: Any,
+    n_paths: int = 4096,
+    seed: int = 1,
+    posterior: Posterior | None = None,
+    n_draws: int = DEFAULT_DRAWS,
+    mode: str = "approx",
+    keep_paths: int = 2000,
+    as_of: int | None = None,
+) -> Results:
+    """Simulate the whole contract with the reported periods fixed and the rest drawn from the
+    posterior. Returns :class:`~cib_sim.results.Results` over the full horizon (so totals,
+    IRRs and losses count what has already happened), with ``extra``: ``as_of``, ``observed``,
+    ``posterior``, ``events`` (a DataFrame of per-path early-warning events, see
+    :func:`path_events`).
+
+    The same ``seed`` gives the same results; the posterior fit uses its own stream, so passing
+    ``posterior=fit(...)`` with a matching seed gives the same numbers.
+    """
+    if not isinstance(n_paths, (int, np.integer)) or n_paths < 1:
+        raise ValueError(f"n_paths: must be a whole number >= 1 (got {n_paths!r})")
+    obs = _as_observed(scenario, observed, as_of)
+    fit_ss, path_ss = _seed_sequence(seed).spawn(2)
+    post = posterior if posterior is not None else fit(scenario, obs, n_draws=n_draws, seed=fit_ss)
+    if post.observed is not obs and post.observed.as_of != obs.as_of:
+        raise ValueError("posterior: fitted to other data (a different number of reported periods)")
+    if not scenario.uncertainty.enabled:
+        mode = "expected"
+    seeds = block_seeds(path_ss, n_paths)
+    parts, events = [], []
+    left = keep_paths
+    for i, ss in enumerate(seeds):
+        size = min(BLOCK, n_paths - i * BLOCK)
+        draws = sample_block(scenario, ss, size, exact=(mode == "exact"))
+        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(ss.entropy, spawn_key=ss.spawn_key + (7,))))
+        draws = posterior_draws(post, draws, rng)
+        flows = run_paths(
+            scenario, draws, mode,  # type: ignore[arg-type]
+            delivery=ObservedDelivery(scenario, draws, mode, obs),
+            ledger=ObservedLedger(scenario, draws, size, obs),
+        )
+        keep = min(left, size)
+        left -= keep
+        parts.append(reduce_chunk(scenario, flows, keep))
+        events.append(path_events(scenario, flows))
+    r = Results.from_chunks(scenario, parts, seed=seed, mode=mode, engine="nowcast")
+    r.extra.update(as_of=obs.as_of, observed=obs, posterior=post, events=pd.concat(events, ignore_index=True))
+    return r
+
+
+# --------------------------------------------------------------------------------------------
+# Early warning
+
+
+GROUP_ORDER = ("tranche", "guarantee", "outcome", "commissioner", "contract")
+"""Order of the early-warning table: investors first, then thresholds, caps and delivery."""
+
+
+def _event_key(group: str, name: str, event: str) -> str:
+    return f"{group}|{name}|{event}"
+
+
+def path_events(s: Scenario, flows: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Per path (rows), whether each early-warning event happens (columns ``group|name|event``,
+    NaN where the event does not apply to a path, e.g. a loss on a tranche never drawn):
+
+    - each payment threshold: per assessment cohort when the outcome has ``cohort_years``,
+      else for all cohorts together; each tier of a tiered outcome; the overall threshold;
+    - each commissioner's total cap and annual budget being reached;
+    - each capital tranche losing money (as :func:`cib_sim.metrics.loss_statistics`), each
+      guarantee being called; delivery stopping for lack of funds.
+    """
+    h = s.horizon
+    N, T = flows["cash"].shape
+    cols: dict[str, np.ndarray] = {}
+    units = unit_names(s)
+    from cib_sim.delivery import unit_plan
+
+    plan = unit_plan(s)
+    enrolled, achieved = flows["enrolled"], flows["achieved"]
+    for k, o in enumerate(s.outcomes):
+        if o.payment_basis == "rate_card":
+            continue
+        levels: list[tuple[str, float]] = []
+        if o.payment_basis == "above_baseline" and o.threshold > 0:
+            levels.append((f"meets the {o.threshold:.3g} threshold", o.threshold))
+        for tier in o.tiers:
+            levels.append((f"reaches the {tier.min_improvement:.3g} tier", tier.min_improvement))
+        for u, uname in enumerate(units):
+            start, end = int(plan.start[u]), int(plan.end[u])
+            label = o.name if len(units) == 1 else f"{o.name} / {uname}"
+
+            def imp(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+                a = achieved[:, lo:hi, u, k].sum(axis=1)
+                n = enrolled[:, lo:hi, u].sum(axis=1)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    rate = np.where(n > 0, a / np.where(n > 0, n, 1.0), 0.0)
+                return np.where(n > 0, improvement(rate, o.baseline_rate, o.improvement), np.nan), n
+
+            if o.cohort_years is not None:
+                G = max(1, h.to_periods(o.cohort_years))
+                first = start - start % G
+                j = 0
+                for lo in range(first, end, G):
+                    hi = min(lo + G, end)
+                    j += 1
+                    x, n = imp(max(lo, start), hi)
+                    for text, thr in levels:
+                        cols[_event_key("outcome", label, f"cohort {j} (periods {max(lo, start)}-{hi - 1}) {text}")] = np.where(
+                            np.isnan(x), np.nan, x >= thr - 1e-12)
+            else:
+                x, n = imp(start, end)
+                for text, thr in levels:
+                    cols[_event_key("outcome", label, f"all cohorts together {text}")] = np.where(np.isnan(x), np.nan, x >= thr - 1e-12)
+            if o.overall_threshold is not None:
+                x, n = imp(start, end)
+                cols[_event_key("outcome", label, f"meets the {o.overall_threshold:.3g} overall threshold")] = np.where(
+                    np.isnan(x), np.nan, x >= o.overall_threshold - 1e-12)
+    paid = flows["commissioner_paid"]  # (N, T, C)
+    ppy = h.periods_per_year
+    n_years = -(-T // ppy)
+    for c, com in enumerate(s.commissioners):
+        if com.total_cap is not None:
+            cols[_event_key("commissioner", com.name, "total cap reached")] = (
+                paid[:, :, c].sum(axis=1) >= com.total_cap * (1 - 1e-6)).astype(float)
+        if com.annual_budget is not None:
+            yearly = np.stack([paid[:, y * ppy : (y + 1) * ppy, c].sum(axis=1) for y in range(n_years)], axis=1)
+            cols[_event_key("commissioner", com.name, "annual budget reached in some year")] = (
+                (yearly >= com.annual_budget * (1 - 1e-6)).any(axis=1).astype(float))
+    paid_in = flows["drawn"].sum(axis=1)
+    paid_out = (flows["coupon"] + flows["capital"] + flows["upside"] + flows["guarantee_received"]).sum(axis=1)
+    for k, t in enumerate(s.capital_tranches):
+        if t.kind == "grant":
+            continue
+        i, o_ = paid_in[:, k], paid_out[:, k]
+        cols[_event_key("tranche", t.name, "loses money")] = np.where(i > 0, (i - o_) > LOSS_RTOL * i, np.nan)
+    guar = [t for t in s.tranches if t.kind == "guarantee"]
+    for g, t in enumerate(guar):
+        cols[_event_key("guarantee", t.name, "is called")] = (flows["guarantee_call"][:, :, g].sum(axis=1) > 0).astype(float)
+    cols[_event_key("contract", s.name, "delivery stops for lack of funds")] = (flows["stop_period"] < T).astype(float)
+    return pd.DataFrame(cols)
+
+
+def event_probabilities(r: Results) -> pd.DataFrame:
+    """Probabilities of the early-warning events of a nowcast (or of :func:`prior_run`):
+    group, name, event, probability, se (Monte Carlo standard error)."""
+    ev: pd.DataFrame = r.extra["events"]
+    post: Posterior | None = r.extra.get("posterior")
+    ess = post.ess if post is not None and post.space.dim > 0 else math.inf
+    rows = []
+    for key in ev.columns:
+        group, name, event = key.split("|", 2)
+        x = ev[key].to_numpy(dtype=float)
+        valid = ~np.isnan(x)
+        n = int(valid.sum())
+        p = float(x[valid].mean()) if n else math.nan
+        n_eff = 1.0 / (1.0 / max(n, 1) + 1.0 / ess)
+        se = math.sqrt(p * (1 - p) / n_eff) if n else math.nan
+        rows.append({"group": group, "name": name, "event": event, "probability": p, "se": se})
+    df = pd.DataFrame(rows, columns=["group", "name", "event", "probability", "se"])
+    order = {g: i for i, g in enumerate(GROUP_ORDER)}
+    df["_o"] = df["group"].map(order).fillna(len(order))
+    return df.sort_values("_o", kind="stable").drop(columns="_o").reset_index(drop=True)
+
+
+def early_warning(
+    scenario: Scenario,
+    observed: Any,
+    previous_observed: Any = None,
+    n_paths: int = 4096,
+    seed: int = 1,
+    n_draws: int = DEFAULT_DRAWS,
+    results: Results | None = None,
+    previous_results: Results | None = None,
+    prior_results: Results | None = None,
+) -> pd.DataFrame:
+    """The probability, now, of each threshold and cap being met, each tranche losing money,
+    each guarantee being called and delivery stopping, and how it moved.
+
+    Columns: group, name, event; ``prior`` (before any data: the scenario as written);
+    ``previous`` (given ``previous_observed``, else NaN) and ``now``; ``change`` (now minus
+    previous, or minus the prior when there is no previous report); ``se`` (Monte Carlo standard
+    error of ``now``; a change smaller than about 2 se is noise). All runs share ``seed``
+    (common random numbers). ``attrs``: ``as_of``, ``previous_as_of``.
+
+    ``results`` / ``previous_results`` / ``prior_results``: nowcasts already run (of
+    ``observed``, ``previous_observed`` and of no data), so they are not run again.
+    """
+    now_r = results if results is not None else nowcast(scenario, observed, n_paths=n_paths, seed=seed, n_draws=n_draws)
+    prior_r = prior_results if prior_results is not None else nowcast(scenario, None, n_paths=n_paths, seed=seed, n_draws=n_draws)
+    prev_r = previous_results
+    if prev_r is None and previous_observed is not None:
+        prev_r = nowcast(scenario, previous_observed, n_paths=n_paths, seed=seed, n_draws=n_draws)
+    now = event_probabilities(now_r).rename(columns={"probability": "now"})
+    prior = event_probabilities(prior_r)[["group", "name", "event", "probability"]].rename(columns={"probability": "prior"})
+    df = prior.merge(now, on=["group", "name", "event"], how="right")
+    if prev_r is not None:
+        prev = event_probabilities(prev_r)[["group", "name", "event", "probability"]].rename(columns={"probability": "previous"})
+        df = df.merge(prev, on=["group", "name", "event"], how="left")
+        df["change"] = df["now"] - df["previous"]
+    else:
+        df["previous"] = math.nan
+        df["change"] = df["now"] - df["prior"]
+    df = df[["group", "name", "event", "prior", "previous", "now", "change", "se"]]
+    df.attrs["as_of"] = now_r.extra["as_of"]
+    df.attrs["previous_as_of"] = prev_r.extra["as_of"] if prev_r is not None else None
+    return df
+
+
+def headline(r: Results) -> pd.DataFrame:
+    """The headline risk figures of a run: per tranche P(loss), expected loss and median
+    multiple; total outcome payments (mean, 5%, 50%, 95%); P(delivery stops). Columns: group,
+    name, metric, value, unit."""
+    s = r.scenario
+    sm = r.summary()
+    keep = {
+        "tranche": ["prob_loss", "expected_loss", "multiple_p50"],
+        "contract": ["outcome_payments_mean", "prob_delivery_stopped"],
+        "commissioner": ["paid_mean", "prob_cap_hit"],
+    }
+    parts = [sm[(sm.group == g) & sm.metric.isin(m)] for g, m in keep.items()]
+    total = r.path["commissioner_paid"].sum(axis=1)
+    extra = pd.DataFrame([
+        {"group": "contract", "name": s.name, "metric": f"outcome_payments_p{q:02d}", "value": float(np.quantile(total, q / 100)), "unit": s.currency}
+        for q in (5, 50, 95)
+    ])
+    return pd.concat(parts + [extra], ignore_index=True)
+
+
+def interval(r: Results, q: float = 0.9, what: str = "outcome_payments") -> tuple[float, float]:
+    """Central ``q`` interval over paths of a total: ``outcome_payments`` (all commissioners),
+    or ``tranche_out[NAME]`` style names of :meth:`Results.path_table`."""
+    if what == "outcome_payments":
+        x = r.path["commissioner_paid"].sum(axis=1)
+    else:
+        x = r.path_table()[what].to_numpy()
+    lo, hi = np.quantile(x, [(1 - q) / 2, 1 - (1 - q) / 2])
+    return float(lo), float(hi)
+
+
+def fan_frame(r: Results, qs: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95)) -> pd.DataFrame:
+    """Cumulative outcome payments over time split into observed and projected: quantiles over
+    kept paths per period (``q05`` ... ``q95``), ``period``, ``period_start``, ``observed`` (the
+    cumulative amount received for reported periods, NaN after) and ``phase``
+    (``observed``/``projected``)."""
+    df = r.fan("commissioner_paid", qs).reset_index()
+    K = r.extra.get("as_of", 0)
+    obs: Observed | None = r.extra.get("observed")
+    df.insert(0, "period", np.arange(len(df)))
+    df["phase"] = np.where(df["period"] < K, "observed", "projected")
+    seen = np.full(len(df), np.nan)
+    if obs is not None and K:
+        if obs.paid is not None:
+            seen[:K] = np.cumsum(obs.paid.sum(axis=1))
+        else:  # payments follow from the reported outcomes: the same on every path
+            seen[:K] = np.cumsum(r.kept["commissioner_paid"][0, :K].sum(axis=1))
+    df["observed"] = seen
+    df["currency"] = r.scenario.currency
+    return df
+
+
+# --------------------------------------------------------------------------------------------
+# A simulated "true" world, for tests, examples and the notebook
+
+
+@dataclass
+class World:
+    """One path of a scenario played out in full: the truth that observations are taken from.
+
+    flows: ``run_paths`` flows of the one path; draws: its :class:`Draws` (effect (1, P, O),
+    half_maturity (1, P), exits, withdrawals).
+    """
+
+    scenario: Scenario
+    flows: dict[str, np.ndarray]
+    draws: Draws
+
+    @property
+    def effect(self) -> np.ndarray:
+        """(P, O) the world's true effects."""
+        return self.draws.effect[0]
+
+    @property
+    def half_maturity(self) -> np.ndarray:
+        """(P,) the world's true half-maturities, years."""
+        return self.draws.half_maturity[0]
+
+    @property
+    def total_paid(self) -> float:
+        """Outcome payments over the whole contract, all commissioners."""
+        return float(self.flows["commissioner_paid"][0].sum())
+
+    def observed(self, as_of: int, payments: bool = True, dropouts: bool = True) -> pd.DataFrame:
+        """What the world has reported by the end of period ``as_of - 1`` (observed format)."""
+        from cib_sim.observed import observed_frame
+
+        return observed_frame(
+            self.scenario, self.flows, as_of, exit_period=self.draws.exit_period[0],
+            withdraw_period=self.draws.withdraw_period[0], payments=payments, dropouts=dropouts,
+        )
+
+
+def simulate_world(
+    s: Scenario, seed: Any = 0, effect: np.ndarray | float | None = None, effect_scale: float | None = None,
+    half_maturity: np.ndarray | float | None = None, mode: str = "approx",
+) -> World:
+    """Draw one world from the scenario (inputs from its prior, or fixed): ``effect`` (P, O) or
+    a number for every partner and outcome; ``effect_scale`` multiplies the scenario's mean
+    effects; ``half_maturity`` (P,) or a number, years. Counts are drawn as in the engine."""
+    draws = sample_block(s, _seed_sequence(seed), 1, exact=(mode == "exact"))
+    if effect_scale is not None:
+        mean = LatentSpace.of(s).prior_means()[0] if s.uncertainty.enabled else draws.effect[0]
+        draws.effect = (np.asarray(mean) * effect_scale)[None].copy()
+    if effect is not None:
+        draws.effect = np.broadcast_to(np.asarray(effect, dtype=float), draws.effect.shape[1:])[None].copy()
+    if half_maturity is not None:
+        draws.half_maturity = np.broadcast_to(np.asarray(half_maturity, dtype=float), draws.half_maturity.shape[1:])[None].copy()
+    flows = run_paths(s, draws, mode)  # type: ignore[arg-type]
+    return World(s, flows, draws)
