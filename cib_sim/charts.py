@@ -114,7 +114,7 @@ def _waterfall_category(step: str, direction: str) -> str:
     return "Delivery and backbone"
 
 
-def waterfall_frame(data: "Results | pd.DataFrame", stat: str = "mean", min_share: float = 1e-4) -> pd.DataFrame:
+def waterfall_frame(data: Results | pd.DataFrame, stat: str = "mean", min_share: float = 1e-4) -> pd.DataFrame:
     """Steps of the payout waterfall with their running totals.
 
     Input: a Results (``stat``: ``mean`` or ``median``) or the frame of ``Results.waterfall``
@@ -146,7 +146,7 @@ def waterfall_frame(data: "Results | pd.DataFrame", stat: str = "mean", min_shar
     return wf[["order", "step", "category", "amount", "start", "end", "label", "currency"]]
 
 
-def waterfall_chart(data: "Results | pd.DataFrame", stat: str = "mean", title: str | None = None) -> alt.Chart:
+def waterfall_chart(data: Results | pd.DataFrame, stat: str = "mean", title: str | None = None) -> alt.Chart:
     """Horizontal payout waterfall: money in (outcome payments, capital, guarantee calls) builds
     the fund up; delivery, backbone, each tranche's capital and return, and any excess take it
     back down to zero. ``data``: a Results or ``Results.waterfall(stat)``/``waterfall_frame``."""
@@ -206,7 +206,7 @@ def _axis_title(what: str, values: np.ndarray) -> str:
     return spec["axis"]
 
 
-def distribution_frame(results: "Results", what: Literal["multiple", "irr"] = "multiple") -> pd.DataFrame:
+def distribution_frame(results: Results, what: Literal["multiple", "irr"] = "multiple") -> pd.DataFrame:
     """Per-path values of a tranche measure, tidy: ``tranche``, ``seniority`` (1 = most senior),
     ``value`` and ``prob_loss`` (the tranche's share of paths below the loss line). Paths where
     the measure is undefined (nothing drawn; no IRR) are left out."""
@@ -295,7 +295,7 @@ def ecdf_frame(df: pd.DataFrame, what: str = "multiple", points: int = 301) -> p
 
 
 def distribution_chart(
-    data: "Results | pd.DataFrame", what: Literal["multiple", "irr"] = "multiple",
+    data: Results | pd.DataFrame, what: Literal["multiple", "irr"] = "multiple",
     kind: Literal["histogram", "ecdf"] = "histogram", width: int = 380,
 ) -> alt.Chart:
     """Risk distribution of each tranche's multiple of money or IRR, with the loss region marked.
@@ -375,7 +375,7 @@ _FAN = {
 }
 
 
-def fan_frame(results: "Results", what: str = "commissioner_paid") -> pd.DataFrame:
+def fan_frame(results: Results, what: str = "commissioner_paid") -> pd.DataFrame:
     """``Results.fan(what)`` as a plain frame: ``period_start``, ``year``, ``q05`` ... ``q95``
     (currency, cumulative), ``what`` and ``currency``."""
     df = results.fan(what).reset_index()
@@ -384,7 +384,7 @@ def fan_frame(results: "Results", what: str = "commissioner_paid") -> pd.DataFra
     return df
 
 
-def fan_chart(data: "Results | pd.DataFrame", what: str = "commissioner_paid", currency: str | None = None,
+def fan_chart(data: Results | pd.DataFrame, what: str = "commissioner_paid", currency: str | None = None,
               title: str | None = None) -> alt.Chart:
     """5-95% and 25-75% bands and the median over time of a cumulative money series.
     ``data``: a Results, or ``Results.fan(what)`` (with or without its index reset)."""
@@ -431,7 +431,7 @@ def fan_chart(data: "Results | pd.DataFrame", what: str = "commissioner_paid", c
 # Outcomes over time: the slow start
 
 
-def outcomes_frame(results: "Results") -> pd.DataFrame:
+def outcomes_frame(results: Results) -> pd.DataFrame:
     """Mean outcomes verified per period, attributed to partners: ``period_start``, ``year``,
     ``partner``, ``outcomes`` (count per period), ``period`` (month/quarter/year).
 
@@ -461,7 +461,7 @@ def outcomes_frame(results: "Results") -> pd.DataFrame:
     return df
 
 
-def outcomes_chart(data: "Results | pd.DataFrame", title: str | None = None) -> alt.Chart:
+def outcomes_chart(data: Results | pd.DataFrame, title: str | None = None) -> alt.Chart:
     """Stacked areas of the mean outcomes verified per period, by partner: nothing until the
     first lags pass, then a slow rise as partners mature."""
     df = _frame_of(data, outcomes_frame)
@@ -483,7 +483,7 @@ def outcomes_chart(data: "Results | pd.DataFrame", title: str | None = None) -> 
     return chart.properties(title=title) if title else chart
 
 
-def uplift_frame(results: "Results") -> pd.DataFrame:
+def uplift_frame(results: Results) -> pd.DataFrame:
     """Outcomes above the no-intervention baseline per participant enrolled, by enrolment
     period: the partners' maturity as the contract sees it. Columns ``period_start``, ``year``,
     ``series`` (an outcome in the zone model, a partner in the pipelines model), ``series_kind``,
@@ -520,7 +520,7 @@ def uplift_frame(results: "Results") -> pd.DataFrame:
     return df
 
 
-def uplift_chart(data: "Results | pd.DataFrame", title: str | None = None) -> alt.Chart:
+def uplift_chart(data: Results | pd.DataFrame, title: str | None = None) -> alt.Chart:
     """Lines of outcomes above baseline per participant, by enrolment period (see
     :func:`uplift_frame`): low for the first cohorts, rising as partners reach full effect."""
     df = _frame_of(data, uplift_frame)
@@ -547,7 +547,7 @@ def uplift_chart(data: "Results | pd.DataFrame", title: str | None = None) -> al
 # The deal's terms (from the scenario, before any simulation)
 
 
-def capital_stack_frame(scenario: "Scenario") -> pd.DataFrame:
+def capital_stack_frame(scenario: Scenario) -> pd.DataFrame:
     """Tranches in seniority order: ``seniority``, ``tranche``, ``kind``, ``commitment``,
     ``start``/``end`` (cumulative, currency), ``label``, ``currency``. Guarantees are listed
     after the capital they stand behind."""
@@ -585,7 +585,7 @@ def capital_stack_chart(df: pd.DataFrame) -> alt.Chart:
     return bars.properties(height=alt.Step(30))
 
 
-def maturity_frame(scenario: "Scenario", points: int = 121) -> pd.DataFrame:
+def maturity_frame(scenario: Scenario, points: int = 121) -> pd.DataFrame:
     """Each partner's share of its full effect by year of the contract (logistic maturity from
     when it starts delivering): ``partner``, ``year``, ``share``."""
     from scipy.special import expit
@@ -621,7 +621,7 @@ def maturity_chart(df: pd.DataFrame) -> alt.Chart:
 # Base against edited scenario
 
 
-def comparison_frame(base: "Results | pd.DataFrame", edited: "Results | pd.DataFrame") -> pd.DataFrame:
+def comparison_frame(base: Results | pd.DataFrame, edited: Results | pd.DataFrame) -> pd.DataFrame:
     """Per tranche, the 5th/50th/95th percentile multiple and P(loss) of both scenarios, from
     their summaries (``Results.summary()``): ``scenario`` (Base/Edited), ``tranche``, ``p5``,
     ``p50``, ``p95``, ``prob_loss``, ``seniority``."""

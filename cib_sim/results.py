@@ -183,8 +183,9 @@ class Results:
                         cols[f"{name}[{lab}][{oname}]"] = arr[:, j, o]
         return pd.DataFrame(cols)
 
-    def to_parquet(self, path: str | Path) -> Path:
-        """Write the path table (one row per path) to Parquet; scenario and seed in its metadata."""
+    def to_parquet(self, path):
+        """Write the path table (one row per path) to Parquet (a path or a binary file object);
+        the scenario YAML and the seed go in its metadata."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -194,7 +195,7 @@ class Results:
         meta = dict(table.schema.metadata or {})
         meta.update({b"cib_sim.scenario": scenario_to_yaml(self.scenario).encode(), b"cib_sim.seed": str(self.seed).encode()})
         pq.write_table(table.replace_schema_metadata(meta), path)
-        return Path(path)
+        return Path(path) if isinstance(path, (str, Path)) else path
 
     def to_csv(self, path: str | Path) -> Path:
         self.path_table().to_csv(path, index=False)

@@ -1,0 +1,387 @@
+"""The Streamlit app, driven headless with ``streamlit.testing.v1.AppTest``, and the plain-data
+layer under it (``cib_sim.app_state``).
+
+Edits are simulated the way the browser sends them: a ``st.data_editor``'s state (its key in
+session state) is ``{"edited_rows": {row: {column: value}}, "added_rows": [...],
+"deleted_rows": [...]}``; an input's value is its key. Keys carry the editor version
+(``v<version>:<name>``), which changes when rows are added, deleted or renamed.
+
+The app runs 400 paths here (``CIB_APP_PATHS``) so the whole file takes a few seconds.
+The real-browser check is ``test_browser_check`` (marked ``browser``; skipped without Chromium).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from cib_sim import app_state as A
+from cib_sim.engine import simulate
+from cib_sim.scenario import load_scenario, parse_scenario, scenario_from_yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "app.py")
+PATHS = 400
+LIBRARY = A.library()
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache(monkeypatch):
+    """Each test starts with an empty results cache and a small default number of paths."""
+    st.cache_data.clear()
+    monkeypatch.setenv("CIB_APP_PATHS", str(PATHS))
+    yield
+    st.cache_data.clear()
+
+
+def start() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def key(at: AppTest, name: str) -> str:
+    return f"v{at.session_state['version']}:{name}"
+
+
+def edit(at: AppTest, table: str, rows: dict | None = None, added: list | None = None, deleted: list | None = None) -> AppTest:
+    at.session_state[key(at, table)] = {"edited_rows": rows or {}, "added_rows": added or [], "deleted_rows": deleted or []}
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]
+
+
+# --------------------------------------------------------------------------------------------
+# The app
+
+
+def test_app_loads_and_runs_the_reference_scenario():
+    at = start()
+    assert errors(at) == []
+    results = at.session_state["results"]
+    assert results.n_paths == PATHS
+    assert results.scenario.name == load_scenario(LIBRARY[next(iter(LIBRARY))]).name
+    m = metrics(at)
+    for label in ("Capital committed", "Expected payments", "95th pct payments", "Value for money"):
+        assert label in m
+    for name in results.tranche_names:
+        assert m[f"{name}: P(loss)"].endswith("%")
+    # Waterfall, histogram, ECDF, two fans, outcomes, uplift, comparison, maturity, capital stack.
+    specs = [c.proto.spec for c in at.get("vega_lite_chart")]
+    assert len(specs) >= 10
+    assert all(s.startswith("{") for s in specs)
+    tables = [d.value for d in at.dataframe]
+    tranche_table = next(t for t in tables if "Multiple: p5 · p50 · p95" in t.columns)
+    assert len(tranche_table) == len(results.tranche_names) and not tranche_table.isna().any().any()
+    assert any(any(c.startswith("95th pct spend") for c in t.columns) for t in tables)
+    assert [p.value for p in at.get("progress")][-1] in (1.0, 100)
+
+
+def test_edited_price_changes_the_headline_figures():
+    at = start()
+    before = metrics(at)
+    price = at.session_state["working"]["outcomes"][1]["price"]
+    edit(at, "outcomes", {1: {"price": price * 2}})
+    after = metrics(at)
+    assert at.session_state["working"]["outcomes"][1]["price"] == price * 2
+    assert after["Expected payments"] != before["Expected payments"]
+    assert at.session_state["results"].scenario.outcomes[1].price == price * 2
+    # Headline cards show the change against the base scenario.
+    assert any(m.delta and "vs base" in m.delta for m in at.metric if m.label == "Expected payments")
+    assert errors(at) == []
+
+
+def test_bad_price_shows_an_error_naming_the_field_and_keeps_other_edits():
+    at = start()
+    at.session_state[key(at, "backbone.cost")] = 123_456.0
+    edit(at, "outcomes", {0: {"price": -5.0}, 2: {"lag": 1.5}})
+    errs = errors(at)
+    assert errs, "a negative price must be reported"
+    assert any("outcomes[0].price" in e and ">= 0" in e for e in errs)
+    assert not at.exception
+    w = at.session_state["working"]
+    assert w["outcomes"][0]["price"] == -5.0  # what the user typed stays
+    assert w["outcomes"][2]["lag"] == 1.5
+    assert w["backbone"]["cost"] == 123_456.0
+    # The last valid results stay, flagged as out of date.
+    assert any("last run" in x.value for x in at.warning)
+    assert "Expected payments" in metrics(at)
+    # Fixing the price clears the error and keeps the other edits.
+    edit(at, "outcomes", {0: {"price": 900.0}, 2: {"lag": 1.5}})
+    assert errors(at) == []
+    s = at.session_state["results"].scenario
+    assert s.outcomes[0].price == 900.0 and s.outcomes[2].lag == 1.5 and s.backbone.cost == 123_456.0
+
+
+def test_share_above_one_shows_an_error_in_the_commissioners_section():
+    at = start()
+    edit(at, "shares", {0: {"o1": 1.5}})
+    errs = errors(at)
+    assert any("commissioners[0].shares." in e and "between 0 and 1" in e for e in errs)
+    assert any("Commissioners" in e for e in errs)  # the banner names the section
+    assert not at.exception
+
+
+def test_adding_a_partner_rebuilds_the_tables_and_keeps_edits():
+    at = start()
+    v0 = at.session_state["version"]
+    price = at.session_state["working"]["outcomes"][0]["price"] + 11
+    edit(at, "outcomes", {0: {"price": price}})
+    n = len(at.session_state["working"]["partners"])
+    edit(at, "partners", added=[{"name": "New charity", "cost": 500.0}])
+    assert at.session_state["version"] > v0
+    w = at.session_state["working"]
+    assert [p["name"] for p in w["partners"]][-1] == "New charity"
+    assert len(w["partners"]) == n + 1
+    assert w["outcomes"][0]["price"] == price
+    frames = at.session_state["frames"]
+    assert list(frames["effect_mean"]["Partner"])[-1] == "New charity"
+    # Give it an effect in the rebuilt matrix.
+    edit(at, "effect_mean", {n: {"o1": 0.05}})
+    assert at.session_state["working"]["partners"][n]["effect"][w["outcomes"][1]["name"]] == {"mean": 0.05}
+    assert errors(at) == []
+
+
+def test_renaming_an_outcome_carries_its_effects_and_shares():
+    at = start()
+    w = at.session_state["working"]
+    old = w["outcomes"][1]["name"]
+    effect = w["partners"][0]["effect"][old]
+    share = w["commissioners"][0]["shares"][old]
+    edit(at, "outcomes", {1: {"name": "renamed"}})
+    w = at.session_state["working"]
+    assert w["outcomes"][1]["name"] == "renamed"
+    assert w["partners"][0]["effect"]["renamed"] == effect and old not in w["partners"][0]["effect"]
+    assert w["commissioners"][0]["shares"]["renamed"] == share
+    assert errors(at) == []
+
+
+def test_reordering_tranches_by_seniority():
+    at = start()
+    names = [t["name"] for t in at.session_state["working"]["tranches"]]
+    edit(at, "tranches", {0: {"seniority": 2.5}})
+    got = [t["name"] for t in at.session_state["working"]["tranches"]]
+    assert got == [names[1], names[0], names[2]] + names[3:]
+    assert list(at.session_state["frames"]["tranches"]["seniority"]) == list(range(1, len(names) + 1))
+
+
+def test_autorun_off_waits_for_the_run_button():
+    at = start()
+    at.toggle(key="autorun").set_value(False).run()
+    first = at.session_state["results"]
+    price = at.session_state["working"]["outcomes"][1]["price"]
+    edit(at, "outcomes", {1: {"price": price + 500}})
+    assert at.session_state["results"] is first or at.session_state["results"].scenario == first.scenario
+    assert any("last run" in x.value for x in at.warning)
+    at.button(key="run").click().run()
+    assert at.session_state["results"].scenario.outcomes[1].price == price + 500
+
+
+def test_pinned_base_is_compared_against():
+    at = start()
+    price = at.session_state["working"]["outcomes"][1]["price"]
+    edit(at, "outcomes", {1: {"price": price * 3}})
+    at.button(key="pin").click().run()
+    assert "pinned" in at.session_state["reference_label"]
+    assert at.session_state["reference"]["outcomes"][1]["price"] == price * 3
+    # Now the edited scenario is the base: no change against it.
+    assert not any(m.delta for m in at.metric if m.label == "Expected payments")
+    # Reloading the library scenario discards the edits.
+    at.button(key="reload").click().run()
+    assert at.session_state["working"]["outcomes"][1]["price"] == price
+
+
+def test_paths_and_seed_controls():
+    at = start()
+    at.number_input(key="n_paths").set_value(300).run()
+    at.number_input(key="seed").set_value(7).run()
+    r = at.session_state["results"]
+    assert (r.n_paths, r.seed) == (300, 7)
+
+
+def test_waterfall_switches_between_mean_and_median():
+    at = start()
+    at.radio(key="waterfall_stat").set_value("Median path").run()
+    assert not at.exception
+    at.radio(key="risk_what").set_value("IRR").run()
+    assert not at.exception
+    specs = " ".join(c.proto.spec for c in at.get("vega_lite_chart"))
+    assert "IRR (per year)" in specs
+
+
+def test_every_library_scenario_loads_and_runs():
+    at = start()
+    for label in list(LIBRARY)[1:] + list(LIBRARY)[:1]:
+        at.selectbox(key="library_choice").set_value(label).run()
+        assert not at.exception, label
+        assert errors(at) == [], label
+        assert at.session_state["results"].scenario == load_scenario(LIBRARY[label])
+
+
+def test_uploaded_yaml_becomes_the_scenario_and_its_errors_show():
+    at = start()
+    s = load_scenario(LIBRARY[next(iter(LIBRARY))])
+    d = A.scenario_dict(s)
+    d["name"] = "Uploaded deal"
+    d["outcomes"][0]["price"] = -1.0
+    import yaml
+
+    at.file_uploader(key="upload").set_value(("deal.yaml", yaml.safe_dump(d).encode(), "application/x-yaml")).run()
+    assert not at.exception
+    assert at.session_state["working"]["name"] == "Uploaded deal"
+    assert any("outcomes[0].price" in e for e in errors(at))
+    assert any("outcomes[0].price" in w.value for w in at.warning)  # reported on load, too
+    # Odd shapes are shown as errors, never raised.
+    odd = "name: odd\nhorizon: 5\noutcomes: {a: 1}\npartners: [3]\ncommissioners: []\ntranches: [{name: t}]\n"
+    at.file_uploader(key="upload").set_value(("odd.yaml", odd.encode(), "application/x-yaml")).run()
+    assert not at.exception
+    assert any("horizon" in e for e in errors(at))
+    at.file_uploader(key="upload").set_value(("bad.yaml", b"a: [", "application/x-yaml")).run()
+    assert not at.exception
+    assert any("not valid YAML" in w.value for w in at.warning)
+    assert at.session_state["working"]["name"] == "odd"  # the last good load stays
+
+
+def test_downloads_are_offered():
+    at = start()
+    labels = [b.label for b in at.get("download_button")]
+    assert labels == ["Scenario (YAML)", "Summary (CSV)", "Path results (Parquet)"]
+
+
+# --------------------------------------------------------------------------------------------
+# The plain-data layer
+
+
+@pytest.mark.parametrize("label", list(LIBRARY))
+def test_tables_round_trip_every_library_scenario(label):
+    s = load_scenario(LIBRARY[label])
+    d = A.scenario_dict(s)
+    scalars = {f.path: A.scalar_default(d, f.path) for fields in A.SCALARS.values() for f in fields}
+    back = A.compose(d, scalars, A.build_frames(d))
+    assert A.table_problems(d, A.build_frames(d)) == []
+    assert parse_scenario(back) == s
+
+
+def test_every_scenario_field_is_editable():
+    """Each field of the scenario model has an input, a table column or a matrix in the app."""
+    from cib_sim.scenario import Maturity, PartnerContract, Scenario
+
+    scalar_paths = {f.path for fields in A.SCALARS.values() for f in fields}
+    for name, field in Scenario.model_fields.items():
+        sub = field.annotation
+        if name in A.ENTITY_COLS:
+            cols = {c.field for c in A.ENTITY_COLS[name]} | A.EDITED_ELSEWHERE[name]
+            model = A.ENTITY_MODEL[name]
+            for f in model.model_fields:
+                if f == "maturity":
+                    assert {f"maturity.{g}" for g in Maturity.model_fields} <= cols
+                elif f == "contract":
+                    assert {f"contract.{g}" for g in PartnerContract.model_fields} <= cols
+                else:
+                    assert f in cols, f"{name}.{f} has no column in the app"
+        elif hasattr(sub, "model_fields"):
+            for f in sub.model_fields:
+                if (name, f) == ("delivery", "split"):
+                    continue  # the fixed-split table
+                assert f"{name}.{f}" in scalar_paths, f"{name}.{f} has no input in the app"
+        else:
+            assert name in scalar_paths, f"{name} has no input in the app"
+
+
+def test_new_rows_take_the_model_defaults():
+    s = load_scenario(LIBRARY[next(iter(LIBRARY))])
+    d = A.scenario_dict(s)
+    frames = A.build_frames(d)
+    scalars = {f.path: A.scalar_default(d, f.path) for fields in A.SCALARS.values() for f in fields}
+    new = pd.concat([frames["tranches"], pd.DataFrame([{"name": "Grant", "kind": "grant", "commitment": 5.0}])],
+                    ignore_index=True)
+    out = A.compose(d, scalars, {**frames, "tranches": new})
+    t = out["tranches"][-1]
+    assert t["name"] == "Grant" and t["coupon"] == 0.0 and t["cap_multiple"] is None
+    assert A.tables_restructured({**frames, "tranches": new})
+
+
+def test_errors_go_to_their_sections():
+    errs = [("outcomes[0].price", "must be >= 0"), ("commissioners", "shares sum to 1.2"),
+            ("terms.excess_split", "must be <= 1"), ("currency", "too long"), ("horizon.years", "must be > 0")]
+    by = A.errors_by_section(errs, {"outcomes": [{"name": "job"}]})
+    assert by["outcomes"] == ["outcomes[0].price (job): must be >= 0"]
+    assert set(by) == {"outcomes", "commissioners", "backbone", "general", "horizon"}
+
+
+def test_misspelt_fields_in_an_upload_are_left_out_and_reported():
+    s = load_scenario(LIBRARY[next(iter(LIBRARY))])
+    d = A.scenario_dict(s)
+    d["outcomes"][0]["prise"] = 5
+    d["colour"] = "red"
+    import yaml
+
+    got, errs = A.read_yaml(yaml.safe_dump(d))
+    assert "prise" not in got["outcomes"][0] and "colour" not in got
+    assert ("outcomes[0].prise", "unknown field (check the spelling); left out") in errs
+    assert parse_scenario(got) == s
+
+
+def test_validate_never_raises():
+    assert A.validate({"name": 3})[0] is None
+    assert A.validate([])[1]
+    assert A.read_yaml("a: [")[0] is None
+    assert A.read_yaml("- 1\n- 2")[0] is None
+
+
+def test_yaml_download_loads_back_identically():
+    for path in LIBRARY.values():
+        s = load_scenario(path)
+        assert scenario_from_yaml(A.scenario_yaml_bytes(s).decode()) == s
+
+
+def test_summary_csv_and_parquet_downloads():
+    s = load_scenario(LIBRARY[next(iter(LIBRARY))])
+    r = simulate(s, n_paths=300, seed=3)
+    csv = pd.read_csv(io.BytesIO(A.summary_csv_bytes(r.summary())))
+    assert list(csv.columns) == ["group", "name", "metric", "value", "unit"]
+    table = pq.read_table(io.BytesIO(A.results_parquet_bytes(r)))
+    assert table.num_rows == 300
+    meta = table.schema.metadata
+    assert scenario_from_yaml(meta[b"cib_sim.scenario"].decode()) == s and meta[b"cib_sim.seed"] == b"3"
+    comp = A.comparison_table(r.summary(), r.summary(), s.currency)
+    assert set(comp["Change"]) <= {"–", "n/a"}
+
+
+# --------------------------------------------------------------------------------------------
+# The real browser
+
+
+@pytest.mark.browser
+def test_browser_check(tmp_path):
+    if not any(shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")):
+        pytest.skip("chromium is not installed (apt-get install -y chromium)")
+    out = tmp_path / "artifacts"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "browser_check.py"), "--out", str(out), "--paths", "2000",
+         "--timeout", "150"],
+        check=False, capture_output=True, text=True, timeout=400,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (out / "page.png").stat().st_size > 50_000
+    assert math.isfinite(len(list(out.glob("tab_*.png"))))
+    assert len(list(out.glob("tab_*.png"))) == 8

@@ -1,0 +1,198 @@
+"""Chart builders (``cib_sim.charts``): each returns valid Vega-Lite (``to_dict`` validates it
+against the schema) with the fields and encodings a reader relies on, and their frames add up.
+"""
+
+from __future__ import annotations
+
+import json
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import pytest
+
+from cib_sim import charts as C
+from cib_sim.app_state import library
+from cib_sim.engine import simulate
+from cib_sim.scenario import load_scenario
+
+LIB = library()
+
+
+def _find(lib: dict, word: str):
+    return next((p for label, p in lib.items() if word in p.name), next(iter(lib.values())))
+
+
+@pytest.fixture(scope="module")
+def zone():
+    """Results of the zone (collective impact) reference scenario."""
+    return simulate(load_scenario(_find(LIB, "west_london")), n_paths=600, seed=5)
+
+
+@pytest.fixture(scope="module")
+def pipelines():
+    """Results of a pipelines (rate-card fund) scenario."""
+    paths = [p for p in LIB.values() if load_scenario(p).delivery.model == "pipelines"]
+    if not paths:
+        pytest.skip("no pipelines scenario in the library")
+    return simulate(load_scenario(paths[0]), n_paths=600, seed=5)
+
+
+def spec(chart: alt.TopLevelMixin) -> dict:
+    d = chart.to_dict()  # validates against the Vega-Lite schema
+    assert d["$schema"].startswith("https://vega.github.io/schema/vega-lite/")
+    json.dumps(d)
+    return d
+
+
+def encodings(d: dict) -> list[dict]:
+    """Every encoding block in a (possibly layered or faceted) spec."""
+    out = []
+
+    def walk(x):
+        if isinstance(x, dict):
+            if "encoding" in x:
+                out.append(x["encoding"])
+            for v in x.values():
+                walk(v)
+        elif isinstance(x, list):
+            for v in x:
+                walk(v)
+
+    walk(d)
+    return out
+
+
+def fields(d: dict) -> set[str]:
+    return {ch.get("field") for enc in encodings(d) for ch in enc.values() if isinstance(ch, dict) and "field" in ch}
+
+
+def titles(d: dict) -> str:
+    return json.dumps(d, ensure_ascii=False)
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def test_waterfall_steps_net_to_zero_and_encode_start_end(zone):
+    for stat in ("mean", "median"):
+        df = C.waterfall_frame(zone, stat)
+        assert list(df.columns) == ["order", "step", "category", "amount", "start", "end", "label", "currency"]
+        assert df["end"].iloc[-1] == pytest.approx(0.0, abs=1e-6 * df["amount"].abs().sum())
+        assert df["step"].iloc[0] == "Outcome payments"
+        assert {"Money in", "Delivery and backbone", "Investors: capital back"} <= set(df["category"])
+        d = spec(C.waterfall_chart(zone, stat))
+        assert {"step", "start", "end", "category", "label"} <= fields(d)
+        assert "Running total (GBP, over the contract)" in titles(d)
+    # From the Results.waterfall frame directly.
+    assert spec(C.waterfall_chart(zone.waterfall("mean")))
+
+
+@pytest.mark.parametrize("what,threshold", [("multiple", 1.0), ("irr", 0.0)])
+def test_distribution_marks_the_loss_region(zone, what, threshold):
+    df = C.distribution_frame(zone, what)
+    assert set(df["tranche"]) == set(zone.tranche_names)
+    h = C.histogram_frame(df, what)
+    for _, g in h.groupby("tranche"):
+        assert g["share"].sum() == pytest.approx(1.0)
+    assert (h.loc[h["region"].str.startswith("Loss"), "bin_end"] <= threshold + 1e-12).all()
+    # P(loss) in the labels is the summary's.
+    for name in zone.tranche_names:
+        p = zone.metric("tranche", name, "prob_loss")
+        assert f"{name} · P(loss) {p:.1%}" in set(h["label"])
+    d = spec(C.distribution_chart(zone, what, kind="histogram"))
+    assert "facet" in d and {"bin_start", "bin_end", "share", "region"} <= fields(d)
+    assert C.LOSS in titles(d)
+    e = C.ecdf_frame(df, what)
+    for _, g in e.groupby("tranche"):
+        assert np.all(np.diff(g["cum_share"]) >= -1e-12) and g["cum_share"].iloc[-1] == 1.0
+    d = spec(C.distribution_chart(zone, what, kind="ecdf"))
+    assert {"value", "cum_share", "label"} <= fields(d)
+    assert any(enc.get("x", {}).get("datum") == threshold or enc.get("x", {}).get("field") == "x" for enc in encodings(d))
+    assert ("Multiple of money" if what == "multiple" else "IRR (per year)") in titles(d)
+
+
+def test_distribution_rejects_unknown_measure(zone):
+    with pytest.raises(ValueError, match="what"):
+        C.distribution_chart(zone, "sharpe")
+    with pytest.raises(ValueError, match="kind"):
+        C.distribution_chart(zone, "irr", kind="violin")
+
+
+@pytest.mark.parametrize("what", ["commissioner_paid", "investor_net"])
+def test_fan_chart_bands_and_median(zone, what):
+    df = C.fan_frame(zone, what)
+    q = df[["q05", "q25", "q50", "q75", "q95"]].to_numpy()
+    assert np.all(np.diff(q, axis=1) >= -1e-9)
+    d = spec(C.fan_chart(zone, what))
+    assert {"period_start", "lo", "hi", "band", "q50"} <= fields(d)
+    assert "(GBP)" in titles(d) and "5–95% of paths" in titles(d)
+    # From Results.fan directly, index and all.
+    assert spec(C.fan_chart(zone.fan(what), what, currency="GBP"))
+
+
+def test_outcomes_by_partner_add_up_to_outcomes_verified(zone):
+    df = C.outcomes_frame(zone)
+    assert set(df["partner"]) == set(zone.scenario.partner_names)
+    s = zone.scenario
+    ach = zone.period_mean["achieved"]
+    T = ach.shape[0]
+    expected = sum(ach[: T - s.horizon.to_periods(o.lag), :, k].sum() for k, o in enumerate(s.outcomes))
+    assert df["outcomes"].sum() == pytest.approx(expected)
+    first = df.groupby("period_start")["outcomes"].sum().iloc[0]
+    assert first == pytest.approx(0.0)  # nothing is verified before the first lag has passed
+    d = spec(C.outcomes_chart(zone))
+    assert {"period_start", "outcomes", "partner"} <= fields(d)
+    assert "Outcomes verified per quarter (mean)" in titles(d)
+
+
+def test_uplift_shows_the_slow_start(zone, pipelines):
+    for r, kind in ((zone, "Outcome"), (pipelines, "Partner")):
+        df = C.uplift_frame(r)
+        assert set(df["series_kind"]) == {kind}
+        d = spec(C.uplift_chart(r))
+        assert {"period_start", "uplift", "series"} <= fields(d)
+    z = C.uplift_frame(zone)
+    # Partners mature: later cohorts gain more than the first.
+    for _, g in z.groupby("series"):
+        assert g["uplift"].iloc[-1] > g["uplift"].iloc[0]
+
+
+def test_scenario_charts(zone):
+    s = zone.scenario
+    stack = C.capital_stack_frame(s)
+    assert list(stack["tranche"][: len(s.capital_tranches)]) == [t.name for t in s.capital_tranches]
+    d = spec(C.capital_stack_chart(stack))
+    assert {"label", "commitment", "kind"} <= fields(d) and "Commitment (GBP)" in titles(d)
+    m = C.maturity_frame(s)
+    assert m["share"].between(0, 1).all()
+    d = spec(C.maturity_chart(m))
+    assert {"year", "share", "partner"} <= fields(d)
+
+
+def test_comparison_chart(zone):
+    edited = simulate(zone.scenario.model_copy(update={"outcomes": [
+        o.model_copy(update={"price": o.price * 1.5}) for o in zone.scenario.outcomes]}), n_paths=600, seed=5)
+    df = C.comparison_frame(zone, edited)
+    assert set(df["scenario"]) == {"Base", "Edited"}
+    base_p50 = df[df.scenario == "Base"]["p50"].to_numpy()
+    edit_p50 = df[df.scenario == "Edited"]["p50"].to_numpy()
+    assert np.all(edit_p50 >= base_p50 - 1e-9)
+    d = spec(C.comparison_chart(df))
+    assert {"tranche", "p5", "p50", "p95", "scenario"} <= fields(d)
+
+
+def test_fmt_money():
+    assert C.fmt_money(1_234_567, "GBP") == "£1.23m"
+    assert C.fmt_money(-4_500, "GBP") == "-£4,500"
+    assert C.fmt_money(45_000, "USD") == "$45.0k"
+    assert C.fmt_money(float("nan")) == "n/a"
+    assert C.fmt_money(12, "CHF") == "CHF 12"
+
+
+def test_frames_are_small_whatever_the_paths(zone):
+    """Charts carry binned or gridded data, not one row per path."""
+    for chart in (C.distribution_chart(zone, kind="histogram"), C.distribution_chart(zone, kind="ecdf")):
+        n = sum(len(v) for v in chart.to_dict().get("datasets", {}).values())
+        assert n < 2_000
+    assert isinstance(C.waterfall_frame(zone), pd.DataFrame)
