@@ -2,11 +2,11 @@
 
     streamlit run app.py
 
-The page reads top to bottom: the deal's terms, the editors (every part of the scenario), then
-the results (headline figures, the payout waterfall, investors' risk, flows over time, and a
-comparison with the base scenario). The scenario being edited is a plain dict in
-``st.session_state["working"]``, validated on every rerun; see ``cib_sim/app_state.py`` for how
-the editors' tables map to it and back.
+The page reads top to bottom: the deal's terms and how they compare with real deals (INDIGO), the
+editors (every part of the scenario), then the results (headline figures, the payout waterfall,
+investors' risk, flows over time, and a comparison with the base scenario). The scenario being
+edited is a plain dict in ``st.session_state["working"]``, validated on every rerun; see
+``cib_sim/app_state.py`` for how the editors' tables map to it and back.
 
 Settings: ``CIB_APP_PATHS`` (environment) or ``?paths=`` (URL) sets the default number of paths;
 ``?seed=`` the default seed; ``?autorun=0`` starts with automatic runs off.
@@ -82,6 +82,50 @@ def show_chart(key: tuple, build, width: str = "stretch") -> None:
             cache.clear()
         cache[key] = spec
     st.vega_lite_chart(spec, width=width)
+
+
+def real_deals_section(terms: dict, key: str) -> None:
+    """Compared with real deals: the scenario's terms among the INDIGO impact bonds. Cheap (no
+    simulation), so it follows every valid edit; ``key`` (the scenario's JSON) keys the cache."""
+    memo = ss.get("real_deals")
+    if memo is None or memo[0] != key:
+        memo = (key, A.real_deals(terms))
+        ss["real_deals"] = memo
+    view: A.RealDeals = memo[1]
+    comp = view.comparison
+    cur = comp.currency
+    st.subheader("Compared with real deals", anchor="compared-with-real-deals")
+    st.caption(
+        f"Is this deal normal? Its terms against {view.n_deals} impact bonds in the INDIGO dataset (Government "
+        "Outcomes Lab, University of Oxford; May 2025 snapshot). Deals in other currencies are converted into "
+        f"{cur} at the dataset's own rates. No simulation is needed: this follows every edit.")
+    if view.note:
+        st.info(view.note)
+    st.markdown(f"**Capital against maximum outcome payments** ({cur}, log scales; {len(view.points)} deals "
+                "publish both). Dashed diagonals: maximum outcome payments of 1×, 3× and 10× the capital.")
+    show_chart(("real_deals", key),
+               lambda: C.deals_scatter_chart(view.points, view.terms, list(comp.nearest["project_id"])))
+    st.markdown("**Where this scenario sits among real deals**")
+    table = A.deal_percentile_table(comp)
+    st.dataframe(
+        table, hide_index=True, width="stretch", height=35 * (len(table) + 1) + 3,
+        column_config={
+            "Measure": st.column_config.TextColumn("Measure", width=260),
+            "Percentile among real deals": st.column_config.ProgressColumn(
+                "Percentile among real deals (0–100)", min_value=0, max_value=100, format="%.0f", color=C.GAIN,
+                help="Share of the deals with this measure known that are at or below this scenario (ties count "
+                     "half): 50 is a typical deal, 95 bigger than almost all."),
+            "Deals compared": st.column_config.NumberColumn(
+                "Deals compared", help="Deals in the dataset with this measure published"),
+        })
+    st.caption("Participants: this scenario's expected enrolments; deals' targeted service users. Maximum return: "
+               "the highest IRR cap of the tranches; deals' maximum potential return as published (IRR or another "
+               "basis).")
+    st.markdown(f"**Nearest comparable deals** — closest in capital and maximum outcome payments (log scales); "
+                f"amounts in {cur} (as published, in brackets)")
+    st.dataframe(A.nearest_deals_table(comp), hide_index=True, width="stretch",
+                 column_config={"Name": st.column_config.TextColumn("Name", width=185),
+                                "Country": st.column_config.TextColumn("Country", width=65)})
 
 
 
@@ -436,6 +480,14 @@ with deal_box:
                             f"{shown.horizon.years:g} years")
         cols[5].metric("Delivery model", {"zone": "Zone (collective)", "pipelines": "Pipelines"}.get(
             shown.delivery.model, shown.delivery.model), border=True)
+        if scenario is None:
+            st.caption("The scenario has problems (see below): these terms and the comparison with real deals "
+                       "are those of the last valid scenario.")
+        with st.container(key="real_deals"):
+            try:
+                real_deals_section({**terms, "currency": cur}, ss["last_valid"])
+            except Exception as exc:  # noqa: BLE001 - a benchmark is not worth falling over for
+                st.info(f"The comparison with real deals is not available: {type(exc).__name__}: {exc}")
 
 # --------------------------------------------------------------------------------------------
 # Run

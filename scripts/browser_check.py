@@ -11,10 +11,13 @@ chart has drawn. Then it saves, under ``--out``:
 - ``top.png``: the first screen (1400 x 1000);
 - ``page.png``: the whole page at 1400 px wide, and ``page_01.png`` ... slices of it;
 - ``page_median_irr.png``: the whole page with the median-path waterfall and IRR distributions;
+- ``real_deals.png``: the "Compared with real deals" section, and ``real_deals_tooltip.png``:
+  the same with a deal's tooltip showing;
 - ``tab_<n>_<name>.png``: each tab of the scenario editor.
 
 It fails (exit status 1) if the server does not start, the page shows a Python exception or
-an error, or fewer charts than expected draw within the timeout.
+an error, fewer charts than expected draw within the timeout, or the real-deals section lacks its
+chart, its two tables or a tooltip naming a deal.
 """
 
 from __future__ import annotations
@@ -42,9 +45,9 @@ CHROMIUM_FLAGS = [
     "--force-device-scale-factor=1", "--window-size=1400,1000", "--disable-extensions",
     "--disable-dev-shm-usage", "--mute-audio",
 ]
-# Charts visible on load: waterfall, histogram and ECDF, two fans, outcomes, uplift, comparison
-# (the capital stack and maturity charts sit in editor tabs, drawn when a tab is opened).
-MIN_CHARTS = 8
+# Charts visible on load: real deals, waterfall, histogram and ECDF, two fans, outcomes, uplift,
+# comparison (the capital stack and maturity charts sit in editor tabs, drawn when a tab is opened).
+MIN_CHARTS = 9
 WIDTH = 1400
 
 
@@ -183,6 +186,64 @@ OVERFLOW_JS = """(() => {
 })()"""
 
 
+# The "Compared with real deals" section (a container keyed ``real_deals``): its box, its chart's
+# box and what it holds. Coordinates are the page's (the viewport is as tall as the page here).
+REAL_DEALS_JS = """(() => {
+  const box = document.querySelector('.st-key-real_deals');
+  if (!box) return null;
+  const rect = e => { const r = e.getBoundingClientRect();
+                      return {x: r.x, y: r.y + window.scrollY, w: r.width, h: r.height}; };
+  const chart = box.querySelector('[data-testid="stVegaLiteChart"]');
+  const canvas = chart && chart.querySelector('canvas, svg');
+  return {box: rect(box), chart: canvas ? rect(canvas) : null,
+          tables: box.querySelectorAll('[data-testid="stDataFrame"]').length,
+          text: box.innerText.slice(0, 2000)};
+})()"""
+TOOLTIP_JS = """(() => {
+  const t = document.querySelector('#vg-tooltip-element.visible');
+  return t ? t.innerText : null;
+})()"""
+
+
+async def check_real_deals(cdp: CDP, out: Path) -> list[str]:
+    """The real-deals section: heading, a drawn chart, two tables, and a tooltip naming a deal
+    when the pointer rests on a point (the chart is scanned from its centre outwards until one
+    shows). Saves ``real_deals.png``, and ``real_deals_tooltip.png`` with the tooltip showing."""
+    problems: list[str] = []
+    sec = await cdp.eval(REAL_DEALS_JS)
+    if not sec:
+        return ["the 'Compared with real deals' section is missing"]
+    if "Compared with real deals" not in sec["text"]:
+        problems.append("the real-deals section has no heading")
+    if sec["tables"] != 2:
+        problems.append(f"the real-deals section shows {sec['tables']} tables (expected the percentiles and the nearest deals)")
+    ch = sec["chart"]
+    if not ch or ch["w"] < 300 or ch["h"] < 250:
+        problems.append(f"the real-deals chart did not draw at a readable size ({ch})")
+        return problems
+    b = sec["box"]
+    clip = {"x": 0, "y": max(0, b["y"] - 10), "width": WIDTH, "height": b["h"] + 20}
+    await cdp.screenshot(out / "real_deals.png", clip=clip)
+    cx, cy = ch["x"] + ch["w"] / 2, ch["y"] + ch["h"] / 2
+    grid = sorted(((x, y) for x in range(int(ch["x"]) + 60, int(ch["x"] + ch["w"]) - 10, 7)
+                   for y in range(int(ch["y"]) + 40, int(ch["y"] + ch["h"]) - 40, 7)),
+                  key=lambda p: (p[0] - cx) ** 2 + (p[1] - cy) ** 2)
+    tip = None
+    for x, y in grid[:1500]:
+        await cdp.call("Input.dispatchMouseEvent", type="mouseMoved", x=x, y=y)
+        tip = await cdp.eval(TOOLTIP_JS)
+        if tip and "INDIGO-POJ-" in tip:
+            break
+    if not (tip and "INDIGO-POJ-" in tip and "Sector" in tip and "Country" in tip):
+        problems.append(f"no tooltip naming a deal (project id, sector, country) on the real-deals chart: {tip!r}")
+    else:
+        print("real-deals tooltip: " + " | ".join(tip.splitlines()[:6]))
+    await asyncio.sleep(0.3)
+    await cdp.screenshot(out / "real_deals_tooltip.png", clip=clip)
+    await cdp.call("Input.dispatchMouseEvent", type="mouseMoved", x=1, y=1)
+    return problems
+
+
 async def check(url: str, debug_port: int, out: Path, timeout: float) -> list[str]:
     problems: list[str] = []
     targets = json.loads(wait_http(f"http://127.0.0.1:{debug_port}/json/list", 30))
@@ -247,6 +308,8 @@ async def check(url: str, debug_port: int, out: Path, timeout: float) -> list[st
         await cdp.screenshot(out / f"page_{i + 1:02d}.png",
                              clip={"x": 0, "y": y, "width": WIDTH, "height": min(1400, height - y)})
         n_slices += 1
+
+    problems += await check_real_deals(cdp, out)
 
     # The other views: the median path's waterfall and the IRR distributions.
     clicked = await cdp.eval("""(() => {

@@ -267,8 +267,70 @@ def test_downloads_are_offered():
     assert labels == ["Scenario (YAML)", "Summary (CSV)", "Path results (Parquet)"]
 
 
+def _deal_tables(at: AppTest) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The percentile table and the nearest-deals table of the real-deals section."""
+    tables = [d.value for d in at.dataframe]
+    pct = next(t for t in tables if "Percentile among real deals" in t.columns)
+    near = next(t for t in tables if list(t.columns[:2]) == ["Project", "Name"])
+    return pct, near
+
+
+def _capital_percentile(at: AppTest) -> float:
+    pct, _ = _deal_tables(at)
+    return float(pct.loc[pct["Measure"].str.startswith("Capital committed"), "Percentile among real deals"].iloc[0])
+
+
+def test_real_deals_section_follows_the_edits_without_a_simulation():
+    at = start()
+    assert "Compared with real deals" in [h.value for h in at.subheader]
+    pct, near = _deal_tables(at)
+    assert pct["Measure"].iloc[0] == "Capital committed (GBP)" and pct["Percentile among real deals"].between(0, 100).all()
+    assert len(near) == 5 and near["Project"].str.startswith("INDIGO-POJ-").all()
+    assert near["Project"].iloc[0] == "INDIGO-POJ-0184"  # the reference scenario is calibrated to this deal
+    assert any("Capital committed (GBP, log scale)" in c.proto.spec for c in at.get("vega_lite_chart"))
+    # With automatic runs off, a bigger commitment moves the capital percentile at once.
+    at.toggle(key="autorun").set_value(False).run()
+    before = _capital_percentile(at)
+    commitment = at.session_state["working"]["tranches"][0]["commitment"]
+    edit(at, "tranches", {0: {"commitment": commitment * 20}})
+    after = _capital_percentile(at)
+    assert after > before
+    assert at.session_state["results"].scenario.tranches[0].commitment == commitment  # nothing was simulated
+    # An invalid commitment: an error, and the comparison of the last valid scenario stays.
+    edit(at, "tranches", {0: {"commitment": -1.0}})
+    assert any("tranches[0].commitment" in e for e in errors(at))
+    assert _capital_percentile(at) == after
+    assert any("last valid scenario" in c.value for c in at.caption)
+
+
 # --------------------------------------------------------------------------------------------
 # The plain-data layer
+
+
+def test_real_deals_tables_report_the_comparison():
+    from cib_sim.deals import compare_to_deals
+
+    s = load_scenario(LIBRARY[next(iter(LIBRARY))])
+    view = A.real_deals(s.headline_terms())
+    assert view.note == "" and view.n_deals > len(view.points) > 50
+    comp = compare_to_deals(s)
+    pd.testing.assert_frame_equal(view.comparison.percentiles, comp.percentiles)
+    pct = A.deal_percentile_table(view.comparison)
+    assert list(pct.columns) == ["Measure", "This scenario", "Percentile among real deals", "Deals compared",
+                                 "Median of real deals"]
+    assert list(pct["Percentile among real deals"]) == pytest.approx(list(comp.percentiles["percentile"].round(1)))
+    assert pct["Measure"].iloc[0] == "Capital committed (GBP)" and pct["This scenario"].iloc[0] == "£1.81m"
+    near = A.nearest_deals_table(view.comparison)
+    assert list(near["Project"]) == list(comp.nearest["project_id"])
+    # A deal in another currency shows the converted amount and, in brackets, the published one.
+    nz = near[near["Project"] == "INDIGO-POJ-0287"]
+    assert nz["Capital (GBP)"].iloc[0].startswith("£") and "(NZ$6.00m)" in nz["Capital (GBP)"].iloc[0]
+    # A currency with no exchange rate compares money only with deals in that currency (none).
+    odd = A.real_deals({**s.headline_terms(), "currency": "XYZ"})
+    assert "no exchange rate for XYZ" in odd.note and odd.points.empty and odd.comparison.nearest.empty
+    money = A.deal_percentile_table(odd.comparison).set_index("Measure")
+    assert money.loc["Capital committed (XYZ)", "Deals compared"] == 0
+    assert money.loc["Participants", "Deals compared"] > 0
 
 
 @pytest.mark.parametrize("label", list(LIBRARY))

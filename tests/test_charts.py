@@ -196,3 +196,85 @@ def test_frames_are_small_whatever_the_paths(zone):
         n = sum(len(v) for v in chart.to_dict().get("datasets", {}).values())
         assert n < 2_000
     assert isinstance(C.waterfall_frame(zone), pd.DataFrame)
+
+
+# --------------------------------------------------------------------------------------------
+# The deal among real impact bonds (INDIGO)
+
+
+def _layer_rows(d: dict) -> list[tuple[dict, list[dict]]]:
+    """Each layer of a layered spec with the rows of its (named) dataset."""
+    return [(layer, d["datasets"][layer["data"]["name"]]) for layer in d["layer"]]
+
+
+@pytest.fixture(scope="module")
+def wlz_terms():
+    return load_scenario(_find(LIB, "west_london")).headline_terms()
+
+
+def test_deals_scatter_frame_converts_as_the_comparison_does(wlz_terms):
+    from cib_sim.deals import compare_to_deals
+
+    frame = C.deals_scatter_frame(currency="GBP")
+    assert (frame["capital"] > 0).all() and (frame["max_outcome_payment"] > 0).all()
+    assert frame["project_id"].is_unique and set(frame["currency"]) == {"GBP"}
+    # Every deal with both sizes known is a point, at the values compare_to_deals uses.
+    near = compare_to_deals(wlz_terms, k_nearest=1_000).nearest.set_index("project_id")
+    near = near[(near["capital_cmp"] > 0) & (near["max_outcome_payment_cmp"] > 0)]
+    pts = frame.set_index("project_id")
+    assert set(pts.index) == set(near.index)
+    np.testing.assert_allclose(pts.loc[near.index, "capital"], near["capital_cmp"], rtol=1e-12)
+    np.testing.assert_allclose(pts.loc[near.index, "max_outcome_payment"], near["max_outcome_payment_cmp"], rtol=1e-12)
+    # A foreign deal is converted (NZD to GBP), a GBP deal is not.
+    assert pts.loc["INDIGO-POJ-0287", "deal_currency"] == "NZD"
+    assert pts.loc["INDIGO-POJ-0287", "capital"] < 6_000_000
+    assert pts.loc["INDIGO-POJ-0184", "capital"] == pytest.approx(1_815_000)
+
+
+def test_deals_scatter_has_log_scales_deal_tooltips_and_a_scenario_layer(wlz_terms):
+    from cib_sim.deals import compare_to_deals
+
+    frame = C.deals_scatter_frame(currency="GBP")
+    nearest = list(compare_to_deals(wlz_terms).nearest["project_id"])
+    d = spec(C.deals_scatter_chart(frame, wlz_terms, nearest))
+    for ch in ("x", "y"):
+        scales = [enc[ch]["scale"] for enc in encodings(d) if "scale" in enc.get(ch, {})]
+        assert scales and all(s["type"] == "log" for s in scales), ch
+    assert {"capital", "max_outcome_payment", "group"} <= fields(d)
+    tips = {t["field"] for enc in encodings(d) for t in enc.get("tooltip", [])}
+    assert {"project_id", "name", "sector", "country", "capital", "max_outcome_payment"} <= tips
+    text = titles(d)
+    assert "Capital committed (GBP, log scale)" in text and "Maximum outcome payments (GBP, log scale)" in text
+    layers = _layer_rows(d)
+    # Every deal is drawn once; the nearest ones in their own layer.
+    deal_rows = [r for _, rows in layers for r in rows if "project_id" in r]
+    assert sorted(r["project_id"] for r in deal_rows) == sorted(frame["project_id"])
+    near_layer = [rows for _, rows in layers if rows and rows[0].get("group") == "Nearest by size"]
+    assert len(near_layer) == 1 and {r["project_id"] for r in near_layer[0]} == set(nearest)
+    # A point layer marking the scenario at its own terms, larger than any deal's.
+    marks = [(layer, rows) for layer, rows in layers
+             if layer["mark"]["type"] == "point" and [r.get("group") for r in rows] == ["This scenario"]]
+    assert len(marks) == 1
+    layer, rows = marks[0]
+    assert rows[0]["capital"] == pytest.approx(wlz_terms["capital"])
+    assert rows[0]["max_outcome_payment"] == pytest.approx(wlz_terms["max_outcome_payment"])
+    assert layer["mark"]["size"] > max(lay["mark"].get("size", 0) for lay, r in layers if r and "project_id" in r[0])
+    colour = layer["encoding"]["color"]["scale"]
+    shape = layer["encoding"]["shape"]["scale"]
+    i = colour["domain"].index("This scenario")
+    assert colour["range"][i] == C.SCENARIO_COLOURS["Edited"] and shape["range"][i] == "diamond"
+    # Both axes reach the scenario even when it lies outside every deal.
+    big = {**wlz_terms, "capital": 5e10}
+    d = spec(C.deals_scatter_chart(frame, big, nearest))
+    assert max(enc["x"]["scale"]["domain"][1] for enc in encodings(d) if "scale" in enc.get("x", {})) >= 5e10
+
+
+def test_deals_scatter_without_a_plottable_scenario_draws_the_deals_only(wlz_terms):
+    frame = C.deals_scatter_frame(currency="GBP")
+    d = spec(C.deals_scatter_chart(frame, {**wlz_terms, "max_outcome_payment": float("nan")}))
+    assert not any(r.get("group") == "This scenario" for _, rows in _layer_rows(d) for r in rows)
+    # A currency with no deals: an empty frame still makes a valid chart with the scenario on it.
+    empty = C.deals_scatter_frame(currency="XYZ", currency_mode="same")
+    assert empty.empty
+    d = spec(C.deals_scatter_chart(empty, {**wlz_terms, "currency": "XYZ"}))
+    assert "Capital committed (XYZ, log scale)" in titles(d)
