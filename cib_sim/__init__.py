@@ -26,6 +26,8 @@ _LAZY = {
     "journeys": "cib_sim.des",
     "sweep": "cib_sim.analysis",
     "stress": "cib_sim.analysis",
+    "tornado": "cib_sim.analysis",
+    "solve": "cib_sim.analysis",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

@@ -20,3 +20,15 @@ def rowsum(a: np.ndarray) -> np.ndarray:
     for k in range(1, n):
         out += a[..., k]
     return out
+
+
+def dot_last(a: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``sum_k a[..., k] * w[..., k]`` over the last axis, added in order.
+
+    Only elementwise operations, so each path's result is the same whatever the size of the
+    chunk it sits in (BLAS and einsum may vectorise a contraction differently at different sizes).
+    """
+    out = a[..., 0] * w[..., 0]
+    for k in range(1, a.shape[-1]):
+        out = out + a[..., k] * w[..., k]
+    return out

@@ -242,7 +242,7 @@ def tornado(
     Returns one row per input, largest swing first: ``input``, ``low_setting``,
     ``high_setting``, ``low`` and ``high`` (the metric there), ``base``, ``swing`` (|high - low|).
     ``attrs["metric"]`` is the metric's label. Chart it with
-    :func:`cib_sim.analysis_charts.tornado_chart`.
+    :func:`cib_sim.charts.tornado_chart`.
     """
     opts = check_run_options(run_options)
     specs = resolve_metrics(scenario, metric if metric is not None else "tranche/0/multiple_mean")

@@ -24,7 +24,7 @@ from __future__ import annotations
 import copy
 import difflib
 import re
-from typing import Any, Iterator
+from typing import Any
 
 from cib_sim.scenario import Scenario, ScenarioError, parse_scenario
 
@@ -69,33 +69,33 @@ def _list_index(items: list, parts: list[str], i: int) -> tuple[list[int], int]:
     return [], 1
 
 
-def _walk(data: Any, parts: list[str], path: str, full: dict) -> Iterator[tuple[Any, Any]]:
-    """Yield ``(container, key)`` for every field ``parts`` names in ``data`` (a model dump)."""
+def locate(data: dict, path: str, extra: list[str] | None = None) -> list[tuple[Any, Any]]:
+    """``(container, key)`` for every field ``path`` names in ``data`` (a model dump), so that
+    ``container[key]`` is the value. ``extra``: other valid names, offered as suggestions."""
+    parts = _split(path)
     root = {"_": data}
-    targets: list[tuple[Any, Any]] = [(root, "_")]  # the value named so far is container[key]
+    targets: list[tuple[Any, Any]] = [(root, "_")]
     i = 0
     while i < len(parts):
         nxt: list[tuple[Any, Any]] = []
         used = 1
         for container, key in targets:
-            node = container[key]
-            token = parts[i]
+            node, token = container[key], parts[i]
             if isinstance(node, list):
                 idx, used = _list_index(node, parts, i)
                 nxt.extend((node, k) for k in idx)
             elif isinstance(node, dict):
-                last = i == len(parts) - 1
                 if token == "*":
                     nxt.extend((node, k) for k in node)
                 elif token in node:
                     nxt.append((node, token))
-                elif last and _is_mapping_field(parts[:i]):
+                elif i == len(parts) - 1 and _is_mapping_field(parts[:i]):
                     nxt.append((node, token))  # a new key of a free mapping (shares, effect, split)
         if not nxt:
             prefix = ".".join(parts[:i])
-            raise FieldPathError(path, f"no field {parts[i]!r} at {prefix or 'the top level'}", _nearest(path, full))
+            raise FieldPathError(path, f"no field {parts[i]!r} at {prefix or 'the top level'}", _nearest(path, data, extra))
         targets, i = nxt, i + used
-    yield from targets
+    return targets
 
 
 _FREE_MAPPINGS = {("commissioners", "shares"), ("delivery", "split"), ("partners", "effect")}
@@ -131,28 +131,19 @@ def field_paths(scenario: Scenario | dict, leaves_only: bool = True) -> list[str
     return out
 
 
-def _nearest(path: str, full: dict) -> list[str]:
-    paths = full.setdefault("paths", None)
-    if paths is None:
-        paths = full["paths"] = field_paths(full["data"], leaves_only=False)
-    extra = full.get("extra", [])
-    return difflib.get_close_matches(path, paths + extra, n=3, cutoff=0.4)
-
-
-def _targets(data: dict, path: str, extra: list[str] | None = None) -> list[tuple[Any, Any]]:
-    return list(_walk(data, _split(path), path, {"data": data, "extra": extra or []}))
+def _nearest(path: str, data: dict, extra: list[str] | None = None) -> list[str]:
+    return difflib.get_close_matches(path, field_paths(data, leaves_only=False) + (extra or []), n=3, cutoff=0.4)
 
 
 def get_field(scenario: Scenario, path: str) -> Any:
     """The value at ``path`` (a list of values for a ``*`` path)."""
     data = scenario.model_dump()
-    parts = _split(path)
-    hits = _targets(data, path)
+    hits = locate(data, path)
     for c, k in hits:
         if isinstance(c, dict) and k not in c:
-            raise FieldPathError(path, f"no entry {k!r}", _nearest(path, {"data": data}))
+            raise FieldPathError(path, f"no entry {k!r}", _nearest(path, data))
     vals = [c[k] for c, k in hits]
-    return vals if "*" in parts else vals[0]
+    return vals if "*" in _split(path) else vals[0]
 
 
 def check_path(scenario: Scenario, path: str) -> None:
@@ -162,7 +153,7 @@ def check_path(scenario: Scenario, path: str) -> None:
     if path in MULTIPLIERS:
         return
     data = scenario.model_dump()
-    _targets(data, path, extra=list(MULTIPLIERS))
+    locate(data, path, extra=list(MULTIPLIERS))
 
 
 def set_fields(scenario: Scenario, values: dict[str, Any]) -> Scenario:
@@ -179,7 +170,7 @@ def set_fields(scenario: Scenario, values: dict[str, Any]) -> Scenario:
         if path in MULTIPLIERS:
             multipliers.append((path, value))
             continue
-        for container, key in _targets(data, path, extra=list(MULTIPLIERS)):
+        for container, key in locate(data, path, extra=list(MULTIPLIERS)):
             container[key] = copy.deepcopy(value)
     try:
         out = parse_scenario(data)

@@ -107,8 +107,11 @@ class Combined(Shock):
 
 
 def _update(s: Scenario, **changes: Any) -> Scenario:
-    """A copy of ``s`` with top-level changes, revalidated (cross-field checks included)."""
-    return Scenario.model_validate({**s.model_dump(), **changes})
+    """A copy of ``s`` with top-level changes, revalidated (cross-field checks included); a bad
+    value is a :class:`~cib_sim.scenario.ScenarioError` naming the field."""
+    from cib_sim.scenario import parse_scenario
+
+    return parse_scenario({**s.model_dump(), **changes})
 
 
 @dataclass(frozen=True)
@@ -307,11 +310,11 @@ class ScaleField(Shock):
         return f"{self.path} x{_fmt(self.factor)}"
 
     def apply_scenario(self, s: Scenario) -> Scenario:
-        from cib_sim.analysis_fields import _targets
+        from cib_sim.analysis_fields import locate
         from cib_sim.scenario import parse_scenario
 
         data = s.model_dump()
-        for container, key in _targets(data, self.path):
+        for container, key in locate(data, self.path):
             present = key in container if isinstance(container, dict) else True
             if present and container[key] is not None:
                 container[key] = container[key] * self.factor

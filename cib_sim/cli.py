@@ -136,12 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
     sim_args(sm, 10_000)
     sm.set_defaults(func=cmd_summary)
 
-    try:  # analysis commands (sweep, stress, ...) live with the analysis tools
-        from cib_sim.analysis_cli import add_commands
-    except ImportError:
-        pass
-    else:
-        add_commands(sub)
+    # Analysis commands (sweep, stress, tornado, solve) live with the analysis tools.
+    from cib_sim.analysis_cli import add_commands
+
+    add_commands(sub)
     return p
 
 

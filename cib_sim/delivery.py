@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special, stats
 
-from cib_sim._arrays import rowsum
+from cib_sim._arrays import dot_last, rowsum
 from cib_sim.sample import Draws, n_units
 from cib_sim.scenario import Scenario
 
@@ -304,8 +304,8 @@ class DeliveryState:
         total += b[cols][None, :, None]
         np.clip(total, 0.0, 1.0, out=total)
         if shared:
-            linear[:, cols] = np.einsum("nos,s->no", total, w[0])
+            linear[:, cols] = dot_last(total, w[0])
         else:
-            linear[:, cols] = np.einsum("nos,ns->no", total, w)
+            linear[:, cols] = dot_last(total, w[:, None, :])
         # Rounding can leave an average a hair outside [0, 1].
         return np.clip(linear, 0.0, 1.0)[:, None, :]

@@ -18,7 +18,7 @@ from typing import Callable, Literal
 
 import numpy as np
 
-from cib_sim._arrays import rowsum
+from cib_sim._arrays import dot_last, rowsum
 from cib_sim.delivery import DeliveryState, delivery_end_period
 from cib_sim.payments import CommissionerLedger, RateCard, attribution_weights
 from cib_sim.results import ChunkResult, Results, reduce_chunk
@@ -118,7 +118,7 @@ def run_paths(
         f["earned"][:, t] = earned.sum(axis=1)
         ledger.add_earned(t, earned)
         paid, paid_cu = ledger.step(t)
-        attributed = np.einsum("ncu,up->np", paid_cu, W)  # (N, P); einsum, not BLAS, for identical results anywhere
+        attributed = dot_last(paid_cu.sum(axis=1)[:, None, :], W.T[None, :, :])  # (N, P)
         contingent = attributed * out_share
         paid_total = rowsum(paid)
         backbone_fee = paid_total * fee

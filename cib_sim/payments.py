@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cib_sim._arrays import rowsum
+from cib_sim._arrays import dot_last, rowsum
 from cib_sim.delivery import DeliveryState
 from cib_sim.sample import Draws, n_units
 from cib_sim.scenario import Outcome, Scenario
@@ -123,7 +123,7 @@ class CommissionerLedger:
 
     def add_earned(self, t: int, earned: np.ndarray) -> None:
         """Book money earned in period t (N, U, O) as dues at t + each commissioner's lag."""
-        by_c = np.einsum("nuo,co->ncu", earned, self.share)
+        by_c = dot_last(earned[:, None, :, :], self.share[None, :, None, :])  # (N, C, U)
         for c, lag in enumerate(self.lag):
             if t + lag >= self.T:
                 self.due_after_horizon[:, c] += by_c[:, c].sum(axis=1)

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from cib_sim import metrics
+from cib_sim._arrays import dot_last
 from cib_sim.payments import attribution_weights
 from cib_sim.scenario import Scenario
 
@@ -89,12 +90,12 @@ def reduce_chunk(s: Scenario, f: dict[str, np.ndarray], keep: int, block_sizes: 
         "partner_revenue": (f["partner_upfront"] + f["partner_fixed"] + f["partner_contingent"] + f["partner_bonus"]).sum(axis=1),
         "partner_contingent": f["partner_contingent"].sum(axis=1),
         "partner_attributed": f["attributed"].sum(axis=1),
-        "partner_outcomes": np.einsum("nuo,up->npo", achieved_unit, W),
+        "partner_outcomes": dot_last(achieved_unit.transpose(0, 2, 1)[:, None, :, :], W.T[None, :, None, :]),
         "guarantee_call": f["guarantee_call"].sum(axis=1),
         "backbone": (f["backbone_cost"] + f["backbone_fee"]).sum(axis=1),
         "excess": f["excess"].sum(axis=1),
         "additional": achieved_unit.sum(axis=1) - f["enrolled"].sum(axis=(1, 2))[:, None] * baseline,
-        "fiscal_value": (achieved_unit.sum(axis=1) - f["enrolled"].sum(axis=(1, 2))[:, None] * baseline) @ fiscal,
+        "fiscal_value": dot_last(achieved_unit.sum(axis=1) - f["enrolled"].sum(axis=(1, 2))[:, None] * baseline, fiscal),
         "stop_period": f["stop_period"].astype(np.float64),
     }
     edges = np.cumsum([0] + list(block_sizes or [N]))
@@ -239,8 +240,8 @@ class Results:
         for c, com in enumerate(s.commissioners):
             paid = self.path["commissioner_paid"][:, c]
             share = np.array([com.shares.get(o, 0.0) for o in s.outcome_names])
-            their_outcomes = ach @ share
-            their_value = self.path["additional"] @ (share * fiscal)
+            their_outcomes = dot_last(ach, share)
+            their_value = dot_last(self.path["additional"], share * fiscal)
             add("commissioner", com.name, "paid_mean", paid.mean(), cur)
             add("commissioner", com.name, "paid_p95", np.quantile(paid, 0.95), cur)
             add("commissioner", com.name, "cost_per_outcome", paid.sum() / their_outcomes.sum() if their_outcomes.sum() > 0 else np.nan, cur)

@@ -76,7 +76,12 @@ def n_units(s: Scenario) -> int:
 
 def block_seeds(seed: int | np.random.SeedSequence, n_paths: int) -> list[np.random.SeedSequence]:
     """One SeedSequence per block of ``BLOCK`` paths (the last may be partial)."""
-    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    if isinstance(seed, np.random.SeedSequence):
+        # A copy, so that the caller's sequence is not advanced: the same seed, the same paths.
+        root = np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key, pool_size=seed.pool_size,
+                                      n_children_spawned=seed.n_children_spawned)
+    else:
+        root = np.random.SeedSequence(seed)
     n_blocks = -(-n_paths // BLOCK)
     return root.spawn(n_blocks)
 
