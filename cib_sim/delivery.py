@@ -4,8 +4,9 @@ A *delivery unit* is a partner in the ``pipelines`` model, or the whole partners
 ``zone`` model. Each period, per unit and path: referrals arrive (Poisson), join the waiting list
 (which loses ``abandonment`` a year), and enrol as far as free places allow; enrolled participants
 stay ``service_length`` (dropouts half of it), occupy a place and cost ``cost / service length``
-each period in service. The cohort enrolled in period t
-achieves each outcome with probability ``baseline + effect x maturity(t)`` (dropouts: baseline).
+each period in service. The cohort enrolled in period t achieves each outcome with probability
+``baseline + effect x maturity(t + 1/2)``, maturity at the middle of the period (dropouts:
+baseline).
 
 Counts come from standard normals (:func:`count_from_normal`):
 
@@ -17,12 +18,19 @@ Counts come from standard normals (:func:`count_from_normal`):
 - ``expected``: counts are their expectations (floats); used when uncertainty is switched off.
 
 Approximations kept on purpose (and shared by the reference model):
-- dropouts leave after half the service length (rounded, at least one period) and cost that
-  share of the service;
+- dropouts leave after half the service length (rounded down, at least one period) and cost
+  that share of the service;
 - abandonment from the waiting list is rounded to whole people, not drawn;
-- in the ``zone`` model a cohort's outcome count is drawn as a binomial on the package-averaged
-  probability; the exact count is Poisson-binomial, whose variance is at most that (slightly
-  conservative).
+- in the ``zone`` model each participant's package is drawn independently, so each outcome's
+  count is exactly Binomial(n, package-averaged probability); what the aggregate leaves out is
+  the correlation of one participant's several outcomes through its package (with the West
+  London Zone parameters it adds about 20% to the participant-level variance of payments, which
+  is itself small next to the variance between paths);
+- a zone partner is paid ``reach`` x the participants in service (its expected share), not for
+  the participants it actually serves: same mean, less noise, so funding stops in very thin
+  funds are slightly understated (the reference model's ``zone_costs="served"`` measures it);
+- when a ``pipelines`` partner exits, its participants already in service complete (and cost);
+  a ``zone`` partner that exits stops serving (and costing) at once.
 """
 
 from __future__ import annotations
@@ -248,7 +256,9 @@ class DeliveryState:
 
     def success_probability(self, t: int) -> np.ndarray:
         """(N, U, O) probability that a completer enrolled in period t achieves each outcome."""
-        years = (t - self.partner_start) / self.ppy  # (P,)
+        # Participants enrol through the period: take the partners' maturity at its middle
+        # (at its start understated outcomes by about 1% while partners mature; see the DES checks).
+        years = (t + 0.5 - self.partner_start) / self.ppy  # (P,)
         m = [
             maturity(years[i], self.d.half_maturity[:, i], p.maturity.steepness, p.maturity.kind)
             for i, p in enumerate(self.s.partners)

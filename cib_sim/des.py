@@ -48,7 +48,11 @@ the engine's rule, to measure the approximation):
   enrolment time; the engine uses the start of its enrolment period, which understates outcomes
   while partners mature (about 1% of outcome payments on the West London Zone scenario);
 - the waiting list: each queued referral gives up with the period's probability at each period
-  start, drawn person by person (the engine rounds the expected loss to whole people).
+  start, drawn person by person (the engine rounds the expected loss to whole people);
+- ``zone_costs``: a zone partner is paid for the participants it actually serves; the engine
+  pays ``reach`` of everyone in service, which has the same mean but no noise, so it understates
+  the chance that a thin fund runs out (on a West London Zone contract scaled to 150 children,
+  delivery stopped on 6.7% of paths against the engine's 5.4%).
   ``abandonment="continuous"`` is an alternative behaviour (exponential patience in continuous
   time, so a referral can give up within its first period), for sensitivity.
 
@@ -61,7 +65,7 @@ from __future__ import annotations
 import math
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -90,12 +94,17 @@ class DesOptions:
       ``1 - (1 - abandonment) ** (1 / periods_per_year)`` at each period start, as the engine's
       waiting list does, but drawn per person rather than rounded) or ``continuous``
       (exponential patience with the same chance of giving up within a year, at any time).
+    zone_costs: ``served`` (a zone partner is paid for the participants in its packages, as
+      ``Partner.cost`` is per participant served) or ``expected`` (for ``reach`` of every
+      participant in service, as the engine does: the same on average, without the noise of who
+      was actually served, which matters when a thin fund may run out).
     ignore_capacity: WRONG on purpose: every referral is enrolled at once (for the test that
       the cross-check has teeth).
     """
 
     maturity_at: Literal["enrolment", "period_start"] = "enrolment"
     abandonment: Literal["period", "continuous"] = "period"
+    zone_costs: Literal["served", "expected"] = "served"
     ignore_capacity: bool = False
 
 
@@ -124,12 +133,12 @@ def plan_units(s: Scenario) -> UnitPlan:
     units = [s.delivery] if s.delivery.model == "zone" else list(s.partners)
 
     def periods(years: float) -> int:
-        return int(round(years * ppy))
+        return round(years * ppy)
 
     service = np.array([max(1, periods(u.service_length)) for u in units], dtype=np.int64)
     return UnitPlan(
         referrals=np.array([(u.referrals or 0.0) / ppy for u in units]),
-        capacity=np.array([int(math.floor((u.capacity or 0.0) + 1e-9)) for u in units], dtype=np.int64),
+        capacity=np.array([math.floor((u.capacity or 0.0) + 1e-9) for u in units], dtype=np.int64),
         start=np.array([periods(u.enrolment_start) for u in units], dtype=np.int64),
         end=np.array([T if u.enrolment_end is None else min(T, periods(u.enrolment_end)) for u in units], dtype=np.int64),
         service=service,
@@ -146,7 +155,7 @@ def plan_units(s: Scenario) -> UnitPlan:
 class _Person:
     """One referral and, if enrolled, participant. Times in periods from the contract start."""
 
-    __slots__ = ("pid", "unit", "t_ref", "t_end", "status", "period", "dropped", "stay", "package", "outcomes")
+    __slots__ = ("dropped", "outcomes", "package", "period", "pid", "status", "stay", "t_end", "t_ref", "unit")
 
     WAITING, ENROLLED, ABANDONED, TURNED_AWAY = "waiting", "enrolled", "abandoned", "turned_away"
 
@@ -158,11 +167,11 @@ class _Person:
         self.dropped = False
         self.stay = 0  # periods in service
         self.package: tuple[int, ...] = ()  # partners serving it
-        self.outcomes: np.ndarray | None = None  # (O,) bool
+        self.outcomes: list[bool] | None = None  # one per outcome
 
 
 class _Unit:
-    __slots__ = ("u", "res", "open", "closed", "queue", "lam", "close_at")
+    __slots__ = ("close_at", "closed", "lam", "open", "queue", "res", "u")
 
     def __init__(self, u: int):
         self.u = u
@@ -179,7 +188,7 @@ class _Path:
 
     BUFFER = 1024  # uniforms drawn at a time
 
-    def __init__(self, dl: "ParticipantDelivery", n: int, rng: np.random.Generator):
+    def __init__(self, dl: ParticipantDelivery, n: int, rng: np.random.Generator):
         self.dl, self.n, self.rng = dl, n, rng
         self.env = simpy.Environment()
         self.people: list[_Person] = []
@@ -269,7 +278,7 @@ class _Path:
             return 0.0 if keep <= 0 else self._exponential(-1.0 / math.log(keep))
         # "period": at each period start a queued referral gives up with probability 1 - keep,
         # so the number of period starts until it does is geometric.
-        k = 1 if keep <= 0 else 1 + int(math.floor(math.log1p(-self._uniform()) / math.log(keep)))
+        k = 1 if keep <= 0 else 1 + math.floor(math.log1p(-self._uniform()) / math.log(keep))
         now = self.env.now
         return math.floor(now) + k - now
 
@@ -458,26 +467,41 @@ class ParticipantDelivery:
             out[:, i] = self.served[:, lo_c:through, i].sum(axis=1) + self.served_dropped[:, lo_d:through, i].sum(axis=1)
         return out
 
+    def caseload(self, t: int) -> np.ndarray:
+        """(N, U) participants in service in period t among those enrolled before t."""
+        p = self.plan
+        out = np.zeros((self.N, self.U))
+        for u in range(self.U):
+            lo_c, lo_d = max(0, t - int(p.service[u]) + 1), max(0, t - int(p.dropout_stay[u]) + 1)
+            completers = self.enrolled[:, lo_c:t, u].sum(axis=1) - self.dropped[:, lo_c:t, u].sum(axis=1)
+            out[:, u] = completers + self.dropped[:, lo_d:t, u].sum(axis=1)
+        return out
+
     def service_costs(self, t: int, enrol: np.ndarray) -> np.ndarray:
         """(N, P) payments to partners for the participants they serve in period t: those
         enrolled earlier and still in service, plus the share ``enrol / proposed`` of period t's
         enrolments. In the zone model a partner is paid for the participants in its package while
-        it delivers; in pipelines for its caseload (the engine's rule, also after an exit)."""
+        it delivers (``zone_costs="expected"``: for ``reach`` of all of them); in pipelines for
+        its caseload (the engine's rule, also after an exit)."""
         proposed = self.enrolled[:, t]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            frac = np.where(proposed > 0, enrol / np.where(proposed > 0, proposed, 1.0), 0.0)
-        new = (self.served[:, t] + self.served_dropped[:, t]) * frac[:, self.partner_unit]
-        serving = self.in_service(t, t) + new
+        if self.zone and self.opts.zone_costs == "expected":
+            serving = (self.caseload(t) + enrol)[:, self.partner_unit] * np.asarray(self.reach)
+        else:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                frac = np.where(proposed > 0, enrol / np.where(proposed > 0, proposed, 1.0), 0.0)
+            new = (self.served[:, t] + self.served_dropped[:, t]) * frac[:, self.partner_unit]
+            serving = self.in_service(t, t) + new
         if self.zone:
             serving = serving * self.alive(t)
         return serving * self.cost_per_period
 
     def fixed_costs(self, t: int, stopped: np.ndarray) -> np.ndarray:
         """(N, P) fixed costs in period t: from a partner's (zone: the zone's) first enrolment
-        period until its last participant's service ends, while it delivers and is funded."""
+        period until the service of its last possible cohort (enrolled in the window's last
+        period) ends, while it delivers and is funded."""
         p = self.plan
         u = self.partner_unit
-        window = (p.start[u] <= t) & (t < p.end[u] + p.service[u])  # (P,)
+        window = (p.start[u] <= t) & (t < p.end[u] - 1 + p.service[u])  # (P,)
         return self.fixed_per_period * (window[None, :] & self.alive(t) & ~stopped[:, None])
 
     def commit(self, t: int, funded: np.ndarray) -> None:
@@ -526,11 +550,11 @@ def cohort_value(o: Outcome, achieved: float, enrolled: float) -> tuple[float, f
 
 
 def verification_lag(o: Outcome, ppy: int) -> int:
-    """Periods from a cohort's last enrolment period to its verification: ``lag`` rounded, and
-    at least one, since a cohort can only be assessed once its period has closed (a participant
-    enrolled late in period t has not been seen by the end of t; and what is paid in period t
-    funds period t's enrolments, so it cannot depend on them)."""
-    return max(1, int(round(o.lag * ppy)))
+    """Periods from a cohort's last enrolment period to its verification: ``lag`` rounded to
+    whole periods. With 0 the cohort is verified in its own enrolment period, once that period's
+    enrolments are known (in a period, delivery and its costs come first, then verification and
+    payment, so what is paid in period t never funds period t's own enrolments)."""
+    return round(o.lag * ppy)
 
 
 def replace_outcome(o: Outcome, **changes: Any) -> Outcome:
@@ -541,11 +565,14 @@ def replace_outcome(o: Outcome, **changes: Any) -> Outcome:
 class PathPayments:
     """One path's verification and payments. ``earned`` (T, O) by verification period;
     ``paid`` (T, C) cash from each commissioner; ``paid_fraction`` (T, C) of what fell due;
-    ``cohorts``: one row per (unit, outcome, assessment cohort) verified within the horizon."""
+    ``earned_after_horizon`` (O,) verified after the horizon; ``due_after_horizon``,
+    ``lost_to_caps``, ``lost_to_withdrawal`` (C,); ``cohorts``: one row per (unit, outcome,
+    assessment cohort), with its period of verification."""
 
     earned: np.ndarray
     paid: np.ndarray
     paid_fraction: np.ndarray
+    earned_after_horizon: np.ndarray
     due_after_horizon: np.ndarray
     lost_to_caps: np.ndarray
     lost_to_withdrawal: np.ndarray
@@ -561,8 +588,9 @@ def contract_payments(s: Scenario, enrolled: np.ndarray, achieved: np.ndarray, w
     the contract start and cut at the unit's last enrolment period; it is verified ``lag`` periods
     after its last period (:func:`verification_lag`; the last cohort also earns any ``overall_threshold`` top-up: all
     cohorts together, less what they earned) and commissioner c pays ``share[c, k]`` of its value
-    ``payment_lag`` later, within its annual budget (contract years) and total cap, unless withdrawn; what a cap
-    or withdrawal stops, or what falls due after the horizon, is never paid.
+    ``payment_lag`` later, within its annual budget (contract years) and total cap, unless
+    withdrawn; what a cap or withdrawal stops, or what falls due after the horizon (recorded), is
+    never paid.
     """
     h = s.horizon
     T, ppy = h.n_periods, h.periods_per_year
@@ -571,18 +599,17 @@ def contract_payments(s: Scenario, enrolled: np.ndarray, achieved: np.ndarray, w
     earned = np.zeros((T, O))
     due = np.zeros((T, C))
     after = np.zeros(C)
+    earned_after = np.zeros(O)
     cohorts = []
-    lags_c = [int(round(c.payment_lag * ppy)) for c in s.commissioners]
+    lags_c = [round(c.payment_lag * ppy) for c in s.commissioners]
     for k, o in enumerate(s.outcomes):
         lag = verification_lag(o, ppy)
-        group = max(1, int(round(o.cohort_years * ppy))) if o.cohort_years is not None else 1
+        group = max(1, round(o.cohort_years * ppy)) if o.cohort_years is not None else 1
         for u in range(U):
             end = int(plan.end[u])
             for first in range(0, end, group):
                 last = min(first + group, end) - 1
                 verified = last + lag
-                if verified >= T:
-                    continue
                 n = float(enrolled[first : last + 1, u].sum())
                 a = float(achieved[first : last + 1, u, k].sum())
                 value, uncapped = cohort_value(o, a, n)
@@ -594,9 +621,12 @@ def contract_payments(s: Scenario, enrolled: np.ndarray, achieved: np.ndarray, w
                     already = sum(c["value"] for c in cohorts if c["unit"] == u and c["outcome"] == k)
                     top_up = max(0.0, total - already - value)
                     value, uncapped = value + top_up, uncapped + top_up
-                earned[verified, k] += value
-                cohorts.append(dict(unit=u, outcome=k, first=first, last=last, verified=verified,
-                                    enrolled=n, achieved=a, value=value, uncapped=uncapped))
+                if verified < T:
+                    earned[verified, k] += value
+                else:
+                    earned_after[k] += value
+                cohorts.append({"unit": u, "outcome": k, "first": first, "last": last, "verified": verified,
+                                    "enrolled": n, "achieved": a, "value": value, "uncapped": uncapped})
                 for c, com in enumerate(s.commissioners):
                     amount = value * com.shares.get(o.name, 0.0)
                     when = verified + lags_c[c]
@@ -624,7 +654,7 @@ def contract_payments(s: Scenario, enrolled: np.ndarray, achieved: np.ndarray, w
             paid[t, c], frac[t, c] = x, x / due[t, c]
             this_year += x
             so_far += x
-    return PathPayments(earned, paid, frac, after, lost_caps, lost_wd, cohorts)
+    return PathPayments(earned, paid, frac, earned_after, after, lost_caps, lost_wd, cohorts)
 
 
 # --------------------------------------------------------------------------------------------
@@ -646,7 +676,9 @@ def run_block(
     """Run paths ``paths`` (default all) of a block of ``size`` paths through the reference
     model and the engine's payments and waterfall. Returns ``run_paths``' flows and the delivery
     object (participants in ``.paths[i].people``)."""
-    from cib_sim.engine import run_paths  # late: the engine may import this module's users
+    from cib_sim.engine import (
+        run_paths,  # late: the engine may import this module's users
+    )
 
     paths = range(size) if paths is None else paths
     draws = sample_block(s, block_seed, size)
@@ -663,7 +695,8 @@ def _job(payload: tuple) -> ChunkResult:
     text, seed, size, start, stop, options, keep = payload
     s = Scenario.model_validate_json(text)
     flows, _ = run_block(s, seed, size, range(start, stop), options)
-    return reduce_chunk(s, flows, keep)
+    # One "block" a path: period sums then add up in path order, whatever the chunks.
+    return reduce_chunk(s, flows, keep, [1] * (stop - start))
 
 
 def simulate_des(
@@ -737,14 +770,14 @@ def journeys(scenario: Scenario, seed: int = 1, path: int = 0, n_paths: int | No
     rows: list[tuple] = []
 
     def add(pid, unit, event, t, period=None, outcome=None, com=None, amount=math.nan):
-        rows.append((pid, units[unit], event, t / ppy, int(math.floor(t)) if period is None else period, outcome, com, amount))
+        rows.append((pid, units[unit], event, t / ppy, math.floor(t) if period is None else period, outcome, com, amount))
 
     lags = [verification_lag(o, ppy) for o in s.outcomes]
-    lag_c = [int(round(c.payment_lag * ppy)) for c in s.commissioners]
+    lag_c = [round(c.payment_lag * ppy) for c in s.commissioners]
     # Rate-card payments per participant: its outcome's price after the cohort's cap, times the
     # share of what fell due that the commissioner paid in that period.
     cohort_of = {(c["unit"], c["outcome"], c["first"]): c for c in pay.cohorts}
-    group = [max(1, int(round(o.cohort_years * ppy))) if o.cohort_years is not None else 1 for o in s.outcomes]
+    group = [max(1, round(o.cohort_years * ppy)) if o.cohort_years is not None else 1 for o in s.outcomes]
     T = s.horizon.n_periods
     for p in dl.paths[0].people:
         add(p.pid, p.unit, "referred", p.t_ref)
@@ -759,7 +792,7 @@ def journeys(scenario: Scenario, seed: int = 1, path: int = 0, n_paths: int | No
             when = p.t_end + lags[k]
             add(p.pid, p.unit, "outcome_achieved", when, p.period + lags[k], o.name)
             cohort = cohort_of.get((p.unit, k, p.period - p.period % group[k]))
-            if o.payment_basis != "rate_card" or cohort is None or cohort["uncapped"] <= 0:
+            if o.payment_basis != "rate_card" or cohort is None or cohort["uncapped"] <= 0 or cohort["verified"] >= T:
                 continue  # cohort-level payment, or verified after the horizon
             f = cohort["value"] / cohort["uncapped"]
             for c, com in enumerate(s.commissioners):
@@ -839,9 +872,9 @@ def cross_check(a: Results, b: Results, z_max: float = 4.0, p_min: float = 1e-3)
         se = math.sqrt(x.var(ddof=1) / len(x) + y.var(ddof=1) / len(y))
         z = _z(float(x.mean() - y.mean()), se, max(abs(x.mean()), abs(y.mean())))
         ks = float(stats.ks_2samp(x, y).pvalue) if se > 0 else (1.0 if z == 0 else 0.0)
-        rows.append(dict(measure=name, mean_a=float(x.mean()), mean_b=float(y.mean()), sd_a=float(x.std(ddof=1)),
-                         sd_b=float(y.std(ddof=1)), n_a=len(x), n_b=len(y), z=z, ks_p=ks,
-                         ok=bool(abs(z) <= z_max and ks > p_min)))
+        rows.append({"measure": name, "mean_a": float(x.mean()), "mean_b": float(y.mean()), "sd_a": float(x.std(ddof=1)),
+                         "sd_b": float(y.std(ddof=1)), "n_a": len(x), "n_b": len(y), "z": z, "ks_p": ks,
+                         "ok": bool(abs(z) <= z_max and ks > p_min)})
     return pd.DataFrame(rows)
 
 
@@ -866,7 +899,7 @@ def paired_check(a: Results, b: Results, z_max: float = 4.0) -> pd.DataFrame:
         se = float(d.std(ddof=1) / math.sqrt(len(d)))
         scale = float(np.nanmax(np.abs(ma[name]))) if np.isfinite(ma[name]).any() else 1.0
         z = _z(float(d.mean()), se, scale)
-        rows.append(dict(measure=name, mean_diff=float(d.mean()), se=se, n=len(d), z=z, ok=bool(abs(z) <= z_max)))
+        rows.append({"measure": name, "mean_diff": float(d.mean()), "se": se, "n": len(d), "z": z, "ok": bool(abs(z) <= z_max)})
     return pd.DataFrame(rows)
 
 
@@ -878,6 +911,16 @@ def _z(diff: float, se: float, scale: float) -> float:
 
 
 __all__ = [
-    "DesOptions", "ParticipantDelivery", "PathPayments", "comparison_measures", "contract_payments",
-    "cross_check", "journeys", "paired_check", "verification_lag", "plan_units", "run_block", "simulate_des",
+    "DesOptions",
+    "ParticipantDelivery",
+    "PathPayments",
+    "comparison_measures",
+    "contract_payments",
+    "cross_check",
+    "journeys",
+    "paired_check",
+    "plan_units",
+    "run_block",
+    "simulate_des",
+    "verification_lag",
 ]

@@ -105,8 +105,9 @@ def test_negative_effect_lowers_outcomes():
 
 
 def test_logistic_maturity_scales_the_effect():
-    # m(t) = 1 / (1 + exp(-(t - 1) / 0.5)): m(0) = 1/(1+e^2), m(1) = 1/2.
-    f = flows(**{"partners[0].maturity": {"kind": "logistic", "half_maturity": 1.0, "steepness": 0.5}})
+    # Maturity is taken mid-period, t = 0.5 and 1.5 years for the two yearly cohorts:
+    # m(t) = 1 / (1 + exp(-(t - 1.5) / 0.5)): m(0.5) = 1/(1+e^2), m(1.5) = 1/2.
+    f = flows(**{"partners[0].maturity": {"kind": "logistic", "half_maturity": 1.5, "steepness": 0.5}})
     m0 = 1 / (1 + np.exp(2.0))
     np.testing.assert_allclose(series(f, "achieved")[:2], [10 * (0.2 + 0.3 * m0), 10 * (0.2 + 0.3 * 0.5)])
 

@@ -116,12 +116,12 @@ def test_improvement_measures(measure, pays_at_035):
 
 def test_cohort_years_groups_enrolments_for_assessment():
     # Quarterly enrolment for one year (4 cohorts of 10) with a fast-maturing effect: the cohort
-    # rates are 0.2 + 0.3 m(t), m = expit((t - 0.375) / 0.1) at t = 0, 0.25, 0.5, 0.75 years.
-    m = expit((np.arange(4) / 4 - 0.375) / 0.1)
+    # rates are 0.2 + 0.3 m(t), m = expit((t - 0.5) / 0.1) at mid-quarter t = 0.125 ... 0.875 years.
+    m = expit(((np.arange(4) + 0.5) / 4 - 0.5) / 0.1)
     rate = 0.2 + 0.3 * m
     over = {
         "partners[0].enrolment_end": 1.0,
-        "partners[0].maturity": {"kind": "logistic", "half_maturity": 0.375, "steepness": 0.1},
+        "partners[0].maturity": {"kind": "logistic", "half_maturity": 0.5, "steepness": 0.1},
         "outcomes[0].payment_basis": "above_baseline",
     }
 
