@@ -19,6 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from cib_sim.cli import positive_int
 from cib_sim.analysis_fields import FieldPathError, parse_value
 from cib_sim.scenario import ScenarioError, load_scenario
 
@@ -83,24 +84,14 @@ def _metric_arg(p: argparse.ArgumentParser, multiple: bool) -> None:
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--paths", type=_positive_int, default=4096, help="Monte Carlo paths per variant (default 4096)")
+    p.add_argument("--paths", type=positive_int, default=4096, help="Monte Carlo paths per variant (default 4096)")
     p.add_argument("--seed", type=int, default=1, help="random seed, the same for every variant (default 1)")
     p.add_argument("--dask", nargs="?", const="local", default=None, metavar="ADDRESS",
                    help="run on Dask: a local cluster, or the scheduler at ADDRESS (tcp://host:8786)")
-    p.add_argument("--workers", type=_positive_int, default=None,
+    p.add_argument("--workers", type=positive_int, default=None,
                    help="processes on this machine (without --dask), or workers of the local Dask cluster")
     p.add_argument("--out", type=Path, default=None, help="also write the table (.csv, .parquet or .json)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar (default: when stderr is a terminal)")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text.replace("_", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number (got {text!r})") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1 (got {value})")
-    return value
 
 
 def _run_options(args: argparse.Namespace) -> dict[str, Any]:

@@ -15,7 +15,8 @@ from cib_sim.scenario import Scenario, ScenarioError, load_scenario
 EXIT_BAD_INPUT = 2
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1 (underscores allowed, as in 100_000)."""
     try:
         value = int(text.replace("_", ""))
     except ValueError:
@@ -121,9 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     def sim_args(sp: argparse.ArgumentParser, paths: int) -> None:
         sp.add_argument("scenario")
-        sp.add_argument("--paths", type=_positive_int, default=paths, help=f"Monte Carlo paths (default {paths:,})")
+        sp.add_argument("--paths", type=positive_int, default=paths, help=f"Monte Carlo paths (default {paths:,})")
         sp.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
-        sp.add_argument("--workers", type=_positive_int, default=1, help="processes (default 1)")
+        sp.add_argument("--workers", type=positive_int, default=1, help="processes (default 1)")
         sp.add_argument("--quiet", action="store_true", help="no progress bar")
 
     r = sub.add_parser("run", help="simulate and write path-level results (Parquet or CSV)")
