@@ -27,7 +27,7 @@ from cib_sim.scenario import Scenario
 from cib_sim.waterfall import Waterfall, check_conservation
 
 CountMode = Literal["approx", "exact", "expected"]
-DEFAULT_CHUNK = 4 * BLOCK
+DEFAULT_CHUNK = 2 * BLOCK  # measured: as fast as larger chunks, and half the working memory
 
 
 def run_paths(
@@ -247,23 +247,28 @@ def simulate(
         left -= keeps[-1]
 
     callback = _progress_callback(progress, n_paths)
-    parts: list[ChunkResult] = []
-    done = 0
-    if workers == 1 or len(chunks) == 1:
-        for (sd, sz), kp in zip(chunks, keeps):
-            parts.append(_run_chunk(scenario, sd, sz, mode, kp))
-            done += sum(sz)
-            callback(done)
-    else:
+
+    def run_all():
+        done = 0
+        if workers == 1 or len(chunks) == 1:
+            results = (_run_chunk(scenario, sd, sz, mode, kp) for (sd, sz), kp in zip(chunks, keeps))
+            for part in results:
+                done += part.n
+                callback(done)
+                yield part
+            return
         text = scenario.model_dump_json()
         payloads = [(text, sd, sz, mode, kp) for (sd, sz), kp in zip(chunks, keeps)]
         with ProcessPoolExecutor(max_workers=min(workers, os.cpu_count() or 1, len(chunks))) as ex:
-            for (sd, sz), part in zip(chunks, ex.map(_run_chunk_json, payloads)):
-                parts.append(part)
-                done += sum(sz)
+            for part in ex.map(_run_chunk_json, payloads):
+                done += part.n
                 callback(done)
+                yield part
+
+    # Chunks are folded into the results as they arrive, so memory holds one chunk at a time.
+    results = Results.from_chunks(scenario, run_all(), seed=seed, mode=mode, n_paths=n_paths)
     callback(None)
-    return Results.from_chunks(scenario, parts, seed=seed, mode=mode)
+    return results
 
 
 def _progress_callback(progress, n_paths: int) -> Callable[[int | None], None]:

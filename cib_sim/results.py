@@ -80,7 +80,7 @@ def reduce_chunk(s: Scenario, f: dict[str, np.ndarray], keep: int, block_sizes: 
         "tranche_guaranteed": f["guarantee_received"].sum(axis=1),
         "commissioner_paid": f["commissioner_paid"].sum(axis=1),
         "commissioner_rebate": f["commissioner_rebate"].sum(axis=1),
-        "cap_hit": f["cap_hit"].astype(np.float64),
+        "cap_hit": f["cap_hit"].copy(),
         "lost_to_caps": f["lost_to_caps"],
         "lost_to_withdrawal": f["lost_to_withdrawal"],
         "due_after_horizon": f["due_after_horizon"],
@@ -90,13 +90,13 @@ def reduce_chunk(s: Scenario, f: dict[str, np.ndarray], keep: int, block_sizes: 
         "partner_revenue": (f["partner_upfront"] + f["partner_fixed"] + f["partner_contingent"] + f["partner_bonus"]).sum(axis=1),
         "partner_contingent": f["partner_contingent"].sum(axis=1),
         "partner_attributed": f["attributed"].sum(axis=1),
-        "partner_outcomes": dot_last(achieved_unit.transpose(0, 2, 1)[:, None, :, :], W.T[None, :, None, :]),
+        "partner_outcomes": dot_last(achieved_unit.sum(axis=2)[:, None, :], W.T[None, :, :]),  # (N, P), all outcomes
         "guarantee_call": f["guarantee_call"].sum(axis=1),
         "backbone": (f["backbone_cost"] + f["backbone_fee"]).sum(axis=1),
         "excess": f["excess"].sum(axis=1),
         "additional": achieved_unit.sum(axis=1) - f["enrolled"].sum(axis=(1, 2))[:, None] * baseline,
         "fiscal_value": dot_last(achieved_unit.sum(axis=1) - f["enrolled"].sum(axis=(1, 2))[:, None] * baseline, fiscal),
-        "stop_period": f["stop_period"].astype(np.float64),
+        "stop_period": f["stop_period"].astype(np.int32),
     }
     edges = np.cumsum([0] + list(block_sizes or [N]))
     period_sum = {k: np.stack([f[k][a:b].sum(axis=0) for a, b in zip(edges[:-1], edges[1:])]) for k in _FLOWS}
@@ -119,12 +119,35 @@ class Results:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_chunks(cls, s: Scenario, parts: list[ChunkResult], seed: Any, mode: str, engine: str = "fast") -> "Results":
-        n = sum(p.n for p in parts)
-        path = {k: np.concatenate([p.path[k] for p in parts], axis=0) for k in parts[0].path}
-        period_mean = {k: np.concatenate([p.period_sum[k] for p in parts]).sum(axis=0) / n for k in parts[0].period_sum}
-        kept = {k: np.concatenate([p.kept[k] for p in parts], axis=0) for k in parts[0].kept}
-        return cls(s, seed, mode, n, path, period_mean, kept, engine)
+    def from_chunks(cls, s: Scenario, parts, seed: Any, mode: str, engine: str = "fast", n_paths: int | None = None) -> "Results":
+        """Assemble chunk results (in path order) into one :class:`Results`.
+
+        ``parts`` may be an iterator: with ``n_paths`` given, per-path arrays are allocated once
+        and filled chunk by chunk, so a chunk's memory is let go as soon as it is copied.
+        """
+        if n_paths is None:
+            parts = list(parts)
+            n_paths = sum(p.n for p in parts)
+        path: dict[str, np.ndarray] = {}
+        block_sums: dict[str, list[np.ndarray]] = {}
+        kept: dict[str, list[np.ndarray]] = {}
+        done = 0
+        for part in parts:
+            if not path:
+                path = {k: np.empty((n_paths,) + v.shape[1:], dtype=v.dtype) for k, v in part.path.items()}
+            for k, v in part.path.items():
+                path[k][done : done + part.n] = v
+            for k, v in part.period_sum.items():
+                block_sums.setdefault(k, []).append(v)
+            for k, v in part.kept.items():
+                kept.setdefault(k, []).append(v)
+            done += part.n
+        if done != n_paths:
+            raise ValueError(f"chunks hold {done} paths, expected {n_paths}")
+        # Sums per seeded block, added in block order: the same whatever the chunking.
+        period_mean = {k: np.concatenate(v).sum(axis=0) / done for k, v in block_sums.items()}
+        kept_all = {k: np.concatenate(v, axis=0) for k, v in kept.items()}
+        return cls(s, seed, mode, done, path, period_mean, kept_all, engine)
 
     # ---- labels
     @property
@@ -254,7 +277,7 @@ class Results:
             add("partner", part.name, "revenue_mean", self.path["partner_revenue"][:, p].mean(), cur)
             add("partner", part.name, "contingent_mean", self.path["partner_contingent"][:, p].mean(), cur)
             add("partner", part.name, "attributed_mean", self.path["partner_attributed"][:, p].mean(), cur)
-            add("partner", part.name, "outcomes_mean", self.path["partner_outcomes"][:, p].sum(axis=1).mean(), "outcomes")
+            add("partner", part.name, "outcomes_mean", self.path["partner_outcomes"][:, p].mean(), "outcomes")
         for o, out in enumerate(s.outcomes):
             add("outcome", out.name, "achieved_mean", ach[:, o].mean(), "outcomes")
             add("outcome", out.name, "earned_mean", self.path["earned"][:, o].mean(), cur)
