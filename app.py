@@ -20,6 +20,7 @@ import time
 import pandas as pd
 import streamlit as st
 
+from cib_sim.app_nowcast import render_nowcast
 from cib_sim import app_state as A
 from cib_sim import charts as C
 from cib_sim.engine import simulate
@@ -652,6 +653,10 @@ else:
     comp = A.comparison_table(ref_summary, summary, cur)
     st.dataframe(comp[["Measure", "Base", "Edited", "Change"]], hide_index=True, width="stretch",
                  height=35 * (len(comp) + 1) + 3)
+
+# -- Learning as results arrive: observed quarters update the projections
+st.divider()
+render_nowcast(st, scenario)
 
 # -- Downloads
 with download_box:

@@ -36,8 +36,15 @@ FORMAT_HELP = (
 
 def _compute(scenario_json: str, csv_now: str, csv_prev: str | None, n_paths: int, seed: int, n_draws: int) -> dict[str, Any]:
     """Everything the section shows, as small picklable tables (cached by the app)."""
-    from cib_sim.learning import (PosteriorCollapseWarning, early_warning, fan_frame, fit, headline, interval,
-                                  nowcast)
+    from cib_sim.learning import (
+        PosteriorCollapseWarning,
+        early_warning,
+        fan_frame,
+        fit,
+        headline,
+        interval,
+        nowcast,
+    )
 
     s = Scenario.model_validate_json(scenario_json)
     obs = read_observed(csv_now, s)
@@ -93,8 +100,10 @@ def nowcast_fan_chart(fan: pd.DataFrame, truth: pd.DataFrame | None = None, curr
     colours = [OBSERVED, MEDIAN, BAND_INNER, BAND_OUTER] + ([TRUTH] if truth is not None else [])
     colour = alt.Color("series:N", title=None, scale=alt.Scale(domain=domain, range=colours), legend=alt.Legend(orient="top"))
     x = alt.X("period_start:T", title="Period starting", axis=alt.Axis(format="%Y", tickCount="year"))
-    area = alt.Chart(bands).mark_area(opacity=0.8).encode(
-        x=x, y=alt.Y("lo:Q", title=f"Cumulative outcome payments ({currency})", axis=alt.Axis(format="~s")), y2="hi:Q", color=colour)
+    y = alt.Y("lo:Q", title=f"Cumulative outcome payments ({currency})", axis=alt.Axis(format="~s"))
+    # The outer band first, so the inner one is drawn over it.
+    outer = alt.Chart(bands[bands.series == "Projected 5–95%"]).mark_area(opacity=0.9).encode(x=x, y=y, y2="hi:Q", color=colour)
+    inner = alt.Chart(bands[bands.series == "Projected 25–75%"]).mark_area(opacity=0.9).encode(x=x, y=y, y2="hi:Q", color=colour)
     line = alt.Chart(line_df).mark_line(strokeWidth=2.5).encode(
         x=x, y="value:Q", color=colour,
         strokeDash=alt.StrokeDash("series:N", legend=None, scale=alt.Scale(
@@ -102,7 +111,7 @@ def nowcast_fan_chart(fan: pd.DataFrame, truth: pd.DataFrame | None = None, curr
         tooltip=[alt.Tooltip("series:N", title="Series"), alt.Tooltip("period_start:T", title="Period starting", format="%b %Y"),
                  alt.Tooltip("value:Q", title=currency, format=",.0f")],
     )
-    layers = [area, line]
+    layers = [outer, inner, line]
     if K and K < len(fan):
         now = pd.DataFrame({"period_start": [fan["period_start"].iloc[K]], "label": ["report"]})
         layers.append(alt.Chart(now).mark_rule(color="#555", strokeDash=[4, 3]).encode(x="period_start:T"))
@@ -153,7 +162,7 @@ def render_nowcast(st: Any, scenario: Scenario | None, key: str = "nowcast") -> 
         k = int(c1.slider(f"{word.capitalize()}s reported", min_value=1, max_value=T, value=min(T, max(1, T // 3)), key=f"{key}_k"))
         prev_k = int(c1.slider(f"Previous report: {word}s reported (0: none)", min_value=0, max_value=max(0, k - 1),
                                value=max(0, k - scenario.horizon.periods_per_year), key=f"{key}_prev_k")) if k > 1 else 0
-        world_seed = int(c1.number_input("World seed", min_value=0, value=7, step=1, key=f"{key}_world"))
+        world_seed = int(c1.number_input("World seed", min_value=0, value=16, step=1, key=f"{key}_world"))
         world = simulate_world(scenario, world_seed)
         csv_now = world.observed(k).to_csv(index=False)
         csv_prev = world.observed(prev_k).to_csv(index=False) if prev_k else None
@@ -186,19 +195,19 @@ def render_nowcast(st: Any, scenario: Scenario | None, key: str = "nowcast") -> 
     cur = scenario.currency
     K = res["as_of"]
     starts = period_starts(scenario)
-    when = f"{word} {K - 1} (starting {starts[K - 1].date()})" if K else "nothing yet"
-    st.markdown(f"**Data to {when}** — {res['summary']}. Posterior from {res['n_draws']:,} draws, effective sample "
+    when = f"{K} of {T} {word}s reported" + (f" (to the {word} starting {starts[K - 1].date()})" if K else "")
+    st.markdown(f"**{when}** — {res['summary']}. Posterior from {res['n_draws']:,} draws, effective sample "
                 f"size **{res['ess']:,.0f}**" + (f" after {res['stages']} tempering stages." if res["stages"] > 1 else
                                                  " (the scenario's draws reweighted)."))
     prev_h = res["headline_prev"]
-    ref_h, ref_label = (prev_h, f"vs the {word} {res['previous_as_of'] - 1} report") if prev_h is not None else (
-        res["headline_prior"], "vs the scenario as written")
+    ref_h, ref_label = (prev_h, "vs last report") if prev_h is not None else (res["headline_prior"], "vs plan")
 
     def delta(now: float, was: float, kind: str) -> str | None:
-        if not (math.isfinite(now) and math.isfinite(was)) or abs(now - was) < 1e-12:
-            return None
+        if not (math.isfinite(now) and math.isfinite(was)) or abs(now - was) < (5e-4 if kind == "prob" else 0.5):
+            return None  # nothing that would show as a change
         d = now - was
-        return (f"{d * 100:+.1f} pp " if kind == "prob" else ("+" if d > 0 else "−") + _money(abs(d), cur) + " ") + ref_label
+        # An ASCII sign: Streamlit reads the delta's direction from its first character.
+        return (f"{d * 100:+.1f} pp " if kind == "prob" else ("+" if d > 0 else "-") + _money(abs(d), cur) + " ") + ref_label
 
     h = res["headline_now"]
     tranches = [t.name for t in scenario.capital_tranches if t.kind != "grant"]

@@ -137,10 +137,13 @@ def build_parser() -> argparse.ArgumentParser:
     sim_args(sm, 10_000)
     sm.set_defaults(func=cmd_summary)
 
-    # Analysis commands (sweep, stress, tornado, solve) live with the analysis tools.
+    # Analysis commands (sweep, stress, tornado, solve) live with the analysis tools, and
+    # `nowcast` with learning from observed results.
     from cib_sim.analysis_cli import add_commands
+    from cib_sim.learning_cli import add_commands as add_learning_commands
 
     add_commands(sub)
+    add_learning_commands(sub)
     return p
 
 

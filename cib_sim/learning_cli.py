@@ -15,26 +15,17 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
-from pathlib import Path
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from cib_sim.cli import positive_int
 from cib_sim.observed import ObservedDataError, period_starts, read_observed
 from cib_sim.scenario import ScenarioError, load_scenario, save_scenario
 
 EXIT_BAD_INPUT = 2
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text.replace("_", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number (got {text!r})") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1 (got {value})")
-    return value
 
 
 def add_commands(subparsers: Any) -> None:
@@ -49,9 +40,9 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument("scenario", help="scenario YAML file")
     p.add_argument("observed", help="observed data CSV")
     p.add_argument("--previous", help="the previous report's observed data CSV, to show how the figures moved")
-    p.add_argument("--paths", type=_positive_int, default=4096, help="Monte Carlo paths (default 4,096)")
+    p.add_argument("--paths", type=positive_int, default=4096, help="Monte Carlo paths (default 4,096)")
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
-    p.add_argument("--draws", type=_positive_int, default=8000, help="posterior importance-sampling draws (default 8,000)")
+    p.add_argument("--draws", type=positive_int, default=8000, help="posterior importance-sampling draws (default 8,000)")
     p.add_argument("--as-of", type=int, dest="as_of", help="number of periods reported (default: one past the latest "
                    "enrolment or payment row)")
     p.add_argument("--out-scenario", help="write the posterior scenario (YAML)")

@@ -6,13 +6,15 @@ record; which columns are filled says what the row records:
 =========================  ==================================  ====================================
 row kind                   keys                                values
 =========================  ==================================  ====================================
-enrolment                  ``period``, ``partner``             ``enrolled`` (required), ``dropped``
-                                                               (optional), ``ended`` (optional)
+enrolment                  ``period``, ``partner``             ``enrolled`` (required); ``dropped``,
+                                                               ``waiting``, ``ended`` (optional)
 outcome (by cohort)        ``period``, ``partner``,            ``achieved`` (required); ``enrolled``
                            ``outcome``                         may be repeated here instead of an
                                                                enrolment row (it must agree)
 payment                    ``period``, ``commissioner``        ``payments_received`` (required),
                                                                ``ended`` (optional)
+stop                       ``period``                          ``ended`` = 1: delivery stopped for
+                                                               lack of funds from this period
 =========================  ==================================  ====================================
 
 - ``period``: the contract period, a whole number from 0 (the period starting ``horizon.start``)
@@ -22,6 +24,9 @@ payment                    ``period``, ``commissioner``        ``payments_receiv
   enrol into the whole partnership, so enrolment and outcome rows name the unit ``zone``.
 - ``enrolled``: participants who started in ``period`` (whole number >= 0).
 - ``dropped``: of those, how many left before completing (optional; drawn by the model if absent).
+- ``waiting``: referrals still waiting for a place at the end of the period (optional). Without
+  it the nowcast infers the waiting list: empty after a period that enrolled fewer than the free
+  places (everyone waiting was taken), otherwise the model's.
 - ``achieved``: how many of the participants **enrolled in** ``period`` (the enrolment cohort)
   achieved ``outcome``. The engine verifies a cohort's outcome ``lag`` after the cohort closes
   (each period is a cohort, or ``cohort_years`` for assessment cohorts), so the achieved count of
@@ -34,7 +39,9 @@ payment                    ``period``, ``commissioner``        ``payments_receiv
   was paid.
 - ``ended``: 1 on an enrolment row: the partner stopped delivering from this period (an exit; it
   enrols nobody from then on); on a payment row: the commissioner stopped paying from this period
-  (a withdrawal). In the zone model a row ``period, partner, ended`` marks a partner's exit.
+  (a withdrawal). In the zone model a row ``period, partner, ended`` marks a partner's exit. A row
+  with only ``period`` and ``ended=1`` says the fund ran out and delivery stopped for good (no
+  new enrolments, no partner or backbone costs) from that period.
 
 The report runs to the **last reported period** ``as_of - 1``: the latest period with an
 enrolment or payment row (or ``as_of`` given explicitly, for quiet quarters after enrolment has
@@ -60,7 +67,7 @@ from cib_sim.delivery import unit_plan
 from cib_sim.sample import n_units
 from cib_sim.scenario import Scenario
 
-COLUMNS = ("period", "partner", "outcome", "commissioner", "enrolled", "dropped", "achieved", "payments_received", "ended")
+COLUMNS = ("period", "partner", "outcome", "commissioner", "enrolled", "dropped", "waiting", "achieved", "payments_received", "ended")
 """Every column the format knows, in the order :func:`observed_frame` writes them."""
 
 ZONE_UNIT = "zone"
@@ -87,12 +94,14 @@ class Observed:
 
     enrolled: (K, U) participants enrolled per period.
     dropped: (K, U) dropouts, NaN where not reported.
+    waiting: (K, U) waiting list at the end of each period, NaN where not reported.
     achieved: (K, U, O) outcomes achieved by the cohort enrolled in each period, NaN where the
       cohort's outcome is not verified by the last reported period.
     verified: (K, U, O) bool, where ``achieved`` is known.
     paid: (K, C) payments received, or None when the table has no payment rows.
     partner_ended: (P,) first period a partner no longer delivers (-1: still delivering).
     commissioner_ended: (C,) first period a commissioner no longer pays (-1: still paying).
+    stopped: first period delivery stopped for lack of funds (-1: not stopped).
     table: the validated tidy table (period as a whole number; one row per record).
     """
 
@@ -100,12 +109,14 @@ class Observed:
     as_of: int
     enrolled: np.ndarray
     dropped: np.ndarray
+    waiting: np.ndarray
     achieved: np.ndarray
     verified: np.ndarray
     paid: np.ndarray | None
     partner_ended: np.ndarray
     commissioner_ended: np.ndarray
     table: pd.DataFrame
+    stopped: int = -1
 
     @property
     def n_verified(self) -> int:
@@ -125,7 +136,7 @@ def empty_observed(s: Scenario) -> Observed:
     """No data at all (the prior): ``as_of`` 0."""
     U, O, C, P = n_units(s), len(s.outcomes), len(s.commissioners), len(s.partners)
     return Observed(
-        s.name, 0, np.zeros((0, U)), np.zeros((0, U)), np.zeros((0, U, O)), np.zeros((0, U, O), dtype=bool),
+        s.name, 0, np.zeros((0, U)), np.zeros((0, U)), np.zeros((0, U)), np.zeros((0, U, O)), np.zeros((0, U, O), dtype=bool),
         None, np.full(P, -1), np.full(C, -1), pd.DataFrame(columns=list(COLUMNS)),
     )
 
@@ -251,7 +262,7 @@ def validate_observed(df: pd.DataFrame, s: Scenario, as_of: int | None = None, l
     start_of = {d.date(): i for i, d in enumerate(starts)}
     U, O, C, P = len(units), len(outcomes), len(comms), len(partners)
 
-    def known(kind: str, names: list[str]) -> str:
+    def known(names: list[str]) -> str:
         return f"(known: {', '.join(names)})"
 
     def parse_period(lab: str, v: Any) -> int | None:
@@ -319,12 +330,14 @@ def validate_observed(df: pd.DataFrame, s: Scenario, as_of: int | None = None, l
     enrol_rows: dict[tuple[int, int], tuple[str, float]] = {}  # (t, u) -> (label, enrolled)
     enrol_from_outcome: dict[tuple[int, int], tuple[str, float]] = {}
     drop_rows: dict[tuple[int, int], tuple[str, float]] = {}
+    wait_rows: dict[tuple[int, int], float] = {}
     ach_rows: dict[tuple[int, int, int], tuple[str, float]] = {}
     pay_rows: dict[tuple[int, int], tuple[str, float]] = {}
     partner_end: dict[int, tuple[str, int]] = {}
     comm_end: dict[int, tuple[str, int]] = {}
     seen: dict[tuple, str] = {}
     report_periods: list[int] = []
+    stop_row: tuple[str, int] | None = None
     clean_rows: list[dict[str, Any]] = []
 
     for i, row in enumerate(df.itertuples(index=False)):
@@ -336,6 +349,7 @@ def validate_observed(df: pd.DataFrame, s: Scenario, as_of: int | None = None, l
         comm = None if _blank(r["commissioner"]) else str(r["commissioner"]).strip()
         n_enr = parse_number(lab, "enrolled", r["enrolled"], True)
         n_drop = parse_number(lab, "dropped", r["dropped"], True)
+        n_wait = parse_number(lab, "waiting", r["waiting"], True)
         n_ach = parse_number(lab, "achieved", r["achieved"], True)
         paid = parse_number(lab, "payments_received", r["payments_received"], False)
         ended = parse_flag(lab, r["ended"])
@@ -343,10 +357,10 @@ def validate_observed(df: pd.DataFrame, s: Scenario, as_of: int | None = None, l
 
         if comm is not None:  # payment row
             if comm not in comms:
-                errors.append(f"{lab}: commissioner {comm!r} is not in the scenario {known('commissioner', comms)}")
+                errors.append(f"{lab}: commissioner {comm!r} is not in the scenario {known(comms)}")
                 bad = True
             extra = [c for c, v in (("partner", partner), ("outcome", outcome)) if v is not None]
-            extra += [c for c, v in (("enrolled", n_enr), ("dropped", n_drop), ("achieved", n_ach)) if v is not None]
+            extra += [c for c, v in (("enrolled", n_enr), ("dropped", n_drop), ("waiting", n_wait), ("achieved", n_ach)) if v is not None]
             if extra:
                 errors.append(f"{lab}: a payment row (it names a commissioner) must leave {', '.join(extra)} blank")
                 bad = True
@@ -372,8 +386,20 @@ def validate_observed(df: pd.DataFrame, s: Scenario, as_of: int | None = None, l
             clean_rows.append({"period": t, "commissioner": comm, "payments_received": paid, "ended": int(ended) if ended else None})
             continue
 
+        if partner is None and outcome is None and ended and all(
+                v is None for v in (n_enr, n_drop, n_wait, n_ach, paid)):  # the fund stopped delivery
+            if t is None:
+                continue
+            if stop_row is not None:
+                errors.append(f"{lab}: delivery already stopped at {stop_row[0]}")
+                continue
+            stop_row = (lab, t)
+            report_periods.append(t)
+            clean_rows.append({"period": t, "ended": 1})
+            continue
         if partner is None:
-            errors.append(f"{lab}: name a partner (enrolment or outcome row) or a commissioner (payment row)")
+            errors.append(f"{lab}: name a partner (enrolment or outcome row) or a commissioner (payment row), "
+                          "or write only period and ended=1 for a stop of delivery")
             continue
         if paid is not None:
             errors.append(f"{lab}: payments_received belongs on a payment row, which names a commissioner and no partner")
@@ -397,20 +423,20 @@ def validate_observed(df: pd.DataFrame, s: Scenario, as_of: int | None = None, l
             clean_rows.append({"period": t, "partner": partner, "ended": 1})
             continue
         if partner not in units:
-            hint = f" (known: {ZONE_UNIT}, or a partner name with ended=1)" if zone else f" {known('partner', units)}"
+            hint = f" (known: {ZONE_UNIT}, or a partner name with ended=1)" if zone else f" {known(units)}"
             errors.append(f"{lab}: partner {partner!r} is not in the scenario{hint}")
             continue
         u = units.index(partner)
 
         if outcome is not None:  # outcome row
             if outcome not in outcomes:
-                errors.append(f"{lab}: outcome {outcome!r} is not in the scenario {known('outcome', outcomes)}")
+                errors.append(f"{lab}: outcome {outcome!r} is not in the scenario {known(outcomes)}")
                 bad = True
             if n_ach is None and n_enr is None:
                 errors.append(f"{lab}: achieved is missing for outcome {outcome!r}")
                 bad = True
-            if n_drop is not None or ended:
-                errors.append(f"{lab}: dropped and ended belong on the enrolment row (no outcome)")
+            if n_drop is not None or n_wait is not None or ended:
+                errors.append(f"{lab}: dropped, waiting and ended belong on the enrolment row (no outcome)")
                 bad = True
             if bad or t is None:
                 continue
@@ -450,6 +476,8 @@ def validate_observed(df: pd.DataFrame, s: Scenario, as_of: int | None = None, l
             enrol_rows[(t, u)] = (lab, n_enr)
         if n_drop is not None and not math.isnan(n_drop):
             drop_rows[(t, u)] = (lab, n_drop)
+        if n_wait is not None and not math.isnan(n_wait):
+            wait_rows[(t, u)] = n_wait
         if ended:
             if zone:
                 errors.append(f"{lab}: the zone cannot end; mark a partner's exit with its own row")
@@ -457,7 +485,8 @@ def validate_observed(df: pd.DataFrame, s: Scenario, as_of: int | None = None, l
                 errors.append(f"{lab}: partner {partner!r} already ended at {partner_end[u][0]}")
             else:
                 partner_end[u] = (lab, t)
-        clean_rows.append({"period": t, "partner": partner, "enrolled": n_enr, "dropped": n_drop, "ended": 1 if ended else None})
+        clean_rows.append({"period": t, "partner": partner, "enrolled": n_enr, "dropped": n_drop, "waiting": n_wait,
+                           "ended": 1 if ended else None})
 
     # Enrolment given only on outcome rows counts as reported (the brief's flat layout).
     for key, (lab, n) in enrol_from_outcome.items():
@@ -488,6 +517,9 @@ def validate_observed(df: pd.DataFrame, s: Scenario, as_of: int | None = None, l
     plan = unit_plan(s)
     enrolled = np.zeros((K, U))
     dropped = np.full((K, U), np.nan)
+    waiting = np.full((K, U), np.nan)
+    for (t, u), n in wait_rows.items():
+        waiting[t, u] = n
     achieved = np.full((K, U, O), np.nan)
     verified = np.zeros((K, U, O), dtype=bool)
     paid_arr = np.zeros((K, C)) if pay_rows or comm_end else None
@@ -528,6 +560,12 @@ def validate_observed(df: pd.DataFrame, s: Scenario, as_of: int | None = None, l
             late = [t for t in range(e, K) if enrolled[t, p] > 0]
             if late:
                 errors.append(f"{lab}: partner {partners[p]!r} ended in period {e} but enrolled participants in period {late[0]}")
+    stopped = -1
+    if stop_row is not None:
+        lab, stopped = stop_row
+        late = [t for t in range(stopped, K) if enrolled[t].sum() > 0]
+        if late:
+            errors.append(f"{lab}: delivery stopped in period {stopped} but participants enrolled in period {late[0]}")
     comm_ended = np.full(C, -1)
     for c, (lab, e) in comm_end.items():
         comm_ended[c] = e
@@ -538,6 +576,7 @@ def validate_observed(df: pd.DataFrame, s: Scenario, as_of: int | None = None, l
     # Completeness: enrolment in every open period, outcomes of every verified cohort.
     for u in range(U if not row_errors else 0):
         stop = partner_ended[u] if (not zone and partner_ended[u] >= 0) else T
+        stop = min(stop, stopped) if stopped >= 0 else stop
         missing = [t for t in range(int(plan.start[u]), min(int(plan.end[u]), K, stop)) if (t, u) not in enrol_rows]
         if missing:
             errors.append(
@@ -560,7 +599,8 @@ def validate_observed(df: pd.DataFrame, s: Scenario, as_of: int | None = None, l
 
     table = pd.DataFrame(clean_rows, columns=list(COLUMNS)).sort_values(["period", "commissioner", "partner", "outcome"], na_position="first")
     return Observed(
-        s.name, K, enrolled, dropped, achieved, verified, paid_arr, partner_ended, comm_ended, table.reset_index(drop=True)
+        s.name, K, enrolled, dropped, waiting, achieved, verified, paid_arr, partner_ended, comm_ended, table.reset_index(drop=True),
+        stopped,
     )
 
 
@@ -617,6 +657,9 @@ def observed_frame(
             for p, pname in enumerate(s.partner_names):
                 if int(exit_period[p]) == t:
                     rows.append({"period": t, "partner": pname, "ended": 1})
+    stop = int(flows["stop_period"][path]) if "stop_period" in flows else s.horizon.n_periods
+    if stop < as_of:
+        rows.append({"period": stop, "ended": 1})
     for t in range(as_of):
         for u, name in enumerate(units):
             for k, oname in enumerate(s.outcome_names):
@@ -643,7 +686,7 @@ def write_observed(df: pd.DataFrame | Observed, path: str | Path, comment: str |
         for line in comment.splitlines():
             buf.write(f"# {line}\n".replace("# \n", "#\n"))
     out = table.copy()
-    for col in ("period", "enrolled", "dropped", "achieved", "ended"):
+    for col in ("period", "enrolled", "dropped", "waiting", "achieved", "ended"):
         if col in out:
             out[col] = out[col].map(lambda v: "" if _blank(v) else f"{int(v)}")
     out.to_csv(buf, index=False)
