@@ -195,6 +195,8 @@ class Results:
         }
         cols: dict[str, np.ndarray] = {"path": np.arange(self.n_paths)}
         for name, arr in list(self.path.items()) + [("tranche_multiple", self.multiple)]:
+            if arr.dtype == bool:  # flags as 0/1, so that means and quantiles work on every column
+                arr = arr.astype(np.float64)
             if arr.ndim == 1:
                 cols[name] = arr
                 continue
