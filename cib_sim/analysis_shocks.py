@@ -258,9 +258,7 @@ class PartnerExit(Shock):
     def apply_draws(self, s: Scenario, draws: Draws) -> Draws:
         _check_names("partner", (self.partner,), s.partner_names)
         k = s.partner_names.index(self.partner)
-        exit_period = draws.exit_period.copy()
-        exit_period[:, k] = np.minimum(exit_period[:, k], s.horizon.to_periods(self.year))
-        return replace(draws, exit_period=exit_period)
+        return replace(draws, exit_period=_event_by(draws.exit_period, k, s.horizon.to_periods(self.year)))
 
 
 @dataclass(frozen=True)
@@ -277,9 +275,14 @@ class CommissionerWithdrawal(Shock):
         names = [c.name for c in s.commissioners]
         _check_names("commissioner", (self.commissioner,), names)
         k = names.index(self.commissioner)
-        wd = draws.withdraw_period.copy()
-        wd[:, k] = np.minimum(wd[:, k], s.horizon.to_periods(self.year))
-        return replace(draws, withdraw_period=wd)
+        return replace(draws, withdraw_period=_event_by(draws.withdraw_period, k, s.horizon.to_periods(self.year)))
+
+
+def _event_by(periods: np.ndarray, k: int, period: int) -> np.ndarray:
+    """Event periods (paths, entities) with entity ``k``'s event at ``period`` at the latest."""
+    out = periods.copy()
+    out[:, k] = np.minimum(out[:, k], period)
+    return out
 
 
 @dataclass(frozen=True)

@@ -197,7 +197,7 @@ PARTNER_COLS = (
     Col("maturity.kind", "select", "Maturity curve", "logistic ramp to full effect, or immediate", _opts(Maturity, "kind")),
     Col("maturity.half_maturity", "number", "Half maturity (years)", _desc(Maturity, "half_maturity")),
     Col("maturity.steepness", "number", "Ramp steepness (years)", _desc(Maturity, "steepness")),
-    Col("contract.upfront_share", "number", "Paid up front (share of cost)", "Share of cost per participant paid at enrolment"),
+    Col("contract.upfront_share", "number", "Paid as delivered (share of cost)", "Share of each participant's cost paid while in service; the rest is at risk"),
     Col("contract.outcome_share", "number", "Outcome share (contingent)", "Share of attributed outcome payments passed to the partner"),
 )
 COMMISSIONER_COLS = (

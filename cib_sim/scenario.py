@@ -158,9 +158,9 @@ class Maturity(_Model):
 
 
 class PartnerContract(_Model):
-    """How the backbone pays a partner: ``upfront_share`` of its cost per participant at
-    enrolment, plus ``outcome_share`` of the outcome payments attributed to it (the contingent
-    part through which a CIB passes risk down to charities)."""
+    """How the backbone pays a partner: ``upfront_share`` of its cost per participant, paid as
+    the service is delivered, plus ``outcome_share`` of the outcome payments attributed to it
+    (the contingent part through which a CIB passes risk down to charities)."""
 
     upfront_share: float = Field(1.0, ge=0, le=1)
     outcome_share: float = Field(0.0, ge=0, le=1)
