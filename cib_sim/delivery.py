@@ -229,30 +229,36 @@ class DeliveryState:
         enrol = np.where(funded[:, None], self._pending, 0.0)
         self.waiting = self.waiting - enrol
         self._pending = None
-        p = self.plan
-        zd = self.d.z_dropouts[t]
-        if self.mode == "exact":
-            drop = binomial_from_normal(zd, enrol, p.dropout)
-        else:
-            v = enrol * p.dropout * (1 - p.dropout)
-            drop = count_from_normal(zd, enrol * p.dropout, v, v * (1 - 2 * p.dropout), enrol, self.mode)
+        drop = self.draw_dropouts(t, enrol)
         self.enrolled[:, t, :] = enrol
         self.dropped[:, t, :] = drop
         if not enrol.any():  # outside enrolment windows: no cohort, nothing to draw
             return
+        self.achieved[:, t] = self.draw_outcomes(t, enrol, drop)
+
+    def draw_dropouts(self, t: int, enrol: np.ndarray) -> np.ndarray:
+        """(N, U) dropouts among period t's enrolments ``enrol`` (N, U)."""
+        p = self.plan
+        zd = self.d.z_dropouts[t]
+        if self.mode == "exact":
+            return binomial_from_normal(zd, enrol, p.dropout)
+        v = enrol * p.dropout * (1 - p.dropout)
+        return count_from_normal(zd, enrol * p.dropout, v, v * (1 - 2 * p.dropout), enrol, self.mode)
+
+    def draw_outcomes(self, t: int, enrol: np.ndarray, drop: np.ndarray) -> np.ndarray:
+        """(N, U, O) outcomes achieved by period t's cohort: completers at the success
+        probability, dropouts at the baseline."""
         p1 = self.success_probability(t)  # (N, U, O)
         p0 = self.baseline
         n1, n0 = (enrol - drop)[..., None], drop[..., None]
         z = self.d.z_outcomes[t]
         if self.mode == "exact":
-            x = binomial_from_normal(z, n1, p1) + binomial_from_normal(self.d.z_outcomes_dropped[t], n0, p0)
-        else:
-            v1, v0 = p1 * (1 - p1), p0 * (1 - p0)
-            mean = n1 * p1 + n0 * p0
-            var = n1 * v1 + n0 * v0
-            k3 = n1 * v1 * (1 - 2 * p1) + n0 * v0 * (1 - 2 * p0)
-            x = count_from_normal(z, mean, var, k3, n1 + n0, self.mode)
-        self.achieved[:, t] = x
+            return binomial_from_normal(z, n1, p1) + binomial_from_normal(self.d.z_outcomes_dropped[t], n0, p0)
+        v1, v0 = p1 * (1 - p1), p0 * (1 - p0)
+        mean = n1 * p1 + n0 * p0
+        var = n1 * v1 + n0 * v0
+        k3 = n1 * v1 * (1 - 2 * p1) + n0 * v0 * (1 - 2 * p0)
+        return count_from_normal(z, mean, var, k3, n1 + n0, self.mode)
 
     def success_probability(self, t: int) -> np.ndarray:
         """(N, U, O) probability that a completer enrolled in period t achieves each outcome."""

@@ -22,7 +22,7 @@ from cib_sim._arrays import dot_last, rowsum
 from cib_sim.delivery import DeliveryState, delivery_end_period
 from cib_sim.payments import CommissionerLedger, RateCard, attribution_weights
 from cib_sim.results import ChunkResult, Results, reduce_chunk
-from cib_sim.sample import BLOCK, Draws, block_seeds, n_units, sample
+from cib_sim.sample import BLOCK, Draws, block_seeds, sample
 from cib_sim.scenario import Scenario
 from cib_sim.waterfall import Waterfall, check_conservation
 
@@ -59,7 +59,7 @@ def run_paths(
     if not s.uncertainty.enabled:
         mode = "expected"
     N, T = draws.n_paths, s.horizon.n_periods
-    U, O, P, C = n_units(s), len(s.outcomes), len(s.partners), len(s.commissioners)
+    O, P, C = len(s.outcomes), len(s.partners), len(s.commissioners)
     ppy = s.horizon.periods_per_year
     dl = delivery if delivery is not None else DeliveryState(s, draws, mode)
     card = RateCard(s, dl)

@@ -61,12 +61,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from cib_sim.delivery import (
-    DeliveryState,
-    binomial_from_normal,
-    count_from_normal,
-    unit_plan,
-)
+from cib_sim.delivery import DeliveryState, unit_plan
 from cib_sim.engine import run_paths
 from cib_sim.metrics import LOSS_RTOL
 from cib_sim.observed import Observed, empty_observed, read_observed, unit_names
@@ -700,39 +695,14 @@ class ObservedDelivery(DeliveryState):
         seen_waiting = self.obs.waiting[t]
         self.waiting = np.where(np.isnan(seen_waiting), self.waiting, seen_waiting)
         self._pending = None
-        drop = _draw_dropouts(self, t, enrol)
+        drop = self.draw_dropouts(t, enrol)
         seen = self.obs.dropped[t]
         drop = np.where(np.isnan(seen), drop, seen)
         self.enrolled[:, t, :] = enrol
         self.dropped[:, t, :] = drop
-        x = _draw_outcomes(self, t, enrol, drop)
+        x = self.draw_outcomes(t, enrol, drop)
         v = self.obs.verified[t]
         self.achieved[:, t] = np.where(v, np.nan_to_num(self.obs.achieved[t]), x)
-
-
-def _draw_dropouts(dl: DeliveryState, t: int, enrol: np.ndarray) -> np.ndarray:
-    """Dropouts among ``enrol`` (N, U), as :meth:`DeliveryState.commit` draws them."""
-    p = dl.plan
-    zd = dl.d.z_dropouts[t]
-    if dl.mode == "exact":
-        return binomial_from_normal(zd, enrol, p.dropout)
-    v = enrol * p.dropout * (1 - p.dropout)
-    return count_from_normal(zd, enrol * p.dropout, v, v * (1 - 2 * p.dropout), enrol, dl.mode)
-
-
-def _draw_outcomes(dl: DeliveryState, t: int, enrol: np.ndarray, drop: np.ndarray) -> np.ndarray:
-    """Outcomes (N, U, O) of the cohort, as :meth:`DeliveryState.commit` draws them."""
-    p1 = dl.success_probability(t)
-    p0 = dl.baseline
-    n1, n0 = (enrol - drop)[..., None], drop[..., None]
-    z = dl.d.z_outcomes[t]
-    if dl.mode == "exact":
-        return binomial_from_normal(z, n1, p1) + binomial_from_normal(dl.d.z_outcomes_dropped[t], n0, p0)
-    v1, v0 = p1 * (1 - p1), p0 * (1 - p0)
-    mean = n1 * p1 + n0 * p0
-    var = n1 * v1 + n0 * v0
-    k3 = n1 * v1 * (1 - 2 * p1) + n0 * v0 * (1 - 2 * p0)
-    return count_from_normal(z, mean, var, k3, n1 + n0, dl.mode)
 
 
 class ObservedLedger(CommissionerLedger):
