@@ -220,6 +220,7 @@ def simulate(
     mode: CountMode = "approx",
     keep_paths: int = 2_000,
     progress: Callable[[int, int], None] | bool | None = None,
+    path_store: str = "auto",
 ) -> Results:
     """Monte Carlo over ``n_paths`` paths of ``scenario``.
 
@@ -231,6 +232,9 @@ def simulate(
       ``expected`` counts (no sampling noise).
     keep_paths: how many paths keep their full period-by-period flows (for cash-flow views).
     progress: a callback ``(paths_done, n_paths)``, or True for a progress bar.
+    path_store: where per-path measures are held: ``memory``, ``disk`` (a temporary folder, so
+      memory stays bounded at any number of paths), or ``auto`` (disk for large runs); see
+      :mod:`cib_sim.path_store`.
     """
     if not isinstance(n_paths, (int, np.integer)) or n_paths < 1:
         raise ValueError(f"n_paths: must be a whole number >= 1 (got {n_paths!r})")
@@ -266,7 +270,7 @@ def simulate(
                 yield part
 
     # Chunks are folded into the results as they arrive, so memory holds one chunk at a time.
-    results = Results.from_chunks(scenario, run_all(), seed=seed, mode=mode, n_paths=n_paths)
+    results = Results.from_chunks(scenario, run_all(), seed=seed, mode=mode, n_paths=n_paths, store=path_store)
     callback(None)
     return results
 

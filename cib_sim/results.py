@@ -43,7 +43,7 @@ class Results:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_chunks(cls, s: Scenario, parts, seed: Any, mode: str, engine: str = "fast", n_paths: int | None = None) -> "Results":
+    def from_chunks(cls, s: Scenario, parts, seed: Any, mode: str, engine: str = "fast", n_paths: int | None = None, store: str = "auto") -> "Results":
         """Assemble chunk results (in path order) into one :class:`Results`.
 
         ``parts`` may be an iterator: with ``n_paths`` given, per-path arrays are allocated once
