@@ -21,10 +21,11 @@ import numpy as np
 from cib_sim._arrays import dot_last, rowsum
 from cib_sim.delivery import DeliveryState, delivery_end_period
 from cib_sim.payments import CommissionerLedger, RateCard, attribution_weights
-from cib_sim.results import ChunkResult, Results, reduce_chunk
+from cib_sim.reduce import ChunkReducer, ChunkResult, FlowHistory
+from cib_sim.results import Results
 from cib_sim.sample import BLOCK, Draws, block_seeds, sample
 from cib_sim.scenario import Scenario
-from cib_sim.waterfall import Waterfall, check_conservation
+from cib_sim.waterfall import ConservationCheck, Waterfall
 
 CountMode = Literal["approx", "exact", "expected"]
 DEFAULT_CHUNK = 2 * BLOCK  # measured: as fast as larger chunks, and half the working memory
@@ -41,7 +42,7 @@ def run_paths(
     period unless named a count. Shapes: N paths, T periods, U units, O outcomes, P partners,
     C commissioners, K capital tranches, G guarantees.
 
-    enrolled (N,T,U), achieved (N,T,U,O) by enrolment period; earned (N,T,O) by verification;
+    enrolled, dropped (N,T,U), achieved (N,T,U,O) by enrolment period; earned (N,T,O) by verification;
     commissioner_paid (N,T,C); attributed (N,T,P); partner_upfront, partner_fixed,
     partner_contingent, partner_bonus (N,T,P); backbone_cost, backbone_fee (N,T); drawn, coupon,
     capital, upside, guarantee_received (N,T,K); guarantee_call (N,T,G); commissioner_rebate
@@ -56,37 +57,40 @@ def run_paths(
     :class:`~cib_sim.payments.CommissionerLedger` (e.g. one that pays what was observed to be
     paid in periods already reported).
     """
+    return _run(s, draws, mode, FlowHistory(s, draws.n_paths), delivery, ledger)
+
+
+def run_chunk(s: Scenario, draws: Draws, mode: CountMode = "approx", keep: int = 0, block_sizes: list[int] | None = None) -> ChunkResult:
+    """Run the contract on the paths in ``draws`` and reduce them as they run (see
+    :class:`~cib_sim.reduce.ChunkReducer`): what ``reduce_chunk(s, run_paths(...), keep,
+    block_sizes)`` gives, without holding the full history."""
+    return _run(s, draws, mode, ChunkReducer(s, draws.n_paths, keep, block_sizes))
+
+
+def _run(s: Scenario, draws: Draws, mode: CountMode, sink, delivery=None, ledger=None):
+    """The period loop: each period's flows go to ``sink`` (see :mod:`cib_sim.reduce`)."""
     if not s.uncertainty.enabled:
         mode = "expected"
     N, T = draws.n_paths, s.horizon.n_periods
-    O, P, C = len(s.outcomes), len(s.partners), len(s.commissioners)
+    C = len(s.commissioners)
     ppy = s.horizon.periods_per_year
     dl = delivery if delivery is not None else DeliveryState(s, draws, mode)
     card = RateCard(s, dl)
     ledger = ledger if ledger is not None else CommissionerLedger(s, draws, N)
     wf = Waterfall(s, N)
-    K, G = wf.K, len(wf.guar_amount)
+    G = len(wf.guar_amount)
     W = attribution_weights(s)  # (U, P)
     out_share = np.array([p.contract.outcome_share for p in s.partners])
     fee = s.backbone.success_fee
     backbone_pp = s.backbone.cost / ppy
     end_delivery = delivery_end_period(s)
     terms = s.terms
+    check = ConservationCheck(N)
 
-    # Flows are stored period-first (each period's write is contiguous) and used as (N, T, ...) views.
-    f = {name: np.zeros((T, N, k)).transpose(1, 0, 2) for name, k in [
-        ("earned", O), ("commissioner_paid", C), ("attributed", P), ("partner_upfront", P),
-        ("partner_fixed", P), ("partner_contingent", P), ("partner_bonus", P), ("drawn", K),
-        ("coupon", K), ("capital", K), ("upside", K), ("guarantee_received", K),
-        ("guarantee_call", G), ("commissioner_rebate", C),
-    ]}
-    for name in ("backbone_cost", "backbone_fee", "excess", "cash", "income"):
-        f[name] = np.zeros((T, N)).T
-    funded_hist = np.zeros((T, N), dtype=bool).T
     stopped = np.zeros(N, dtype=bool)
     stop_period = np.full(N, T, dtype=np.int64)
     cum_paid = np.zeros((N, C))
-    cum_attr = np.zeros((N, P))
+    cum_attr = np.zeros((N, len(s.partners)))
 
     for t in range(T):
         wf.accrue()
@@ -95,28 +99,36 @@ def run_paths(
         proposed = dl.propose(t, stopped)
         upfront = dl.service_costs(t, proposed)
         fixed = dl.fixed_costs(t, stopped)
-        backbone = np.where(stopped | (t >= end_delivery), 0.0, backbone_pp)
+        backbone = np.where(stopped, 0.0, backbone_pp) if t < end_delivery else np.zeros(N)
         # Participants already in service are committed costs; new enrolments are optional.
         committed = dl.service_costs(t, np.zeros_like(proposed))
-        fixed_total = rowsum(fixed)
-        needed_fixed = fixed_total + backbone + rowsum(committed)
-        needed_full = fixed_total + backbone + rowsum(upfront)
+        fixed_total = rowsum(fixed) + backbone
+        needed_fixed = fixed_total + rowsum(committed)
+        needed_full = fixed_total + rowsum(upfront)
         funded, spent, drawn = wf.fund(needed_full, needed_fixed)
+        all_funded = bool(funded.all())
+        if not all_funded:
+            stop_period[~funded & ~stopped] = t
+            stopped |= ~funded
         dl.commit(t, funded)
-        stop_period[~funded & ~stopped] = t
-        stopped |= ~funded
-        # Split what was spent across its uses; when short, committed costs are paid pro rata.
-        with np.errstate(divide="ignore", invalid="ignore"):
-            scale = np.where(funded, 1.0, np.where(needed_fixed > 0, spent / np.where(needed_fixed > 0, needed_fixed, 1.0), 0.0))
-        f["partner_upfront"][:, t] = np.where(funded[:, None], upfront, committed * scale[:, None])
-        f["partner_fixed"][:, t] = fixed * scale[:, None]
-        f["backbone_cost"][:, t] = backbone * scale
+        row: dict[str, np.ndarray] = {"drawn": drawn}
+        if all_funded:
+            row.update(partner_upfront=upfront, partner_fixed=fixed, backbone_cost=backbone)
+        else:
+            # Split what was spent across its uses; when short, committed costs are paid pro rata.
+            with np.errstate(divide="ignore", invalid="ignore"):
+                scale = np.where(funded, 1.0, np.where(needed_fixed > 0, spent / np.where(needed_fixed > 0, needed_fixed, 1.0), 0.0))
+            row.update(
+                partner_upfront=np.where(funded[:, None], upfront, committed * scale[:, None]),
+                partner_fixed=fixed * scale[:, None], backbone_cost=backbone * scale,
+            )
 
         # Then outcomes verified this period (this period's cohort too, when the lag is nil)
         # become dues, and dues falling now are paid within caps.
         earned = card.earned(t)
-        f["earned"][:, t] = earned.sum(axis=1)
-        ledger.add_earned(t, earned)
+        if earned is not None:
+            row["earned"] = earned.sum(axis=1)
+            ledger.add_earned(t, earned)
         paid, paid_cu = ledger.step(t)
         attributed = dot_last(paid_cu.sum(axis=1)[:, None, :], W.T[None, :, :])  # (N, P)
         contingent = attributed * out_share
@@ -126,48 +138,61 @@ def run_paths(
         wf.receive(income)
         cum_paid += paid
         cum_attr += attributed
+        row.update(commissioner_paid=paid, attributed=attributed, partner_contingent=contingent, backbone_fee=backbone_fee, income=income)
 
         last = t == T - 1
         due_date = {"period": True, "year": (t + 1) % ppy == 0, "end": False}[terms.distribution_frequency]
+        distributed = excess = rebate = bonus = 0.0
         if last or (due_date and (not terms.recycling or t >= end_delivery)):
             d = wf.distribute(final_phase=last or t >= end_delivery)
-            for k in ("coupon", "capital", "upside"):
-                f[k][:, t] = d[k]
+            row.update(coupon=d["coupon"], capital=d["capital"], upside=d["upside"])
             excess = d["excess"]
             to_comm = {"commissioners": 1.0, "partners": 0.0, "split": terms.excess_split}[terms.excess_to]
-            f["commissioner_rebate"][:, t] = _pro_rata(excess * to_comm, cum_paid)
-            f["partner_bonus"][:, t] = _pro_rata(excess * (1 - to_comm), cum_attr)
+            rebate = _pro_rata(excess * to_comm, cum_paid)
+            bonus = _pro_rata(excess * (1 - to_comm), cum_attr)
             # With nobody to rebate to (no payer paid, no partner attributed), it goes to the payers.
-            leftover = excess - rowsum(f["commissioner_rebate"][:, t]) - rowsum(f["partner_bonus"][:, t])
-            f["commissioner_rebate"][:, t] += _pro_rata(leftover, np.ones((N, C)))
-            f["excess"][:, t] = excess
+            leftover = excess - rowsum(rebate) - rowsum(bonus)
+            rebate += _pro_rata(leftover, np.ones((N, C)))
+            row.update(commissioner_rebate=rebate, partner_bonus=bonus, excess=excess)
+            distributed = rowsum(d["coupon"] + d["capital"] + d["upside"])
+            rebate, bonus = rowsum(rebate), rowsum(bonus)
+        guarantee_in = guarantee_out = 0.0
         if last and G:
             calls, received = wf.call_guarantees()
-            f["guarantee_call"][:, t] = calls
-            f["guarantee_received"][:, t] = received
-        f["commissioner_paid"][:, t] = paid
-        f["attributed"][:, t] = attributed
-        f["partner_contingent"][:, t] = contingent
-        f["backbone_fee"][:, t] = backbone_fee
-        f["income"][:, t] = income
-        f["drawn"][:, t] = drawn
-        f["cash"][:, t] = wf.cash
-        funded_hist[:, t] = ~stopped
+            row.update(guarantee_call=calls, guarantee_received=received)
+            guarantee_in, guarantee_out = rowsum(calls), rowsum(received)
+        row["cash"] = wf.cash
+        row["funded"] = ~stopped
+
+        # Money conservation, for the fund and for the whole contract: every unit that came in
+        # (outcome payments, capital, guarantee calls) was paid out or is held.
+        drawn_total = rowsum(drawn)
+        spent_total = rowsum(row["partner_upfront"]) + rowsum(row["partner_fixed"]) + row["backbone_cost"]
+        check.period(
+            wf.cash,
+            (income + drawn_total, spent_total + distributed + excess),
+            (
+                paid_total + drawn_total + guarantee_in,
+                spent_total + rowsum(contingent) + backbone_fee + distributed + guarantee_out + rebate + bonus,
+            ),
+        )
+        sink.record(t, row)
 
     # Outcomes verified after the horizon are owed but never paid within it: record them.
-    earned_after = np.zeros((N, O))
+    earned_after = np.zeros((N, len(s.outcomes)))
     for t in range(T, T + card.max_lag + 1):
         late = card.earned(t)
-        earned_after += late.sum(axis=1)
-        ledger.add_earned(t, late)
-
-    f.update(
-        enrolled=dl.enrolled, dropped=dl.dropped, achieved=dl.achieved, funded=funded_hist,
-        cap_hit=ledger.cap_hit, lost_to_caps=ledger.lost_to_caps, lost_to_withdrawal=ledger.lost_to_withdrawal,
-        due_after_horizon=ledger.due_after_horizon, stop_period=stop_period, earned_after_horizon=earned_after,
-    )
-    check_flows(s, f)
-    return f
+        if late is not None:
+            earned_after += late.sum(axis=1)
+            ledger.add_earned(t, late)
+    scale = sum(t.commitment for t in s.tranches) + float(rowsum(cum_paid).max(initial=0.0))
+    check.finish(scale)
+    per_path = {
+        "cap_hit": ledger.cap_hit, "lost_to_caps": ledger.lost_to_caps, "lost_to_withdrawal": ledger.lost_to_withdrawal,
+        "due_after_horizon": ledger.due_after_horizon, "stop_period": stop_period, "earned_after_horizon": earned_after,
+    }
+    per_path["dropped"] = dl.dropped
+    return sink.finish(dl.enrolled, dl.achieved, per_path)
 
 
 def _pro_rata(amount: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -177,33 +202,9 @@ def _pro_rata(amount: np.ndarray, weights: np.ndarray) -> np.ndarray:
         return np.where(tot > 0, amount[:, None] * weights / np.where(tot > 0, tot, 1.0), 0.0)
 
 
-def check_flows(s: Scenario, f: dict[str, np.ndarray]) -> float:
-    """Money conservation on every path and period, at two levels.
-
-    Fund: cash moves by income + capital drawn - costs - distributions - excess.
-    Whole contract: commissioner payments + capital drawn + guarantee calls = partner and
-    backbone payments + investor receipts + rebates + bonuses + change in cash.
-    """
-    inflow = f["income"] + rowsum(f["drawn"])
-    spent = rowsum(f["partner_upfront"]) + rowsum(f["partner_fixed"]) + f["backbone_cost"]
-    distributed = rowsum(f["coupon"] + f["capital"] + f["upside"])
-    outflow = spent + distributed + f["excess"]
-    scale = sum(t.commitment for t in s.tranches) + float(rowsum(f["commissioner_paid"]).sum(axis=1).max(initial=0.0))
-    worst = check_conservation(f["cash"], inflow, outflow, scale)
-    # Whole-contract identity: every unit in is paid to someone or held.
-    money_in = rowsum(f["commissioner_paid"]) + rowsum(f["drawn"]) + rowsum(f["guarantee_call"])
-    money_out = (
-        spent + rowsum(f["partner_contingent"]) + f["backbone_fee"] + distributed
-        + rowsum(f["guarantee_received"]) + rowsum(f["commissioner_rebate"]) + rowsum(f["partner_bonus"])
-    )
-    worst = max(worst, check_conservation(f["cash"], money_in, money_out, scale))
-    return worst
-
-
 def _run_chunk(s: Scenario, seeds: list, sizes: list[int], mode: CountMode, keep: int) -> ChunkResult:
     draws = sample(s, seeds, sizes, exact=(mode == "exact"))
-    flows = run_paths(s, draws, mode)
-    return reduce_chunk(s, flows, keep, sizes)
+    return run_chunk(s, draws, mode, keep, sizes)
 
 
 def _run_chunk_json(payload: tuple[str, list, list[int], str, int]) -> ChunkResult:

@@ -109,20 +109,35 @@ def irr(cashflows: ArrayLike, periods_per_year: int = 1) -> np.ndarray:
         raise ValueError("cashflows must have a periods axis: shape (paths, periods)")
     lead_shape = v.shape[:-1]
     v = v.reshape(math.prod(lead_shape), v.shape[-1])
-    n, n_periods = v.shape
-    out = np.full(n, np.nan)
-    if n == 0 or n_periods == 0:
-        return out.reshape(lead_shape)
+    if v.shape[0] == 0 or v.shape[1] == 0:
+        return np.full(lead_shape, np.nan)
+    return _irr_rows_first(_transpose(v), periods_per_year).reshape(lead_shape)
 
+
+def irr_periods_first(cashflows: ArrayLike, periods_per_year: int = 1) -> np.ndarray:
+    """:func:`irr` of flows laid out period-first: ``cashflows`` (periods, paths) gives
+    ``(paths,)``. Saves a transpose when the flows were recorded one period at a time."""
+    _check_periods_per_year(periods_per_year)
+    vt = np.ascontiguousarray(cashflows, dtype=np.float64)
+    if vt.ndim != 2:
+        raise ValueError("cashflows must have shape (periods, paths)")
+    if vt.shape[0] == 0 or vt.shape[1] == 0:
+        return np.full(vt.shape[1], np.nan)
+    return _irr_rows_first(vt, periods_per_year)
+
+
+def _irr_rows_first(vt: np.ndarray, periods_per_year: int) -> np.ndarray:
+    """IRR per column of C-contiguous ``vt`` (periods, paths)."""
+    out = np.full(vt.shape[1], np.nan)
     with np.errstate(all="ignore"):
-        finite = np.isfinite(v).all(axis=1)
-        has_in = (v < 0).any(axis=1) & finite  # investor paid something in
-        has_out = (v > 0).any(axis=1) & finite  # investor received something
+        finite = np.isfinite(vt).all(axis=0)
+        has_in = (vt < 0).any(axis=0) & finite  # investor paid something in
+        has_out = (vt > 0).any(axis=0) & finite  # investor received something
         out[has_in & ~has_out] = -1.0
         mixed = has_in & has_out
         if mixed.any():
-            out[mixed] = _irr_mixed(v, mixed, periods_per_year)[mixed]
-    return out.reshape(lead_shape)
+            out[mixed] = _irr_mixed(vt, mixed, periods_per_year)[mixed]
+    return out
 
 
 def npv(cashflows: ArrayLike, rate_per_year: ArrayLike, periods_per_year: int = 1) -> np.ndarray:
@@ -162,18 +177,18 @@ def _check_periods_per_year(periods_per_year: int) -> None:
         raise ValueError(f"periods_per_year must be a positive integer, got {periods_per_year!r}")
 
 
-def _irr_mixed(v: np.ndarray, mixed: np.ndarray, periods_per_year: int) -> np.ndarray:
-    """Annual IRR ``(m,)`` of the rows of ``v`` (m, T) where ``mixed`` (m,), which must have
-    both negative and positive finite flows; other rows are left NaN (and not copied)."""
-    m, n_periods = v.shape
-    vt = _transpose(v)  # (periods, paths): each coefficient is a contiguous row
-    nonzero = v != 0.0
-    first_idx = np.argmax(nonzero, axis=1)
-    last_idx = n_periods - 1 - np.argmax(nonzero[:, ::-1], axis=1)
+def _irr_mixed(vt: np.ndarray, mixed: np.ndarray, periods_per_year: int) -> np.ndarray:
+    """Annual IRR ``(m,)`` of the columns of ``vt`` (T, m) where ``mixed`` (m,), which must have
+    both negative and positive finite flows; other columns are left NaN (and not copied).
+    ``vt`` is C-contiguous, so each coefficient of the polynomial is a contiguous row."""
+    n_periods, m = vt.shape
+    nonzero = vt != 0.0
+    first_idx = np.argmax(nonzero, axis=0)
+    last_idx = n_periods - 1 - np.argmax(nonzero[::-1], axis=0)
     rows = np.arange(m)
-    first = v[rows, first_idx]  # P(w = 0) on the r > 0 side
-    last = v[rows, last_idx]  # P(w = 0) on the r < 0 side
-    total = v.sum(axis=1)  # P(w = 1): the NPV at r = 0
+    first = vt[first_idx, rows]  # P(w = 0) on the r > 0 side
+    last = vt[last_idx, rows]  # P(w = 0) on the r < 0 side
+    total = vt.sum(axis=0)  # P(w = 1): the NPV at r = 0
     changes, abs_sum, abs_t = _scan_periods(vt)
     w0 = _initial_guess(vt, first, total, abs_sum, abs_t)
 

@@ -69,10 +69,11 @@ class RateCard:
         self.max_lag = max(self.lags)
         self.paid_so_far = np.zeros((delivery.waiting.shape[0], len(self.end), len(s.outcomes)))
 
-    def earned(self, t: int) -> np.ndarray:
+    def earned(self, t: int) -> np.ndarray | None:
+        """(N, U, O) money earned by cohorts verified in period t; None if no cohort is."""
         dl = self.dl
         N, U, O = dl.waiting.shape[0], dl.waiting.shape[1], len(self.s.outcomes)
-        out = np.zeros((N, U, O))
+        out = None
         for k, o in enumerate(self.s.outcomes):
             last = t - self.lags[k]  # enrolment period whose outcomes are verified now
             if last < 0:
@@ -89,6 +90,8 @@ class RateCard:
                 if o.overall_threshold is not None and last == self.end[u] - 1:
                     pay = pay + self._overall_top_up(o, u, k, last, pay)
                 self.paid_so_far[:, u, k] += pay
+                if out is None:
+                    out = np.zeros((N, U, O))
                 out[:, u, k] = pay
         return out
 

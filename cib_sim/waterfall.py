@@ -18,7 +18,7 @@ Each period, for every path at once:
 
 Conservation: for each path and period, ``cash[t] = cash[t-1] + income + drawn + guarantee in -
 spent - distributed - excess - guarantee out`` to rounding, and cash is nil after the last period.
-The engine checks it (:func:`check_conservation`).
+The engine checks it as it runs (:class:`ConservationCheck`).
 """
 
 from __future__ import annotations
@@ -166,23 +166,54 @@ class Waterfall:
         return calls, received
 
 
+class ConservationCheck:
+    """Money conservation, checked period by period on every path as the engine runs.
+
+    Each period gives the fund's cash at its end and one or more pairs of (money in, money out)
+    over the period, (N,) currency; every pair must move the cash from one period to the next.
+    ``finish(scale)`` raises :class:`ConservationError` if a residual, the cash left at the end or
+    the lowest cash is above ``tol x scale`` (or not a number).
+    """
+
+    def __init__(self, n_paths: int, tol: float = 1e-9):
+        self.prev = np.zeros(n_paths)
+        self.tol = tol
+        self.worst = 0.0
+        self.lowest = 0.0
+        self.nan = False
+
+    def period(self, cash: np.ndarray, *pairs: tuple[np.ndarray, np.ndarray]) -> None:
+        change = cash - self.prev
+        for inflow, outflow in pairs:
+            resid = np.abs(change - (inflow - outflow))
+            worst = float(resid.max(initial=0.0))
+            # max propagates NaN (and inf - inf is NaN): a non-finite flow cannot slip through.
+            self.nan |= worst != worst
+            self.worst = max(self.worst, worst)
+        self.lowest = min(self.lowest, float(cash.min(initial=0.0)))
+        self.prev = cash.copy()
+
+    def finish(self, scale: float) -> float:
+        """Raise if money was not conserved; return the largest residual (cash left included)."""
+        end = float(np.abs(self.prev).max(initial=0.0))
+        limit = self.tol * max(scale, 1.0)
+        if self.nan or not np.isfinite(self.prev).all():
+            raise ConservationError("money not conserved: a flow or the cash balance is not a finite number")
+        if self.worst > limit or end > limit or -self.lowest > limit:
+            raise ConservationError(
+                f"money not conserved: largest residual {self.worst:.3g}, cash left at the end {end:.3g}, "
+                f"lowest cash {self.lowest:.3g} (tolerance {limit:.3g})"
+            )
+        return max(self.worst, end)
+
+
 def check_conservation(
     cash: np.ndarray, inflow: np.ndarray, outflow: np.ndarray, scale: float, tol: float = 1e-9
 ) -> float:
     """Check ``cash[:, t] - cash[:, t-1] == inflow - outflow`` on every path and period, and
     that cash ends at zero. All arrays (N, T) in currency. Returns the largest residual;
     raises :class:`ConservationError` above ``tol x scale``."""
-    prev = np.concatenate([np.zeros((cash.shape[0], 1)), cash[:, :-1]], axis=1)
-    resid = np.abs(cash - prev - (inflow - outflow))
-    worst = float(resid.max(initial=0.0))
-    end = float(np.abs(cash[:, -1]).max(initial=0.0))
-    negative = float(-cash.min(initial=0.0))
-    limit = tol * max(scale, 1.0)
-    if not (np.isfinite(cash).all() and np.isfinite(inflow).all() and np.isfinite(outflow).all()):
-        raise ConservationError("money not conserved: a flow or the cash balance is not a finite number")
-    if worst > limit or end > limit or negative > limit:
-        raise ConservationError(
-            f"money not conserved: largest residual {worst:.3g}, cash left at the end {end:.3g}, "
-            f"lowest cash {-negative:.3g} (tolerance {limit:.3g})"
-        )
-    return max(worst, end)
+    check = ConservationCheck(cash.shape[0], tol)
+    for t in range(cash.shape[1]):
+        check.period(cash[:, t], (inflow[:, t], outflow[:, t]))
+    return check.finish(scale)
