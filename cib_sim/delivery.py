@@ -147,7 +147,8 @@ class DeliveryState:
             np.full(len(s.partners), self.plan.start[0]) if self.zone else self.plan.start
         )
         self._pending: np.ndarray | None = None
-        self._effect_by_partner = [np.ascontiguousarray(draws.effect[:, i, :]) for i in range(len(s.partners))]
+        # Outcome-first (O, N) per partner, for the zone model's package average.
+        self._effect_by_partner = [np.ascontiguousarray(draws.effect[:, i, :].T) for i in range(len(s.partners))]
         self._occupied = np.zeros((N, U))
         unit_of_partner = np.zeros(len(s.partners), dtype=int) if self.zone else np.arange(len(s.partners))
         self.service_periods = self.plan.service[unit_of_partner].astype(np.float64)
@@ -185,7 +186,7 @@ class DeliveryState:
             self._pending = np.zeros_like(self.waiting)
             return self._pending
         lam = p.referrals * self.d.referral_multiplier
-        z = self.d.z_referrals[t]
+        z = self.d.noise("referrals", t)
         if self.mode == "exact":
             arrivals = poisson_from_normal(z, lam)
         else:
@@ -229,17 +230,17 @@ class DeliveryState:
         enrol = np.where(funded[:, None], self._pending, 0.0)
         self.waiting = self.waiting - enrol
         self._pending = None
+        if not enrol.any():  # outside enrolment windows: no cohort, nothing to draw
+            return
         drop = self.draw_dropouts(t, enrol)
         self.enrolled[:, t, :] = enrol
         self.dropped[:, t, :] = drop
-        if not enrol.any():  # outside enrolment windows: no cohort, nothing to draw
-            return
         self.achieved[:, t] = self.draw_outcomes(t, enrol, drop)
 
     def draw_dropouts(self, t: int, enrol: np.ndarray) -> np.ndarray:
         """(N, U) dropouts among period t's enrolments ``enrol`` (N, U)."""
         p = self.plan
-        zd = self.d.z_dropouts[t]
+        zd = self.d.noise("dropouts", t)
         if self.mode == "exact":
             return binomial_from_normal(zd, enrol, p.dropout)
         v = enrol * p.dropout * (1 - p.dropout)
@@ -251,9 +252,9 @@ class DeliveryState:
         p1 = self.success_probability(t)  # (N, U, O)
         p0 = self.baseline
         n1, n0 = (enrol - drop)[..., None], drop[..., None]
-        z = self.d.z_outcomes[t]
+        z = self.d.noise("outcomes", t)
         if self.mode == "exact":
-            return binomial_from_normal(z, n1, p1) + binomial_from_normal(self.d.z_outcomes_dropped[t], n0, p0)
+            return binomial_from_normal(z, n1, p1) + binomial_from_normal(self.d.noise("outcomes_dropped", t), n0, p0)
         v1, v0 = p1 * (1 - p1), p0 * (1 - p0)
         mean = n1 * p1 + n0 * p0
         var = n1 * v1 + n0 * v0
@@ -274,54 +275,91 @@ class DeliveryState:
             uplift = self.d.effect * np.stack(m, axis=1)[:, :, None]  # (N, P, O)
             return np.clip(b + uplift, 0.0, 1.0)
         # Zone: average over packages S (each partner reaches a participant independently).
-        uplift_by_partner = [self._effect_by_partner[i] * m[i][:, None] for i in range(len(m))]
+        uplift_by_partner = [self._effect_by_partner[i] * m[i] for i in range(len(m))]
         return self._zone_average(uplift_by_partner, self.reach * self.alive(t))
 
     def _zone_average(self, uplift: list[np.ndarray], r: np.ndarray) -> np.ndarray:
-        """(N, 1, O) package-averaged success probability. ``uplift``: per partner (N, O) uplift
-        at this period's maturity; ``r`` (N, P): the chance each partner serves a participant."""
+        """(N, 1, O) package-averaged success probability. ``uplift``: per partner (O, N) uplift
+        at this period's maturity (outcome-first: each outcome's paths are contiguous); ``r``
+        (N, P): the chance each partner serves a participant."""
         b = self.baseline
         gamma = self.s.delivery.interaction
         P = len(uplift)
-        N, O = uplift[0].shape
+        O, N = uplift[0].shape
         # Without clipping the average is linear in the uplifts:
         # E[1{i in S} (1 + gamma (|S| - 1))] = r_i (1 + gamma * sum_{j != i} r_j).
-        weight = r * (1.0 + gamma * (rowsum(r)[:, None] - r))  # (N, P)
-        linear = np.broadcast_to(b, (N, O)).copy()
-        pos, neg = np.zeros((N, O)), np.zeros((N, O))
+        weight = np.ascontiguousarray((r * (1.0 + gamma * (rowsum(r)[:, None] - r))).T)  # (P, N)
+        avg = np.repeat(b[:, None], N, axis=1)
         for i, u in enumerate(uplift):
-            linear += u * weight[:, i : i + 1]
-            pos += np.maximum(u, 0.0)
-            neg += np.minimum(u, 0.0)
-        # Any package's total uplift lies in [neg, pos] and its factor in [fmin, fmax]: the
-        # product's extremes are at the corners (or 0, the empty package).
-        fmax, fmin = max(1.0, 1.0 + gamma * (P - 1)), min(1.0, 1.0 + gamma * (P - 1))
-        hi = np.maximum(np.maximum(pos * fmax, pos * fmin), np.maximum(neg * fmax, neg * fmin))
-        lo = np.minimum(np.minimum(pos * fmax, pos * fmin), np.minimum(neg * fmax, neg * fmin))
-        may_clip = (b + np.maximum(hi, 0.0) > 1.0) | (b + np.minimum(lo, 0.0) < 0.0)  # (N, O)
-        cols = np.flatnonzero(may_clip.any(axis=0))
-        if cols.size == 0:
-            return np.clip(linear, 0.0, 1.0)[:, None, :]
-        # Enumerate the 2^P packages for the outcomes that may clip, building packages by
-        # doubling (adding partner i to every package so far; partner i is bit i of the index).
-        shared = bool((r == r[:1]).all())  # usually no partner has exited: one weight vector
+            avg += u * weight[i]
+        # clip(x, 0, 1) = x - (x - 1)+ + (-x)+: subtract each package's excess over 1 and add
+        # its shortfall below 0, weighted by the package's chance, for packages that can clip.
         S = 1 << P
-        w = np.ones((1 if shared else N, S))
-        size = np.zeros(S)
-        total = np.zeros((N, cols.size, S))
-        for i in range(P):
-            lo_, hi_ = 1 << i, 2 << i
-            ri = r[:1, i : i + 1] if shared else r[:, i : i + 1]
-            w[:, lo_:hi_] = w[:, :lo_] * ri
-            w[:, :lo_] *= 1.0 - ri
-            size[lo_:hi_] = size[:lo_] + 1.0
-            total[:, :, lo_:hi_] = total[:, :, :lo_] + uplift[i][:, cols, None]
-        total *= 1.0 + gamma * np.maximum(size - 1.0, 0.0)
-        total += b[cols][None, :, None]
-        np.clip(total, 0.0, 1.0, out=total)
-        if shared:
-            linear[:, cols] = dot_last(total, w[0])
-        else:
-            linear[:, cols] = dot_last(total, w[:, None, :])
+        factor, flag_hi, flag_lo = _package_bounds(uplift, b, gamma)  # (S,), (S, O), (S, O)
+        flagged = flag_hi | flag_lo
+        if not flagged.any():
+            return np.clip(avg, 0.0, 1.0).T[:, None, :]
+        cols = np.flatnonzero(flagged.any(axis=0))
+        packages = np.flatnonzero(flagged[:, cols].any(axis=1))
+        shared = bool((r == r[:1]).all())  # usually no partner has exited: one weight per package
+        w = _package_weights(r[:1] if shared else r)  # (S, 1 or N)
+        bc = b[cols][:, None]
+        # Paths in slices, so that the packages' totals (S, outcomes, paths) stay small.
+        step = max(1, (1 << 21) // (S * cols.size))
+        for lo in range(0, N, step):
+            hi = min(N, lo + step)
+            tot = _package_totals([u[cols, lo:hi] for u in uplift])  # (S, nc, n)
+            corr = np.zeros((cols.size, hi - lo))
+            for k in packages:
+                x = tot[k] * factor[k]
+                x += bc
+                wk = w[k] if shared else w[k, lo:hi]
+                if flag_hi[k, cols].any():
+                    corr += wk * np.maximum(x - 1.0, 0.0)
+                if flag_lo[k, cols].any():
+                    corr -= wk * np.maximum(-x, 0.0)
+            avg[cols, lo:hi] -= corr
         # Rounding can leave an average a hair outside [0, 1].
-        return np.clip(linear, 0.0, 1.0)[:, None, :]
+        return np.clip(avg, 0.0, 1.0).T[:, None, :]
+
+
+def _package_totals(uplift: list[np.ndarray]) -> np.ndarray:
+    """(S, ...) summed uplift of every package S of partners (partner i is bit i of S), built
+    by doubling: adding partner i to every package so far, in partner order."""
+    P = len(uplift)
+    tot = np.empty((1 << P,) + uplift[0].shape)
+    tot[0] = 0.0
+    for i, u in enumerate(uplift):
+        np.add(tot[: 1 << i], u, out=tot[1 << i : 2 << i])
+    return tot
+
+
+def _package_weights(r: np.ndarray) -> np.ndarray:
+    """(S, n) chance of each package, from ``r`` (n, P) the chance each partner serves."""
+    P = r.shape[1]
+    w = np.empty((1 << P, r.shape[0]))
+    w[0] = 1.0
+    for i in range(P):
+        np.multiply(w[: 1 << i], r[:, i], out=w[1 << i : 2 << i])
+        w[: 1 << i] *= 1.0 - r[:, i]
+    return w
+
+
+def _package_bounds(uplift: list[np.ndarray], b: np.ndarray, gamma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which packages can clip, over all paths: ``(factor (S,), above_one (S, O), below_zero
+    (S, O))``. ``factor`` is each package's interaction factor ``1 + gamma (|S| - 1)``.
+
+    The bounds repeat the exact floating-point steps of the package probabilities with each
+    partner's largest (smallest) uplift; those steps are monotone, so a package not flagged
+    cannot clip on any path, and flags (which depend on the other paths in the chunk) never
+    change a path's result.
+    """
+    P = len(uplift)
+    size = np.array([bin(k).count("1") for k in range(1 << P)], dtype=np.float64)
+    factor = 1.0 + gamma * np.maximum(size - 1.0, 0.0)
+    top = _package_totals([u.max(axis=1) for u in uplift])  # (S, O)
+    bottom = _package_totals([u.min(axis=1) for u in uplift])
+    f = factor[:, None]
+    hi = np.where(f >= 0, top * f, bottom * f) + b
+    lo = np.where(f >= 0, bottom * f, top * f) + b
+    return factor, hi > 1.0, lo < 0.0

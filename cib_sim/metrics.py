@@ -324,15 +324,16 @@ def _side_roots(
     """
     coef, order = _side_coefficients(vt, rows, first_idx, last_idx, positive)
     w0, total = w0[order], total[order]
+    atol = 0.0 if positive else _IRR_WTOL  # r < 0: an error of 1e-13 in w = 1 + r is 1e-13 in r
     if exact:
-        w = _rtsafe(coef, np.zeros(rows.size), np.ones(rows.size), w0)
+        w = _rtsafe(coef, np.zeros(rows.size), np.ones(rows.size), w0, atol)
     else:
         w = np.full(rows.size, np.nan)
         n_roots = _descartes_bound(coef)
         one = (n_roots == 1) & (coef[0] * total < 0.0)
         sel = np.flatnonzero(one)
         if sel.size:
-            w[sel] = _rtsafe(coef[:, sel], np.zeros(sel.size), np.ones(sel.size), w0[sel])
+            w[sel] = _rtsafe(coef[:, sel], np.zeros(sel.size), np.ones(sel.size), w0[sel], atol)
         sel = np.flatnonzero((n_roots >= 2) | ((n_roots == 1) & ~one))
         if sel.size:
             sub = coef[:, sel]
@@ -340,7 +341,7 @@ def _side_roots(
             found = np.flatnonzero(~np.isnan(lo))
             if found.size:
                 lo, hi = lo[found], hi[found]
-                w[sel[found]] = _rtsafe(sub[:, found], lo, hi, 0.5 * (lo + hi))
+                w[sel[found]] = _rtsafe(sub[:, found], lo, hi, 0.5 * (lo + hi), atol)
     growth = np.empty(rows.size)
     growth[order] = -np.log(w) if positive else np.log(w)
     return growth
@@ -402,9 +403,13 @@ def _horner(
     return p, dp
 
 
-def _rtsafe(coef: np.ndarray, lo: np.ndarray, hi: np.ndarray, w: np.ndarray) -> np.ndarray:
+def _rtsafe(coef: np.ndarray, lo: np.ndarray, hi: np.ndarray, w: np.ndarray, atol: float = 0.0) -> np.ndarray:
     """Root of ``P`` in ``[lo, hi]`` by Newton kept inside a shrinking bracket (bisection when a
-    step leaves it or does not halve the error), vectorised over columns. ``P(hi) != 0``."""
+    step leaves it or does not halve the error), vectorised over columns. ``P(hi) != 0``.
+
+    Converged when the step or the bracket is within ``_IRR_WTOL`` of ``w`` relatively, or the
+    bracket within ``atol``: for ``r < 0`` (``w = 1 + r``) a root near 0 is a near-total loss
+    that bisection would otherwise chase towards 0 for the full ``_IRR_MAXITER`` steps."""
     m = w.size
     result = np.full(m, np.nan)
     live = np.arange(m)  # the path of each column still in the arrays
@@ -424,7 +429,7 @@ def _rtsafe(coef: np.ndarray, lo: np.ndarray, hi: np.ndarray, w: np.ndarray) -> 
         w_new = np.where(bisect, 0.5 * (lo + hi), newton)
         step_older, step = step, w_new - w
         hit = f == 0.0
-        done = hit | (np.abs(step) <= _IRR_WTOL * w_new) | (hi - lo <= _IRR_WTOL * hi)
+        done = hit | (np.abs(step) <= _IRR_WTOL * w_new) | (hi - lo <= np.maximum(_IRR_WTOL * hi, atol))
         done &= active
         if done.any():
             result[live[done]] = np.where(hit, w, w_new)[done]
@@ -554,7 +559,7 @@ def cvar(values: ArrayLike, alpha: float = 0.05) -> float:
     return float(np.mean(x))
 
 
-def time_to_first_payment(paid_out: ArrayLike, periods_per_year: int = 1) -> np.ndarray:
+def time_to_first_payment(paid_out: ArrayLike, periods_per_year: int = 1, axis: int = -1) -> np.ndarray:
     """Years until the investor first receives money.
 
     Parameters
@@ -567,16 +572,17 @@ def time_to_first_payment(paid_out: ArrayLike, periods_per_year: int = 1) -> np.
     Returns
     -------
     ``(paths,)`` years: ``t / periods_per_year`` for the first period ``t`` with a strictly
-    positive amount; NaN if nothing is ever paid.
+    positive amount; NaN if nothing is ever paid. ``axis``: the periods axis (0 for flows laid
+    out ``(periods, paths)``).
     """
     _check_periods_per_year(periods_per_year)
     a = np.asarray(paid_out, dtype=np.float64)
     paid = a > 0.0
-    first = np.argmax(paid, axis=-1).astype(np.float64)
-    return np.where(paid.any(axis=-1), first / periods_per_year, np.nan)
+    first = np.argmax(paid, axis=axis).astype(np.float64)
+    return np.where(paid.any(axis=axis), first / periods_per_year, np.nan)
 
 
-def peak_capital_drawn(paid_in: ArrayLike, paid_out: ArrayLike) -> np.ndarray:
+def peak_capital_drawn(paid_in: ArrayLike, paid_out: ArrayLike, axis: int = -1) -> np.ndarray:
     """Peak capital at risk: the largest net amount the investor has in at any time.
 
     Parameters
@@ -588,13 +594,20 @@ def peak_capital_drawn(paid_in: ArrayLike, paid_out: ArrayLike) -> np.ndarray:
     Returns
     -------
     ``(paths,)`` currency: ``max_t (cumsum(paid_in) - cumsum(paid_out))[t]``, at least 0.
+    ``axis``: the periods axis (0 for flows laid out ``(periods, paths)``).
     """
     net = np.asarray(paid_in, dtype=np.float64) - np.asarray(paid_out, dtype=np.float64)
     if net.ndim < 2:
         raise ValueError("paid_in and paid_out must have shape (paths, periods)")
-    if net.shape[-1] == 0:
-        return np.zeros(net.shape[:-1])
-    return np.maximum(np.max(np.cumsum(net, axis=-1), axis=-1), 0.0)
+    if net.shape[axis] == 0:
+        return np.zeros(np.delete(net.shape, axis))
+    if axis == 0 and net.ndim == 2:  # period by period: numpy accumulates a leading axis slowly
+        running, peak = np.zeros(net.shape[1]), np.zeros(net.shape[1])
+        for row in net:
+            running += row
+            np.maximum(peak, running, out=peak)
+        return peak
+    return np.maximum(np.max(np.cumsum(net, axis=axis), axis=axis), 0.0)
 
 
 def quantiles(values: ArrayLike, qs: Sequence[float] = (0.05, 0.5, 0.95)) -> np.ndarray:

@@ -166,8 +166,8 @@ def path_measures(
     ppy = s.horizon.periods_per_year
     K = paid_in.shape[0]
     irr = np.stack([metrics.irr_periods_first(paid_out[k] - paid_in[k], ppy) for k in range(K)], axis=1)
-    first = np.stack([metrics.time_to_first_payment(paid_out[k].T, ppy) for k in range(K)], axis=1)
-    peak = np.stack([metrics.peak_capital_drawn(paid_in[k].T, paid_out[k].T) for k in range(K)], axis=1)
+    first = np.stack([metrics.time_to_first_payment(paid_out[k], ppy, axis=0) for k in range(K)], axis=1)
+    peak = np.stack([metrics.peak_capital_drawn(paid_in[k], paid_out[k], axis=0) for k in range(K)], axis=1)
     W = attribution_weights(s)  # (U, P)
     fiscal = np.array([o.fiscal_value for o in s.outcomes])
     baseline = np.array([o.baseline_rate for o in s.outcomes])

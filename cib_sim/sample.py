@@ -30,10 +30,12 @@ class Draws:
     referral_multiplier: (N, U) multiplier on expected referrals (mean 1).
     exit_period: (N, P) first period a partner no longer delivers (T: never).
     withdraw_period: (N, C) first period a commissioner no longer pays (T: never).
-    z_referrals: (T, N, U), z_dropouts: (T, N, U), z_outcomes: (T, N, U, O): standard normals
-      that become counts (see ``cib_sim.delivery.count_from_normal``). Period-first, so that
-      each period's slice is contiguous.
-    z_outcomes_dropped: (T, N, U, O) or None: extra normals, only for ``exact`` counts.
+    z_referrals: (E, N, U), z_dropouts: (E, N, U), z_outcomes: (E, N, U, O): standard normals
+      that become counts (see ``cib_sim.delivery.count_from_normal``), for the E periods from
+      ``z_first`` in which some unit may enrol (see :func:`enrolment_window`); use
+      :meth:`noise`. Period-first, so that each period's slice is contiguous.
+    z_outcomes_dropped: (E, N, U, O) or None: extra normals, only for ``exact`` counts.
+    z_first: the period of the first row of the noise arrays.
     """
 
     effect: np.ndarray
@@ -45,6 +47,15 @@ class Draws:
     z_dropouts: np.ndarray
     z_outcomes: np.ndarray
     z_outcomes_dropped: np.ndarray | None = None
+    z_first: int = 0
+
+    def noise(self, name: str, t: int) -> np.ndarray:
+        """Period t's row of the noise array ``z_<name>`` (zeros outside the enrolment window,
+        where there is nobody to count)."""
+        z = getattr(self, "z_" + name)
+        if 0 <= t - self.z_first < z.shape[0]:
+            return z[t - self.z_first]
+        return np.zeros(z.shape[1:])
 
     @property
     def n_paths(self) -> int:
@@ -55,6 +66,9 @@ class Draws:
         kw = {}
         for f in fields(self):
             v = getattr(self, f.name)
+            if f.name == "z_first":
+                kw[f.name] = v
+                continue
             kw[f.name] = None if v is None else (v[:, index] if f.name.startswith("z_") else v[index])
         return Draws(**kw)
 
@@ -65,6 +79,9 @@ class Draws:
         kw = {}
         for f in fields(cls):
             vals = [getattr(p, f.name) for p in parts]
+            if f.name == "z_first":
+                kw[f.name] = vals[0]
+                continue
             axis = 1 if f.name.startswith("z_") else 0
             kw[f.name] = None if vals[0] is None else np.concatenate(vals, axis=axis)
         return cls(**kw)
@@ -72,6 +89,17 @@ class Draws:
 
 def n_units(s: Scenario) -> int:
     return 1 if s.delivery.model == "zone" else len(s.partners)
+
+
+def enrolment_window(s: Scenario) -> tuple[int, int]:
+    """``(first, stop)``: the periods ``first <= t < stop`` in which some unit may enrol (the
+    only periods that need count noise)."""
+    h = s.horizon
+    units = [s.delivery] if s.delivery.model == "zone" else s.partners
+    first = min(h.to_periods(u.enrolment_start) for u in units)
+    stop = max(h.n_periods if u.enrolment_end is None else min(h.n_periods, h.to_periods(u.enrolment_end)) for u in units)
+    first = min(first, h.n_periods)
+    return first, max(first, stop)
 
 
 def block_seeds(seed: int | np.random.SeedSequence, n_paths: int) -> list[np.random.SeedSequence]:
@@ -120,10 +148,12 @@ def sample_block(s: Scenario, seed: np.random.SeedSequence, n: int, exact: bool 
     wd_h = np.array([c.withdrawal_hazard for c in s.commissioners])
     exit_period = _event_period(rng, exit_h, (n, P), ppy, T)
     withdraw_period = _event_period(rng, wd_h, (n, C), ppy, T)
-    z_ref = rng.standard_normal((T, n, U))
-    z_drop = rng.standard_normal((T, n, U))
-    z_out = rng.standard_normal((T, n, U, O))
-    z_out_d = rng.standard_normal((T, n, U, O)) if exact else None
+    first, stop = enrolment_window(s)
+    E = stop - first
+    z_ref = rng.standard_normal((E, n, U))
+    z_drop = rng.standard_normal((E, n, U))
+    z_out = rng.standard_normal((E, n, U, O))
+    z_out_d = rng.standard_normal((E, n, U, O)) if exact else None
 
     if not u.enabled:
         return Draws(
@@ -132,10 +162,11 @@ def sample_block(s: Scenario, seed: np.random.SeedSequence, n: int, exact: bool 
             referral_multiplier=np.ones((n, U)),
             exit_period=np.full((n, P), T, dtype=np.int64),
             withdraw_period=np.full((n, C), T, dtype=np.int64),
-            z_referrals=np.zeros((T, n, U)),
-            z_dropouts=np.zeros((T, n, U)),
-            z_outcomes=np.zeros((T, n, U, O)),
-            z_outcomes_dropped=np.zeros((T, n, U, O)) if exact else None,
+            z_referrals=np.zeros((E, n, U)),
+            z_dropouts=np.zeros((E, n, U)),
+            z_outcomes=np.zeros((E, n, U, O)),
+            z_outcomes_dropped=np.zeros((E, n, U, O)) if exact else None,
+            z_first=first,
         )
 
     shock = common[:, None]
@@ -144,7 +175,7 @@ def sample_block(s: Scenario, seed: np.random.SeedSequence, n: int, exact: bool 
     half_m = np.maximum(0.0, half - u.maturity_delay_sd * (a * shock + b * eps_delay))
     sig = u.referral_sd
     ref_mult = np.exp(sig * (a * shock + b * eps_ref) - 0.5 * sig * sig)
-    return Draws(effect, half_m, ref_mult, exit_period, withdraw_period, z_ref, z_drop, z_out, z_out_d)
+    return Draws(effect, half_m, ref_mult, exit_period, withdraw_period, z_ref, z_drop, z_out, z_out_d, first)
 
 
 def sample(s: Scenario, seeds: list[np.random.SeedSequence], sizes: list[int], exact: bool = False) -> Draws:

@@ -151,12 +151,21 @@ def test_posterior_concentrates_around_the_truth_as_k_grows(slow):
     assert errs[-1] < 0.5 * prior_sd
 
 
+def junior_multiple(world: L.World) -> float:
+    f, k = world.flows, [t.name for t in world.scenario.capital_tranches].index("Junior")
+    paid_out = f["coupon"] + f["capital"] + f["upside"] + f["guarantee_received"]
+    return float(paid_out[0, :, k].sum() / f["drawn"][0, :, k].sum())
+
+
 def test_a_slow_start_that_ends_well_and_one_that_never_takes_off(slow):
     # Same noise, two truths: effects 1.4x the plan with half-maturity three years (a year late),
     # and no effect at all. Early on their data are alike and so are the updates; once the
     # partners would have matured, the posteriors part and each finds its truth.
-    good = simulate_world(slow, seed=3, effect_scale=1.4, half_maturity=3.0)
-    bad = simulate_world(slow, seed=3, effect=0.0)
+    good = simulate_world(slow, seed=6, effect_scale=1.4, half_maturity=3.0)
+    bad = simulate_world(slow, seed=6, effect=0.0)
+    # The premise: in the good world the junior investors get their money back, in the bad not
+    # (a year-late maturity leaves the good world near break-even: seed 6 is one that ends well).
+    assert junior_multiple(good) > 1.0 > junior_multiple(bad)
     early = {n: effect_rows(fit(slow, w.observed(6), n_draws=4000, seed=6)) for n, w in (("good", good), ("bad", bad))}
     prior = early["good"]
     assert (np.abs(early["good"].posterior_mean - early["bad"].posterior_mean) < 0.1 * prior.prior_sd).all()
