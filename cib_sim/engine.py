@@ -128,11 +128,12 @@ def _run(s: Scenario, draws: Draws, mode: CountMode, sink, delivery=None, ledger
         earned = card.earned(t)
         if earned is not None:
             row["earned"] = earned.sum(axis=1)
-            ledger.add_earned(t, earned)
+            ledger.add_earned(t, earned, card.outcomes_earned)
         paid, paid_cu = ledger.step(t)
-        attributed = dot_last(paid_cu.sum(axis=1)[:, None, :], W.T[None, :, :])  # (N, P)
-        contingent = attributed * out_share
         paid_total = rowsum(paid)
+        by_unit = paid_total[:, None] if paid_cu.shape[2] == 1 else rowsum(np.moveaxis(paid_cu, 1, 2))  # (N, U)
+        attributed = dot_last(by_unit[:, None, :], W.T[None, :, :])  # (N, P)
+        contingent = attributed * out_share
         backbone_fee = paid_total * fee
         income = paid_total - rowsum(contingent) - backbone_fee
         wf.receive(income)
@@ -184,7 +185,7 @@ def _run(s: Scenario, draws: Draws, mode: CountMode, sink, delivery=None, ledger
         late = card.earned(t)
         if late is not None:
             earned_after += late.sum(axis=1)
-            ledger.add_earned(t, late)
+            ledger.add_earned(t, late, card.outcomes_earned)
     scale = sum(t.commitment for t in s.tranches) + float(rowsum(cum_paid).max(initial=0.0))
     check.finish(scale)
     per_path = {

@@ -74,6 +74,7 @@ class RateCard:
         dl = self.dl
         N, U, O = dl.waiting.shape[0], dl.waiting.shape[1], len(self.s.outcomes)
         out = None
+        self.outcomes_earned: list[int] = []  # outcomes with a cohort verified this period
         for k, o in enumerate(self.s.outcomes):
             last = t - self.lags[k]  # enrolment period whose outcomes are verified now
             if last < 0:
@@ -93,6 +94,8 @@ class RateCard:
                 if out is None:
                     out = np.zeros((N, U, O))
                 out[:, u, k] = pay
+                if k not in self.outcomes_earned:
+                    self.outcomes_earned.append(k)
         return out
 
     def _overall_top_up(self, o: Outcome, u: int, k: int, last: int, pay_now: np.ndarray) -> np.ndarray:
@@ -117,6 +120,7 @@ class CommissionerLedger:
         self.due = np.zeros((n_paths, self.ring, C, U))
         self.annual = np.array([c.annual_budget if c.annual_budget is not None else np.inf for c in s.commissioners])
         self.total = np.array([c.total_cap if c.total_cap is not None else np.inf for c in s.commissioners])
+        self.has_annual = bool(np.isfinite(self.annual).any())
         self.paid_year = np.zeros((n_paths, C))
         self.paid_total = np.zeros((n_paths, C))
         self.cap_hit = np.zeros((n_paths, C), dtype=bool)
@@ -124,9 +128,16 @@ class CommissionerLedger:
         self.lost_to_withdrawal = np.zeros((n_paths, C))
         self.due_after_horizon = np.zeros((n_paths, C))
 
-    def add_earned(self, t: int, earned: np.ndarray) -> None:
-        """Book money earned in period t (N, U, O) as dues at t + each commissioner's lag."""
-        by_c = dot_last(earned[:, None, :, :], self.share[None, :, None, :])  # (N, C, U)
+    def add_earned(self, t: int, earned: np.ndarray, outcomes: list[int] | None = None) -> None:
+        """Book money earned in period t (N, U, O) as dues at t + each commissioner's lag.
+        ``outcomes``: the only outcomes with anything earned (default: all)."""
+        ks = list(range(earned.shape[2])) if outcomes is None else sorted(outcomes)
+        if not ks:
+            return
+        # Outcome by outcome in order, skipping those with nothing earned (adding 0 changes nothing).
+        by_c = earned[:, None, :, ks[0]] * self.share[None, :, None, ks[0]]  # (N, C, U)
+        for k in ks[1:]:
+            by_c += earned[:, None, :, k] * self.share[None, :, None, k]
         for c, lag in enumerate(self.lag):
             if t + lag >= self.T:
                 self.due_after_horizon[:, c] += by_c[:, c].sum(axis=1)
@@ -139,15 +150,23 @@ class CommissionerLedger:
         slot = t % self.ring
         due_cu = self.due[:, slot].copy()
         self.due[:, slot] = 0.0
-        due = rowsum(due_cu)  # (N, C)
-        room = np.maximum(0.0, np.minimum(self.annual - self.paid_year, self.total - self.paid_total))
+        due = due_cu[:, :, 0] if due_cu.shape[2] == 1 else rowsum(due_cu)  # (N, C)
+        room = self.total - self.paid_total
+        if self.has_annual:
+            room = np.minimum(self.annual - self.paid_year, room)
+        np.maximum(room, 0.0, out=room)
         active = t < self.d.withdraw_period
-        pay = np.where(active, np.minimum(due, room), 0.0)
+        pay = np.minimum(due, room)
+        pay[~active] = 0.0
         self.cap_hit |= active & (due > room + 1e-9)
-        self.lost_to_caps += np.where(active, due - pay, 0.0)
-        self.lost_to_withdrawal += np.where(active, 0.0, due)
-        self.paid_year += pay
+        lost = due - pay  # to a cap where active, to withdrawal where not
+        self.lost_to_caps += np.where(active, lost, 0.0)
+        self.lost_to_withdrawal += np.where(active, 0.0, lost)
+        if self.has_annual:
+            self.paid_year += pay
         self.paid_total += pay
+        if due_cu.shape[2] == 1:  # one delivery unit: what is paid is all that unit's
+            return pay, pay[:, :, None]
         with np.errstate(divide="ignore", invalid="ignore"):
             frac = np.where(due > 0, pay / np.where(due > 0, due, 1.0), 0.0)
         return pay, due_cu * frac[:, :, None]
