@@ -92,7 +92,9 @@ def _floor(conn, path: str, n: int) -> None:
 
 
 def run_in_child(target, *args):
-    ctx = mp.get_context("spawn")
+    # Fork, as a script on Linux would: a case started by spawn would make the engine's worker
+    # pool spawn too, and each worker would pay about a second of imports.
+    ctx = mp.get_context("fork")
     a, b = ctx.Pipe()
     p = ctx.Process(target=target, args=(b, *args))
     p.start()

@@ -18,6 +18,7 @@ Conventions
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Sequence
@@ -358,8 +359,15 @@ def _descartes_bound(coef: np.ndarray) -> np.ndarray:
     k = coef.shape[0]
     if k > 1000:  # binomial coefficients would overflow: assume several roots are possible
         return np.full(coef.shape[1], 2)
-    binom = np.array([[math.comb(k - 1 - i, j) for i in range(k)] for j in range(k)], float)
-    return _sign_changes(binom @ coef)
+    return _sign_changes(_descartes_matrix(k) @ coef)
+
+
+@functools.lru_cache(maxsize=64)
+def _descartes_matrix(k: int) -> np.ndarray:
+    """(k, k) ``comb(k - 1 - i, j)`` at row j, column i (see :func:`_descartes_bound`)."""
+    m = np.array([[math.comb(k - 1 - i, j) for i in range(k)] for j in range(k)], float)
+    m.flags.writeable = False
+    return m
 
 
 def _grid_bracket(coef: np.ndarray, sign_at_one: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

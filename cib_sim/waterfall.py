@@ -95,11 +95,20 @@ class Waterfall:
 
     def _room(self) -> np.ndarray:
         """(N, K) most each tranche may still receive under its return caps."""
+        return np.stack([self._room_of(k) for k in range(self.K)], axis=1) if self.K else np.zeros((self.cash.shape[0], 0))
+
+    def _room_of(self, k: int) -> np.ndarray:
+        """(N,) most tranche k may still receive under its return caps."""
+        if not self.repayable[k]:
+            return np.zeros(self.cash.shape[0])
         # An uncapped tranche has infinite room (and inf x 0 drawn would be NaN).
-        capped = np.isfinite(self.cap_multiple)
-        room = np.where(capped, np.where(capped, self.cap_multiple, 0.0) * self.drawn, np.inf) - self.paid_out
-        room = np.where(self.has_cap_irr, np.minimum(room, self.cap_balance), room)
-        return np.where(self.repayable, np.maximum(0.0, room), 0.0)
+        if np.isfinite(self.cap_multiple[k]):
+            room = self.cap_multiple[k] * self.drawn[:, k] - self.paid_out[:, k]
+        else:
+            room = np.full(self.cash.shape[0], np.inf)
+        if self.has_cap_irr[k]:
+            room = np.minimum(room, self.cap_balance[:, k])
+        return np.maximum(0.0, room)
 
     def _pay(self, k: int, amount: np.ndarray) -> None:
         self.cash -= amount
@@ -119,11 +128,11 @@ class Waterfall:
         for k in range(K):
             if not self.repayable[k]:
                 continue
-            x = np.minimum(np.minimum(self.cash, self.owed[:, k]), self._room()[:, k])
+            x = np.minimum(np.minimum(self.cash, self.owed[:, k]), self._room_of(k))
             self._pay(k, x)
             self.owed[:, k] -= x
             coupon[:, k] = x
-            y = np.minimum(np.minimum(self.cash, self.drawn[:, k] - self.repaid[:, k]), self._room()[:, k])
+            y = np.minimum(np.minimum(self.cash, self.drawn[:, k] - self.repaid[:, k]), self._room_of(k))
             self._pay(k, y)
             self.repaid[:, k] += y
             capital[:, k] = y
