@@ -165,7 +165,7 @@ def path_measures(
     """
     ppy = s.horizon.periods_per_year
     K = paid_in.shape[0]
-    irr = np.stack([metrics.irr_periods_first(_without_dust(paid_out[k] - paid_in[k]), ppy) for k in range(K)], axis=1)
+    irr = np.stack([metrics.irr_periods_first(paid_out[k] - paid_in[k], ppy) for k in range(K)], axis=1)
     first = np.stack([metrics.time_to_first_payment(paid_out[k], ppy, axis=0) for k in range(K)], axis=1)
     peak = np.stack([metrics.peak_capital_drawn(paid_in[k], paid_out[k], axis=0) for k in range(K)], axis=1)
     W = attribution_weights(s)  # (U, P)
@@ -200,17 +200,6 @@ def path_measures(
         "fiscal_value": dot_last(additional, fiscal),
         "stop_period": per_path["stop_period"].astype(np.int32),
     }
-
-
-def _without_dust(net: np.ndarray) -> np.ndarray:
-    """``net`` (T, N) with flows below 1e-12 of the path's largest set to zero.
-
-    Recycled income can leave a fund short of a cost by a rounding error, and the capital call
-    for it (say 1e-45) would count as a sign change in the IRR's polynomial: a spurious root
-    near a total loss, chased for a hundred iterations.
-    """
-    largest = np.abs(net).max(axis=0)
-    return np.where(np.abs(net) <= 1e-12 * largest, 0.0, net)
 
 
 def investor_flows(f: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

@@ -80,7 +80,9 @@ class Waterfall:
         ``needed_full``: all costs including new enrolments; ``needed_fixed``: without them.
         Where not funded, only ``needed_fixed`` is paid, as far as the money goes.
         """
-        usable = self.cash if self.s.terms.recycling else np.zeros_like(self.cash)
+        # Cash a hair below zero (rounding, -1e-45) is not spent: a capital call to cover it
+        # would show as a spurious sign change in the investors' cash flows (and their IRR).
+        usable = np.maximum(self.cash, 0.0) if self.s.terms.recycling else np.zeros_like(self.cash)
         funds = usable + self.undrawn
         funded = needed_full <= funds * (1 + 1e-12) + 1e-9
         spend = np.where(funded, needed_full, np.minimum(needed_fixed, funds))
@@ -125,14 +127,16 @@ class Waterfall:
         """
         N, K = self.cash.shape[0], self.K
         coupon, capital, upside = np.zeros((N, K)), np.zeros((N, K)), np.zeros((N, K))
+        # Pro-rata shares of the upside can add up to a hair more than the cash (rounding), so
+        # cash can sit at -1e-45: pay only from what is there, so that no payment is negative.
         for k in range(K):
             if not self.repayable[k]:
                 continue
-            x = np.minimum(np.minimum(self.cash, self.owed[:, k]), self._room_of(k))
+            x = np.minimum(np.minimum(np.maximum(self.cash, 0.0), self.owed[:, k]), self._room_of(k))
             self._pay(k, x)
             self.owed[:, k] -= x
             coupon[:, k] = x
-            y = np.minimum(np.minimum(self.cash, self.drawn[:, k] - self.repaid[:, k]), self._room_of(k))
+            y = np.minimum(np.minimum(np.maximum(self.cash, 0.0), self.drawn[:, k] - self.repaid[:, k]), self._room_of(k))
             self._pay(k, y)
             self.repaid[:, k] += y
             capital[:, k] = y
@@ -146,7 +150,7 @@ class Waterfall:
             if not np.any((wsum[:, 0] > 0) & (self.cash > 1e-12)):
                 break
             with np.errstate(divide="ignore", invalid="ignore"):
-                offer = np.where(wsum > 0, self.cash[:, None] * w / np.where(wsum > 0, wsum, 1.0), 0.0)
+                offer = np.where(wsum > 0, np.maximum(self.cash, 0.0)[:, None] * w / np.where(wsum > 0, wsum, 1.0), 0.0)
             x = np.minimum(offer, room)
             for k in range(K):
                 self._pay(k, x[:, k])
