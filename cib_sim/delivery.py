@@ -150,21 +150,31 @@ class DeliveryState:
         # Outcome-first (O, N) per partner, for the zone model's package average.
         self._effect_by_partner = [np.ascontiguousarray(draws.effect[:, i, :].T) for i in range(len(s.partners))]
         self._occupied = np.zeros((N, U))
+        self._alive_at = -1
         unit_of_partner = np.zeros(len(s.partners), dtype=int) if self.zone else np.arange(len(s.partners))
         self.service_periods = self.plan.service[unit_of_partner].astype(np.float64)
 
     # ---- per period
     def alive(self, t: int) -> np.ndarray:
-        """(N, P) partners still delivering in period t."""
-        return t < self.d.exit_period
+        """(N, P) partners still delivering in period t (shared within a period: do not modify)."""
+        if self._alive_at != t:  # asked for several times a period
+            self._alive, self._alive_at = t < self.d.exit_period, t
+        return self._alive
 
     def open_units(self, t: int) -> np.ndarray:
         """(N, U) units accepting referrals in period t (window and, for partners, not exited)."""
         p = self.plan
         window = (p.start <= t) & (t < p.end)
         alive = self.alive(t)
-        units_alive = alive.any(axis=1, keepdims=True) if self.zone else alive
-        return window[None, :] & units_alive
+        if not self.zone:
+            return window[None, :] & alive
+        if not window[0]:
+            return np.zeros((alive.shape[0], 1), dtype=bool)
+        # The zone is open while any partner delivers (column by column: P is small).
+        units_alive = alive[:, 0].copy()
+        for i in range(1, alive.shape[1]):
+            units_alive |= alive[:, i]
+        return units_alive[:, None]
 
     def occupied(self, t: int) -> np.ndarray:
         """(N, U) places taken at the start of period t by earlier cohorts."""
