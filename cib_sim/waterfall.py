@@ -50,6 +50,7 @@ class Waterfall:
         self.cap_multiple = np.array([t.cap_multiple if t.cap_multiple is not None else np.inf for t in caps])
         self.cap_growth = np.array([(1 + t.cap_irr) ** (1 / ppy) if t.cap_irr is not None else 1.0 for t in caps])
         self.has_cap_irr = np.array([t.cap_irr is not None for t in caps])
+        self.any_coupon, self.any_cap_irr = bool(np.any(self.coupon > 0)), bool(self.has_cap_irr.any())
         names = [t.name for t in caps]
         guars = [t for t in s.tranches if t.kind == "guarantee"]
         self.guar_amount = np.array([g.commitment for g in guars])
@@ -68,8 +69,10 @@ class Waterfall:
         return self.commitment.sum() - rowsum(self.drawn)
 
     def accrue(self) -> None:
-        self.owed += self.coupon * (self.drawn - self.repaid)
-        self.cap_balance *= self.cap_growth
+        if self.any_coupon:
+            self.owed += self.coupon * (self.drawn - self.repaid)
+        if self.any_cap_irr:
+            self.cap_balance *= self.cap_growth
 
     def receive(self, income: np.ndarray) -> None:
         self.cash += income
