@@ -519,15 +519,22 @@ def loss_statistics(paid_in: ArrayLike, paid_out: ArrayLike) -> dict[str, float]
     keys = ("prob_loss", "expected_loss", "expected_loss_ratio", "cvar_5", "cvar_5_multiple")
     if not valid.any():
         return dict.fromkeys(keys, math.nan)
-    total_in, total_out = total_in[valid], total_out[valid]
-    shortfall = total_in - total_out
-    is_loss = shortfall > LOSS_RTOL * total_in
-    expected_loss = float(np.mean(np.maximum(shortfall, 0.0)))
+    if not valid.all():
+        total_in, total_out = total_in[valid], total_out[valid]
+    # One temporary (paths,) array at a time: with tens of millions of paths each is large.
+    net = total_out - total_in  # minus the shortfall
+    prob_loss = float(np.mean(net < -(LOSS_RTOL * total_in)))
+    loss = np.negative(net)
+    np.maximum(loss, 0.0, out=loss)
+    expected_loss = float(np.mean(loss))
+    del loss
+    cvar_5 = cvar(net, 0.05)
+    del net
     return {
-        "prob_loss": float(np.mean(is_loss)),
+        "prob_loss": prob_loss,
         "expected_loss": expected_loss,
         "expected_loss_ratio": expected_loss / float(np.mean(total_in)),
-        "cvar_5": cvar(-shortfall, 0.05),
+        "cvar_5": cvar_5,
         "cvar_5_multiple": cvar(total_out / total_in, 0.05),
     }
 
@@ -563,7 +570,8 @@ def cvar(values: ArrayLike, alpha: float = 0.05) -> float:
         return math.nan
     k = max(1, math.ceil(round(alpha * n, 9)))
     if k < n:
-        x = np.partition(x, k - 1)[:k]
+        x.partition(k - 1)  # in place: x is already a copy (NaN taken out)
+        x = x[:k]
     return float(np.mean(x))
 
 
