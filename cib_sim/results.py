@@ -89,7 +89,7 @@ class Results:
             parts = list(parts)
             n_paths = sum(p.n for p in parts)
         paths: PathStore | None = None
-        block_sums: dict[str, list[np.ndarray]] = {}
+        block_sums: dict[str, np.ndarray] = {}
         kept: dict[str, list[np.ndarray]] = {}
         done = 0
         try:
@@ -97,8 +97,14 @@ class Results:
                 if paths is None:
                     paths = PathStore.allocate(n_paths, part.path, store)
                 paths.write(done, part.path)
+                # Sums per seeded block, added in block order: the same whatever the chunking
+                # (and one running total per flow, not one per block, whatever the paths).
                 for k, v in part.period_sum.items():
-                    block_sums.setdefault(k, []).append(v)
+                    for block in v:
+                        if k in block_sums:
+                            block_sums[k] += block
+                        else:
+                            block_sums[k] = block.copy()
                 for k, v in part.kept.items():
                     kept.setdefault(k, []).append(v)
                 done += part.n
@@ -109,8 +115,7 @@ class Results:
                 paths.close()  # remove a half-written disk store now, not at garbage collection
             raise
         paths = paths.seal() if paths is not None else PathStore.from_arrays({})
-        # Sums per seeded block, added in block order: the same whatever the chunking.
-        period_mean = {k: np.concatenate(v).sum(axis=0) / done for k, v in block_sums.items()}
+        period_mean = {k: v / done for k, v in block_sums.items()}
         kept_all = {k: np.concatenate(v, axis=0) for k, v in kept.items()}
         return cls(s, seed, mode, done, paths, period_mean, kept_all, engine)
 
