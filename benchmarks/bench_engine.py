@@ -16,6 +16,7 @@ import argparse
 import multiprocessing as mp
 import os
 import resource
+import statistics
 import threading
 import time
 from pathlib import Path
@@ -108,18 +109,24 @@ def main() -> None:
     ap.add_argument("--scenario", default=str(SCENARIO))
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each case (and of the floor); medians are shown")
     args = ap.parse_args()
-    print(f"scenario: {Path(args.scenario).name}")
-    print(f"{'paths':>10} {'workers':>7} {'seconds':>8} {'paths/s':>10} {'peak MiB':>9} {'floor s':>8} {'x floor':>7}")
+    print(f"scenario: {Path(args.scenario).name}; median of {args.repeat} runs, each in a fresh process")
+    print(f"{'paths':>10} {'workers':>7} {'seconds':>8} {'fastest':>8} {'slowest':>8} {'paths/s':>10} {'peak MiB':>9}"
+          f" {'floor s':>8} {'wall/floor':>10} {'core-s/floor':>12}")
     for n in args.sizes:
-        floor, cells = run_in_child(_floor, args.scenario, n)
+        floors = [run_in_child(_floor, args.scenario, n) for _ in range(args.repeat)]
+        floor, cells = statistics.median(f for f, _ in floors), floors[0][1]
         for w in args.workers:
-            dt, mib, _ = run_in_child(_case, args.scenario, n, w)
-            # The floor is single-threaded: compare against it per core used.
-            ratio = dt * min(w, mp.cpu_count()) / floor
-            print(f"{n:>10,} {w:>7} {dt:>8.2f} {n / dt:>10,.0f} {mib:>9,.0f} {floor:>8.2f} {ratio:>7.2f}")
-    print(f"(floor: one standard normal per path x period x partner x outcome = {cells} cells a path, one core;"
-          " 'x floor' = engine core-seconds / floor seconds)")
+            runs = [run_in_child(_case, args.scenario, n, w) for _ in range(args.repeat)]
+            times = [dt for dt, _, _ in runs]
+            dt, mib = statistics.median(times), max(m for _, m, _ in runs)
+            # The floor is single-threaded: per core used, the engine's core-seconds against it.
+            cores = min(w, mp.cpu_count())
+            print(f"{n:>10,} {w:>7} {dt:>8.2f} {min(times):>8.2f} {max(times):>8.2f} {n / dt:>10,.0f} {mib:>9,.0f}"
+                  f" {floor:>8.2f} {dt / floor:>10.2f} {dt * cores / floor:>12.2f}")
+    print(f"(floor: one standard normal per path x period x partner x outcome = {cells} cells a path, on one core;"
+          " peak MiB: the largest of the runs, the process and its workers together)")
 
 
 if __name__ == "__main__":

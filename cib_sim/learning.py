@@ -721,8 +721,8 @@ class ObservedLedger(CommissionerLedger):
         if t % self.ppy == 0:
             self.paid_year[:] = 0.0
         slot = t % self.ring
-        due_cu = self.due[:, slot].copy()
-        self.due[:, slot] = 0.0
+        due_cu = self.due[slot].copy()
+        self.due[slot] = 0.0
         N, C, U = due_cu.shape
         pay = np.broadcast_to(self.obs.paid[t], (N, C)).astype(np.float64)  # type: ignore[index]
         due = due_cu.sum(axis=2, keepdims=True)

@@ -117,7 +117,7 @@ class CommissionerLedger:
         self.share = np.array([[c.shares.get(o, 0.0) for o in s.outcome_names] for c in s.commissioners])  # (C, O)
         self.lag = np.array([h.to_periods(c.payment_lag) for c in s.commissioners])
         self.ring = int(self.lag.max()) + 1
-        self.due = np.zeros((n_paths, self.ring, C, U))
+        self.due = np.zeros((self.ring, n_paths, C, U))  # dues by the period they fall, mod ring
         self.annual = np.array([c.annual_budget if c.annual_budget is not None else np.inf for c in s.commissioners])
         self.total = np.array([c.total_cap if c.total_cap is not None else np.inf for c in s.commissioners])
         self.has_annual = bool(np.isfinite(self.annual).any())
@@ -142,14 +142,14 @@ class CommissionerLedger:
             if t + lag >= self.T:
                 self.due_after_horizon[:, c] += by_c[:, c].sum(axis=1)
             else:
-                self.due[:, (t + lag) % self.ring, c] += by_c[:, c]
+                self.due[(t + lag) % self.ring, :, c] += by_c[:, c]
 
     def step(self, t: int) -> tuple[np.ndarray, np.ndarray]:
         if t % self.ppy == 0:
             self.paid_year[:] = 0.0
         slot = t % self.ring
-        due_cu = self.due[:, slot].copy()
-        self.due[:, slot] = 0.0
+        due_cu = self.due[slot].copy()
+        self.due[slot] = 0.0
         due = due_cu[:, :, 0] if due_cu.shape[2] == 1 else rowsum(due_cu)  # (N, C)
         room = self.total - self.paid_total
         if self.has_annual:
