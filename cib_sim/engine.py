@@ -13,7 +13,8 @@ flows are reduced at once to per-path summaries, per-period sums and the flows o
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Callable, Literal
 
 import numpy as np
@@ -265,16 +266,45 @@ def simulate(
             return
         text = scenario.model_dump_json()
         payloads = [(text, sd, sz, mode, kp) for (sd, sz), kp in zip(chunks, keeps)]
-        with ProcessPoolExecutor(max_workers=min(workers, os.cpu_count() or 1, len(chunks))) as ex:
-            for part in ex.map(_run_chunk_json, payloads):
-                done += part.n
-                callback(done)
-                yield part
+        here = lambda i: _run_chunk(scenario, chunks[i][0], chunks[i][1], mode, keeps[i])  # noqa: E731
+        for part in _in_order(payloads, here, min(workers, os.cpu_count() or 1, len(chunks))):
+            done += part.n
+            callback(done)
+            yield part
 
     # Chunks are folded into the results as they arrive, so memory holds one chunk at a time.
     results = Results.from_chunks(scenario, run_all(), seed=seed, mode=mode, n_paths=n_paths, store=path_store)
     callback(None)
     return results
+
+
+def _in_order(payloads: list, here: Callable[[int], ChunkResult], workers: int) -> Iterator[ChunkResult]:
+    """Chunk results in chunk order, run by ``workers - 1`` processes and this one.
+
+    This process works too (rather than only waiting and folding), so ``workers`` processes
+    share as many cores: while the next chunk due is still running elsewhere, it runs the next
+    chunk not yet started. Chunks run ahead are held until their turn.
+    """
+    n = len(payloads)
+    with ProcessPoolExecutor(max_workers=max(1, workers - 1)) as pool:
+        remote: dict[int, Future] = {}
+        local: dict[int, ChunkResult] = {}
+        started = 0
+        ahead = 2 * max(1, workers - 1)  # chunks queued for the pool, so it never waits
+
+        def top_up() -> None:
+            nonlocal started
+            while started < n and len(remote) < ahead:
+                remote[started] = pool.submit(_run_chunk_json, payloads[started])
+                started += 1
+
+        for i in range(n):
+            top_up()
+            while i not in local and not remote[i].done() and started < n:
+                local[started] = here(started)
+                started += 1
+                top_up()
+            yield local.pop(i) if i in local else remote.pop(i).result()
 
 
 def _progress_callback(progress, n_paths: int) -> Callable[[int | None], None]:
