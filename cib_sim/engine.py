@@ -5,9 +5,12 @@
     sample -> deliver -> pay -> distribute -> measure
 
 Each chunk is a whole number of seeded blocks (``cib_sim.sample.BLOCK`` paths), so the result
-is bit-identical whatever the chunk size or number of workers. A chunk's full period-by-period
-flows are reduced at once to per-path summaries, per-period sums and the flows of the first
-``keep_paths`` paths, so memory stays bounded for any number of paths.
+is bit-identical whatever the chunk size or number of workers. Each period's flows are folded
+as the chunk runs (:class:`~cib_sim.reduce.ChunkReducer`) into per-path measures, per-block
+period sums and the flows of the first ``keep_paths`` paths; money conservation is checked
+period by period on every path. Per-path measures go to a
+:class:`~cib_sim.path_store.PathStore` (on disk for large runs), so memory stays bounded for any
+number of paths. :func:`run_paths` keeps the full history instead, for a few paths at a time.
 """
 
 from __future__ import annotations
