@@ -71,8 +71,16 @@ def run_chunk(s: Scenario, draws: Draws, mode: CountMode = "approx", keep: int =
     return _run(s, draws, mode, ChunkReducer(s, draws.n_paths, keep, block_sizes))
 
 
-def _run(s: Scenario, draws: Draws, mode: CountMode, sink, delivery=None, ledger=None):
-    """The period loop: each period's flows go to ``sink`` (see :mod:`cib_sim.reduce`)."""
+def _run(
+    s: Scenario,
+    draws: Draws,
+    mode: CountMode,
+    sink: FlowHistory | ChunkReducer,
+    delivery: DeliveryState | None = None,
+    ledger: CommissionerLedger | None = None,
+):
+    """The period loop: each period's flows go to ``sink`` (see :mod:`cib_sim.reduce`), which
+    also gives the return value."""
     if not s.uncertainty.enabled:
         mode = "expected"
     N, T = draws.n_paths, s.horizon.n_periods
@@ -195,8 +203,8 @@ def _run(s: Scenario, draws: Draws, mode: CountMode, sink, delivery=None, ledger
     per_path = {
         "cap_hit": ledger.cap_hit, "lost_to_caps": ledger.lost_to_caps, "lost_to_withdrawal": ledger.lost_to_withdrawal,
         "due_after_horizon": ledger.due_after_horizon, "stop_period": stop_period, "earned_after_horizon": earned_after,
+        "dropped": dl.dropped,
     }
-    per_path["dropped"] = dl.dropped
     return sink.finish(dl.enrolled, dl.achieved, per_path)
 
 
@@ -269,7 +277,10 @@ def simulate(
             return
         text = scenario.model_dump_json()
         payloads = [(text, sd, sz, mode, kp) for (sd, sz), kp in zip(chunks, keeps)]
-        here = lambda i: _run_chunk(scenario, chunks[i][0], chunks[i][1], mode, keeps[i])  # noqa: E731
+
+        def here(i: int) -> ChunkResult:
+            return _run_chunk(scenario, chunks[i][0], chunks[i][1], mode, keeps[i])
+
         for part in _in_order(payloads, here, min(workers, os.cpu_count() or 1, len(chunks))):
             done += part.n
             callback(done)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cib_sim._arrays import dot_last, rowsum
+from cib_sim._arrays import rowsum
 from cib_sim.delivery import DeliveryState
 from cib_sim.sample import Draws, n_units
 from cib_sim.scenario import Outcome, Scenario
@@ -68,13 +68,14 @@ class RateCard:
         self.end = delivery.plan.end  # (U,)
         self.max_lag = max(self.lags)
         self.paid_so_far = np.zeros((delivery.waiting.shape[0], len(self.end), len(s.outcomes)))
+        self.outcomes_earned: list[int] = []  # outcomes with a cohort verified in the last period asked
 
     def earned(self, t: int) -> np.ndarray | None:
         """(N, U, O) money earned by cohorts verified in period t; None if no cohort is."""
         dl = self.dl
         N, U, O = dl.waiting.shape[0], dl.waiting.shape[1], len(self.s.outcomes)
         out = None
-        self.outcomes_earned: list[int] = []  # outcomes with a cohort verified this period
+        self.outcomes_earned = []
         for k, o in enumerate(self.s.outcomes):
             last = t - self.lags[k]  # enrolment period whose outcomes are verified now
             if last < 0:
