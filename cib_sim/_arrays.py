@@ -34,20 +34,23 @@ def dot_last(a: np.ndarray, w: np.ndarray) -> np.ndarray:
     return out
 
 
-def block_total(a: np.ndarray) -> np.ndarray:
-    """Sum over the first axis (the paths of one seeded block): ``(n, ...)`` gives ``(...)``.
+def block_total(a: np.ndarray, blocks: int = 1) -> np.ndarray:
+    """Sum over the paths of each of ``blocks`` equal seeded blocks: ``(blocks * n, ...)`` gives
+    ``(blocks, ...)`` (``(...)`` when ``blocks`` is 1).
 
-    The order of addition depends only on ``n``, so a block's sum is the same wherever it sits.
-    numpy reduces a leading axis row by row, which is slow when rows are short (a few
-    partners); folding the rows into 64 long ones first is an order of magnitude faster.
+    The order of addition depends only on ``n``, so a block's sum is the same wherever it sits
+    and however many blocks are summed at once. numpy reduces a leading axis row by row, which
+    is slow when rows are short (a few partners); folding the rows into 64 long ones first is
+    an order of magnitude faster.
     """
-    n = a.shape[0]
-    flat = a.reshape(n, -1)
-    m = flat.shape[1]
+    n = a.shape[0] // blocks
+    flat = a.reshape(blocks, n, -1)
+    m = flat.shape[2]
     if m == 1:
-        return flat[:, 0].sum().reshape(a.shape[1:])
-    if n % 64 == 0 and n >= 128:
-        out = flat.reshape(64, (n // 64) * m).sum(axis=0).reshape(n // 64, m).sum(axis=0)
+        out = flat[:, :, 0].sum(axis=1)  # pairwise along each block's contiguous paths
+    elif n % 64 == 0 and n >= 128:
+        out = flat.reshape(blocks, 64, (n // 64) * m).sum(axis=1).reshape(blocks, n // 64, m).sum(axis=1)
     else:
-        out = np.ascontiguousarray(flat.T).sum(axis=1)
-    return out.reshape(a.shape[1:])
+        out = np.ascontiguousarray(flat.transpose(0, 2, 1)).sum(axis=2)
+    out = out.reshape((blocks,) + a.shape[1:])
+    return out[0] if blocks == 1 else out

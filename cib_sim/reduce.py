@@ -107,6 +107,9 @@ class ChunkReducer:
         self.shapes = flow_shapes(s)
         self.edges = np.cumsum([0] + list(block_sizes or [n_paths]))
         B = len(self.edges) - 1
+        sizes = np.diff(self.edges)
+        # Leading blocks of one size, summed together (seeded blocks are all full but the last).
+        self.full_blocks = int(np.argmax(sizes != sizes[0])) if (sizes != sizes[0]).any() else B
         self.total = {name: np.zeros((n_paths,) + self.shapes[name]) for name in _TOTALS}
         self.period_sum = {name: np.zeros((B, T) + self.shapes[name]) for name in _FLOWS}
         self.kept = {name: np.zeros((keep, T) + self.shapes[name]) for name in _FLOWS}
@@ -130,8 +133,12 @@ class ChunkReducer:
 
     def _period(self, name: str, t: int, v: np.ndarray) -> None:
         sums = self.period_sum[name]
-        for b, (lo, hi) in enumerate(zip(self.edges[:-1], self.edges[1:])):
-            sums[b, t] = block_total(v[lo:hi])
+        # The full-size blocks all at once (one call, not one per block), then a partial one.
+        full = self.full_blocks
+        if full:
+            sums[:full, t] = block_total(v[: self.edges[full]], full)
+        for b in range(full, len(self.edges) - 1):
+            sums[b, t] = block_total(v[self.edges[b] : self.edges[b + 1]])
         if self.keep:
             self.kept[name][:, t] = v[: self.keep]
 
