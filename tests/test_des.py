@@ -248,8 +248,11 @@ def test_maturity_at_enrolment_time(name: str, n: int):
 @pytest.mark.xfail(strict=True, reason="engine: zone partners are paid reach x caseload, without the noise "
                    "of who is actually served, so funding stops are understated in thin funds")
 def test_zone_partners_paid_for_participants_served():
+    # The bias is small (paying partners for who is served stops delivery on a few more paths:
+    # about 0.5% fewer sign-ups here); 3,000 paths put it at z = -3.6, just inside the bar of 4,
+    # so 6,000 paths, where sign-ups, payments and payment times stand at z = -4.4 to -5.2.
     s = reduced(load_scenario(WLZ), 150)
-    n = 3000
+    n = 6000
     served = simulate_des(s, n, 7, workers=WORKERS, keep_paths=n,
                           options=DesOptions(maturity_at="enrolment", zone_costs="served"))
     bad = disagreements(served, simulate(s, 16384, 17, mode="exact", keep_paths=16384),
