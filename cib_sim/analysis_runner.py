@@ -30,8 +30,8 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import numpy as np
 
 from cib_sim.analysis_shocks import Shock
-from cib_sim.engine import DEFAULT_CHUNK, CountMode, run_paths
-from cib_sim.results import ChunkResult, Results, reduce_chunk
+from cib_sim.engine import DEFAULT_CHUNK, CountMode, run_chunk
+from cib_sim.results import ChunkResult, Results
 from cib_sim.sample import BLOCK, block_seeds, sample
 from cib_sim.scenario import Scenario
 
@@ -84,7 +84,7 @@ def run_task(task: tuple[Scenario, Shock | None, list, list[int], str, int]) -> 
     draws = sample(s, seeds, sizes, exact=(mode == "exact"))
     if shock is not None:
         draws = shock.apply_draws(s, draws)
-    return reduce_chunk(s, run_paths(s, draws, mode), keep)  # type: ignore[arg-type]
+    return run_chunk(s, draws, mode, keep, sizes)  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------------------------
