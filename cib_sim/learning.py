@@ -66,6 +66,7 @@ from cib_sim.engine import run_paths
 from cib_sim.metrics import LOSS_RTOL
 from cib_sim.observed import Observed, empty_observed, read_observed, unit_names
 from cib_sim.payments import CommissionerLedger, improvement
+from cib_sim.reduce import investor_flows
 from cib_sim.results import Results, reduce_chunk
 from cib_sim.sample import BLOCK, Draws, block_seeds, n_units, sample_block
 from cib_sim.scenario import Effect, Scenario
@@ -902,8 +903,7 @@ def path_events(s: Scenario, flows: dict[str, np.ndarray]) -> pd.DataFrame:
             yearly = np.stack([paid[:, y * ppy : (y + 1) * ppy, c].sum(axis=1) for y in range(n_years)], axis=1)
             cols[_event_key("commissioner", com.name, "annual budget reached in some year")] = (
                 (yearly >= com.annual_budget * (1 - 1e-6)).any(axis=1).astype(float))
-    paid_in = flows["drawn"].sum(axis=1)
-    paid_out = (flows["coupon"] + flows["capital"] + flows["upside"] + flows["guarantee_received"]).sum(axis=1)
+    paid_in, paid_out = (x.sum(axis=1) for x in investor_flows(flows))
     for k, t in enumerate(s.capital_tranches):
         if t.kind == "grant":
             continue

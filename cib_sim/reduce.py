@@ -182,7 +182,7 @@ def path_measures(
     additional = by_outcome - enrolled.sum(axis=1)[:, None] * baseline
     return {
         "tranche_in": total["drawn"],
-        "tranche_out": total["coupon"] + total["capital"] + total["upside"] + total["guarantee_received"],
+        "tranche_out": investor_flows(total)[1],
         "tranche_irr": irr,
         "tranche_first_payment": first,
         "tranche_peak_capital": peak,
@@ -210,10 +210,10 @@ def path_measures(
 
 
 def investor_flows(f: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """(N, T, K) money into and out of each capital tranche, currency per period."""
-    paid_in = f["drawn"]
-    paid_out = f["coupon"] + f["capital"] + f["upside"] + f["guarantee_received"]
-    return paid_in, paid_out
+    """Money into and out of each capital tranche: ``f``'s ``drawn`` and the sum of the flows
+    of ``_TO_INVESTORS``, whatever their shape ((N, T, K) flows, or (N, K) totals)."""
+    out = [f[name] for name in _TO_INVESTORS]
+    return f["drawn"], sum(out[1:], out[0])
 
 
 def reduce_chunk(s: Scenario, f: dict[str, np.ndarray], keep: int, block_sizes: list[int] | None = None) -> ChunkResult:

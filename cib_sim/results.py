@@ -455,7 +455,8 @@ class Results:
         if what == "commissioner_paid":
             series = np.cumsum(self.kept["commissioner_paid"].sum(axis=2), axis=1)
         elif what == "investor_net":
-            net = self.kept["coupon"] + self.kept["capital"] + self.kept["upside"] + self.kept["guarantee_received"] - self.kept["drawn"]
+            paid_in, paid_out = investor_flows(self.kept)
+            net = paid_out - paid_in
             series = np.cumsum(net.sum(axis=2), axis=1)
         else:
             raise ValueError(f"what: must be 'commissioner_paid' or 'investor_net' (got {what!r})")
