@@ -20,10 +20,11 @@ import time
 import pandas as pd
 import streamlit as st
 
-from cib_sim.app_nowcast import render_nowcast
-from cib_sim import app_state as A
 from cib_sim import charts as C
-from cib_sim.engine import simulate
+from cib_sim import simulate
+from cib_sim.app import state as A
+from cib_sim.app.nowcast import render_nowcast
+from cib_sim.deals import headline_terms
 from cib_sim.results import Results
 from cib_sim.scenario import Scenario
 
@@ -463,7 +464,7 @@ with deal_box:
         if shown.description:
             st.caption(shown.description)
         try:
-            terms = shown.headline_terms()
+            terms = headline_terms(shown)
         except Exception:  # noqa: BLE001 - a summary of terms is not worth falling over for
             terms = {"capital": sum(t.commitment for t in shown.capital_tranches), "max_outcome_payment": float("nan"),
                      "outcome_to_capital": float("nan"), "participants": float("nan"),

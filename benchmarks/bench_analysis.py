@@ -42,7 +42,7 @@ def main() -> None:
 
     from distributed import Client
 
-    from cib_sim.analysis_runner import local_cluster
+    from cib_sim.run.executors import local_cluster
 
     s = load_scenario(SCENARIO)
     run(s, 4096, seed=0, keep_paths=0)  # warm imports

@@ -18,7 +18,8 @@ import numpy as np
 
 from cib_sim import load_scenario
 from cib_sim.engine import run_paths
-from cib_sim.sample import block_seeds, sample
+from cib_sim.engine.sample import sample
+from cib_sim.run.plan import block_seeds
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,7 +56,7 @@ def single_counts() -> None:
     """One binomial count: the approximation against the exact inverse CDF at the same normal."""
     from scipy import stats
 
-    from cib_sim.delivery import binomial_from_normal, count_from_normal
+    from cib_sim.engine.delivery import binomial_from_normal, count_from_normal
 
     z = np.random.default_rng(5).standard_normal(200_000)
     print("Single Binomial(n, p) counts, same normals (200,000 draws each):")

@@ -27,9 +27,8 @@ def _timed(fn) -> float:
 def bench(path: Path, des_paths: int, engine_paths: int, repeat: int) -> dict[str, float]:
     """Paths per second on one core: ``des`` (reference model), ``approx`` and ``exact`` (fast
     engine); ``enrolled``: mean participants a path."""
-    from cib_sim import load_scenario
-    from cib_sim.des import simulate_des
-    from cib_sim.engine import simulate
+    from cib_sim import load_scenario, simulate
+    from cib_sim.reference.des import simulate_des
 
     s = load_scenario(path)
     simulate(s, 64, seed=0)  # warm imports and caches

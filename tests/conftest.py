@@ -8,7 +8,7 @@ expectation and a hand calculation can check the engine) and applies overrides:
   (recursively), lists and scalars replace;
 - a dotted path (``**{"outcomes[0].price": 50.0}``) sets one value deep inside, lists included.
 
-``run(s)`` runs :func:`cib_sim.engine.run_paths` on one path (or a few) and returns the flow dict.
+``run(s)`` runs :func:`cib_sim.engine.loop.run_paths` on one path (or a few) and returns the flow dict.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from cib_sim.engine import run_paths
-from cib_sim.sample import sample_block
+from cib_sim.engine.sample import sample_block
 from cib_sim.scenario import Scenario, parse_scenario
 
 
@@ -92,6 +92,6 @@ def make_scenario(**overrides: Any) -> Scenario:
 
 
 def run(s: Scenario, n_paths: int = 1, seed: int = 0, mode: str = "approx") -> dict[str, np.ndarray]:
-    """Flows of ``n_paths`` paths from one seeded block (see ``cib_sim.engine.run_paths``)."""
+    """Flows of ``n_paths`` paths from one seeded block (see ``cib_sim.engine.loop.run_paths``)."""
     draws = sample_block(s, np.random.SeedSequence(seed), n_paths, exact=(mode == "exact"))
     return run_paths(s, draws, mode)  # type: ignore[arg-type]

@@ -30,11 +30,10 @@ from cib_sim.analysis import (
     stress,
     sweep,
 )
+from cib_sim.analysis.fields import parse_value
 from cib_sim.charts import stress_chart, sweep_chart
-from cib_sim.analysis_fields import parse_value
-from cib_sim.analysis_runner import plan_chunks
-from cib_sim.engine import _run_chunk
-from cib_sim.sample import BLOCK
+from cib_sim.run.plan import BLOCK, RunPlan
+from cib_sim.run.simulation import _run_chunk
 from cib_sim.scenario import ScenarioError, load_scenario, parse_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -136,18 +135,18 @@ def test_run_equals_simulate_bit_for_bit(wlz):
             np.testing.assert_allclose(v, getattr(c, part)[k], rtol=1e-12, atol=1e-6, err_msg=f"{part}.{k}")
 
 
-def test_plan_chunks_matches_the_engine(wlz):
-    chunks = plan_chunks(BLOCK + 10, seed=3, chunk_size=BLOCK, keep_paths=BLOCK + 5)
-    assert [sz for _, sz, _ in chunks] == [[BLOCK], [10]] and [k for *_, k in chunks] == [BLOCK, 5]
-    seeds, sizes, keep = chunks[1]
+def test_a_planned_task_matches_the_engine_chunk(wlz):
+    chunks = RunPlan.make(BLOCK + 10, seed=3, chunk_size=BLOCK, keep_paths=BLOCK + 5).chunks
+    assert [c.sizes for c in chunks] == [[BLOCK], [10]] and [c.keep for c in chunks] == [BLOCK, 5]
+    seeds, sizes, keep = chunks[1].seeds, chunks[1].sizes, chunks[1].keep
     a = _run_chunk(wlz, seeds, sizes, "approx", keep)
-    from cib_sim.analysis_runner import run_task
+    from cib_sim.analysis.runner import run_task
 
     b = run_task((wlz, None, seeds, sizes, "approx", keep))
     for k in a.path:
         np.testing.assert_array_equal(a.path[k], b.path[k])
     with pytest.raises(ValueError, match="n_paths"):
-        plan_chunks(0, 1)
+        RunPlan.make(0, 1)
 
 
 def test_processes_executor_matches_serial(wlz):

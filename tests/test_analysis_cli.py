@@ -1,4 +1,4 @@
-"""``cib-sim sweep | stress | tornado | solve`` (cib_sim.analysis_cli), run in-process."""
+"""``cib-sim sweep | stress | tornado | solve`` (cib_sim.cli.analysis), run in-process."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cib_sim.analysis_cli import add_commands, main, parse_set
+from cib_sim.cli.analysis import add_commands, main, parse_set
 
 ROOT = Path(__file__).resolve().parents[1]
 WLZ = str(ROOT / "scenarios" / "west_london_zone.yaml")

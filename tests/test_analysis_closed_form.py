@@ -30,8 +30,8 @@ from cib_sim.analysis import (
     sensitivity_inputs,
     tornado,
 )
+from cib_sim.analysis.solver import NoSolution, Target, solve
 from cib_sim.charts import tornado_chart
-from cib_sim.analysis_solver import NoSolution, Target, solve
 from cib_sim.scenario import parse_scenario
 
 COST_BY_QUARTER = np.array([3125, 6250, 9375, 12500, 9375, 6250, 3125.0])

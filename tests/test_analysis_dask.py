@@ -16,8 +16,8 @@ distributed = pytest.importorskip("distributed")
 
 from cib_sim import simulate  # noqa: E402
 from cib_sim.analysis import run, stress, sweep  # noqa: E402
-from cib_sim.analysis_solver import solve  # noqa: E402
-from cib_sim.sample import BLOCK  # noqa: E402
+from cib_sim.analysis.solver import solve  # noqa: E402
+from cib_sim.run.plan import BLOCK  # noqa: E402
 from cib_sim.scenario import load_scenario  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,7 +110,7 @@ def _trim_threshold():
 def test_local_cluster_workers_keep_default_malloc_trimming(monkeypatch):
     """Dask's MALLOC_TRIM_THRESHOLD_=65536 halves the engine's speed; our local clusters drop it,
     even after another cluster has left it in this process's environment."""
-    from cib_sim.analysis_runner import local_cluster
+    from cib_sim.run.executors import local_cluster
 
     monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")
     with local_cluster(n_workers=1, processes=True, dashboard_address=":0") as cluster, distributed.Client(cluster) as c:

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from cib_sim.analysis import resolve_metrics, run, set_fields
-from cib_sim.analysis_solver import Target, bootstrap_se, path_metric, solve
+from cib_sim.analysis.solver import Target, bootstrap_se, path_metric, solve
 from cib_sim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]

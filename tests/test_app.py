@@ -1,5 +1,5 @@
 """The Streamlit app, driven headless with ``streamlit.testing.v1.AppTest``, and the plain-data
-layer under it (``cib_sim.app_state``).
+layer under it (``cib_sim.app.state``).
 
 Edits are simulated the way the browser sends them: a ``st.data_editor``'s state (its key in
 session state) is ``{"edited_rows": {row: {column: value}}, "added_rows": [...],
@@ -25,8 +25,9 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from cib_sim import app_state as A
-from cib_sim.engine import simulate
+from cib_sim import simulate
+from cib_sim.app import state as A
+from cib_sim.deals import headline_terms
 from cib_sim.scenario import load_scenario, parse_scenario, scenario_from_yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -312,7 +313,7 @@ def test_real_deals_tables_report_the_comparison():
     from cib_sim.deals import compare_to_deals
 
     s = load_scenario(LIBRARY[next(iter(LIBRARY))])
-    view = A.real_deals(s.headline_terms())
+    view = A.real_deals(headline_terms(s))
     assert view.note == "" and view.n_deals > len(view.points) > 50
     comp = compare_to_deals(s)
     pd.testing.assert_frame_equal(view.comparison.percentiles, comp.percentiles)
@@ -327,7 +328,7 @@ def test_real_deals_tables_report_the_comparison():
     nz = near[near["Project"] == "INDIGO-POJ-0287"]
     assert nz["Capital (GBP)"].iloc[0].startswith("£") and "(NZ$6.00m)" in nz["Capital (GBP)"].iloc[0]
     # A currency with no exchange rate compares money only with deals in that currency (none).
-    odd = A.real_deals({**s.headline_terms(), "currency": "XYZ"})
+    odd = A.real_deals({**headline_terms(s), "currency": "XYZ"})
     assert "no exchange rate for XYZ" in odd.note and odd.points.empty and odd.comparison.nearest.empty
     money = A.deal_percentile_table(odd.comparison).set_index("Measure")
     assert money.loc["Capital committed (XYZ)", "Deals compared"] == 0

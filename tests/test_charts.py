@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 
 from cib_sim import charts as C
-from cib_sim.app_state import library
-from cib_sim.engine import simulate
+from cib_sim import simulate
+from cib_sim.app.state import library
+from cib_sim.deals import headline_terms
 from cib_sim.scenario import load_scenario
 
 LIB = library()
@@ -209,7 +210,7 @@ def _layer_rows(d: dict) -> list[tuple[dict, list[dict]]]:
 
 @pytest.fixture(scope="module")
 def wlz_terms():
-    return load_scenario(_find(LIB, "west_london")).headline_terms()
+    return headline_terms(load_scenario(_find(LIB, "west_london")))
 
 
 def test_deals_scatter_frame_converts_as_the_comparison_does(wlz_terms):

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import make_scenario, run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cib_sim import simulate
 from cib_sim.scenario import parse_scenario
-from conftest import make_scenario, run
 
 AMOUNTS = (
     "earned", "commissioner_paid", "attributed", "partner_upfront", "partner_fixed", "partner_contingent",
@@ -314,7 +314,7 @@ def test_fee_and_outcome_share_cannot_exceed_the_payment():
 def test_engine_check_catches_nan():
     """The engine's own conservation check must fail on NaN money, not pass it (NaN compares
     False with any tolerance). Found: it passes; see the zone and uncapped-tranche NaN bugs."""
-    from cib_sim.waterfall import ConservationError, check_conservation
+    from cib_sim.engine.waterfall import ConservationError, check_conservation
 
     cash = np.zeros((2, 3))
     flow = np.zeros((2, 3))
@@ -336,7 +336,8 @@ def test_no_negative_payments_and_no_capital_called_for_nothing():
 
     from cib_sim import load_scenario
     from cib_sim.engine import run_paths
-    from cib_sim.sample import block_seeds, sample
+    from cib_sim.engine.sample import sample
+    from cib_sim.run.plan import block_seeds
 
     s = load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "west_london_zone.yaml")
     f = run_paths(s, sample(s, block_seeds(1, 8192), [4096, 4096]))

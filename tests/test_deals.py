@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cib_sim import deals as dl
+from cib_sim.deals import indigo as dl
 from cib_sim.deals import (
     MEASURES,
     USD_PER_UNIT,

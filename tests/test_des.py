@@ -28,7 +28,9 @@ import pandas as pd
 import pytest
 from conftest import make_scenario
 
-from cib_sim.des import (
+from cib_sim import simulate
+from cib_sim.deals import expected_participants
+from cib_sim.reference.des import (
     DesOptions,
     contract_payments,
     cross_check,
@@ -38,9 +40,8 @@ from cib_sim.des import (
     run_block,
     simulate_des,
 )
-from cib_sim.engine import simulate
 from cib_sim.results import Results
-from cib_sim.sample import block_seeds
+from cib_sim.run.plan import block_seeds
 from cib_sim.scenario import Scenario, load_scenario
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
@@ -78,7 +79,7 @@ def reduced(s: Scenario, participants: float = PARTICIPANTS) -> Scenario:
     shape: prices, rates, lags, windows and thresholds are unchanged. Uncertainty is switched on
     (with it off the engine's counts are expectations, not samples).
     """
-    expected = s.expected_participants()
+    expected = expected_participants(s)
     f = min(1.0, participants / expected) if expected > 0 else 1.0
     d = s.model_dump()
     units = [d["delivery"]] if d["delivery"]["model"] == "zone" else d["partners"]
@@ -171,7 +172,7 @@ def test_engine_payments_match_participant_account_exactly(path: Path):
 def test_fixed_costs_match_engine(path: Path):
     """Fixed costs are an accounting rule, not a participant's behaviour: the same as the
     engine's in every period, whichever paths have stopped."""
-    from cib_sim.delivery import DeliveryState
+    from cib_sim.engine.delivery import DeliveryState
 
     s = _scenario(str(path))
     n = 16

@@ -13,9 +13,9 @@ from __future__ import annotations
 import numpy as np
 import numpy_financial as npf
 import pytest
+from conftest import make_scenario, run
 
 from cib_sim import simulate
-from conftest import make_scenario, run
 
 
 def flows(**overrides):

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import make_scenario, run
 from scipy.special import expit
 
 from cib_sim import simulate
 from cib_sim.engine import run_paths
-from cib_sim.sample import sample_block
-from conftest import make_scenario, run
+from cib_sim.engine.sample import sample_block
 
 
 def flows(**overrides):

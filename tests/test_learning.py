@@ -28,7 +28,7 @@ from cib_sim.learning import (
     simulate_world,
     update,
 )
-from cib_sim.observed import read_observed
+from cib_sim.learning.observed import read_observed
 from cib_sim.scenario import load_scenario, save_scenario
 
 
@@ -351,7 +351,7 @@ def test_fan_frame_splits_observed_and_projected(small):
 
 
 def test_cli_nowcast_prints_the_report_and_writes_files(tmp_path, capsys):
-    from cib_sim.learning_cli import main
+    from cib_sim.cli.learning import main
 
     rc = main(["nowcast", "scenarios/stress_slow_start.yaml", "scenarios/observed/stress_slow_start_q12.csv",
                "--previous", "scenarios/observed/stress_slow_start_q8.csv", "--paths", "400", "--draws", "1500",
@@ -366,7 +366,7 @@ def test_cli_nowcast_prints_the_report_and_writes_files(tmp_path, capsys):
 
 
 def test_cli_nowcast_names_bad_rows_and_exits_2(tmp_path, capsys):
-    from cib_sim.learning_cli import main
+    from cib_sim.cli.learning import main
 
     text = Path("scenarios/observed/stress_slow_start_q8.csv").read_text().replace("3,Tutoring,,,", "3,Tutor,,,", 1)
     (tmp_path / "bad.csv").write_text(text)
@@ -382,7 +382,7 @@ def test_app_section_shows_the_update():
     def app():
         import streamlit as st
 
-        from cib_sim.app_nowcast import render_nowcast
+        from cib_sim.app.nowcast import render_nowcast
         from cib_sim.scenario import load_scenario
 
         render_nowcast(st, load_scenario("scenarios/stress_slow_start.yaml"))

@@ -19,7 +19,7 @@ import pytest
 from test_learning_support import slow_scenario, small_scenario
 
 from cib_sim import learning as L
-from cib_sim.observed import read_observed
+from cib_sim.learning.observed import read_observed
 
 
 def coverage(s, n_worlds: int, ks: tuple[int, ...], n_paths: int = 600, n_draws: int = 2000, tag: int = 5) -> dict[int, dict[str, float]]:

@@ -1,5 +1,5 @@
 """The observed-data format: reading, conversion to the engine's axes, and validation that names
-the bad rows (``cib_sim.observed``)."""
+the bad rows (``cib_sim.learning.observed``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from test_learning_support import small_scenario
 
 from cib_sim.learning import simulate_world
-from cib_sim.observed import (
+from cib_sim.learning.observed import (
     ObservedDataError,
     read_observed,
     verification_period,

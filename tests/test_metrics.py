@@ -1,4 +1,4 @@
-"""Tests for cib_sim.metrics: IRR against numpy_financial and by hand, money multiples, losses,
+"""Tests for cib_sim.engine.metrics: IRR against numpy_financial and by hand, money multiples, losses,
 tails, timing and summary helpers."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cib_sim.metrics import (
+from cib_sim.engine.metrics import (
     LOSS_RTOL,
     cvar,
     irr,

@@ -15,11 +15,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-import cib_sim.results as results_module
+import cib_sim.results.results as results_module
 from cib_sim import load_scenario, simulate
-from cib_sim.path_store import MEMORY_MB_ENV, TMPDIR_ENV, PathStore
-from cib_sim.reduce import ChunkResult
+from cib_sim.engine.reduce import ChunkResult
 from cib_sim.results import Results
+from cib_sim.results.path_store import MEMORY_MB_ENV, TMPDIR_ENV, PathStore
 
 WLZ = Path(__file__).resolve().parents[1] / "scenarios" / "west_london_zone.yaml"
 N = 9000  # three chunks of 4096, 4096 and 808 paths

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cib_sim import load_scenario
-from cib_sim.deals import compare_to_deals, load_deals, load_pricings
+from cib_sim.deals import compare_to_deals, headline_terms, load_deals, load_pricings
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 
@@ -24,7 +24,7 @@ def deals():
 def test_west_london_zone_matches_indigo_0184(deals):
     s = load_scenario(SCENARIOS / "west_london_zone.yaml")
     deal = deals.loc["INDIGO-POJ-0184"]
-    terms = s.headline_terms()
+    terms = headline_terms(s)
     assert terms["capital"] == pytest.approx(deal.capital)  # 1.815m, the top of the published range
     assert terms["max_outcome_payment"] == pytest.approx(deal.max_outcome_payment)  # 16,244,960
     assert terms["duration_years"] == pytest.approx(deal.duration_years)  # 60 months of service
@@ -40,7 +40,7 @@ def test_west_london_zone_matches_indigo_0184(deals):
 def test_rate_card_fund_matches_dwp_innovation_fund(deals):
     s = load_scenario(SCENARIOS / "rate_card_fund.yaml")
     ids = ["INDIGO-POJ-0138", "INDIGO-POJ-0141", "INDIGO-POJ-0147"]
-    terms = s.headline_terms()
+    terms = headline_terms(s)
     assert terms["capital"] == pytest.approx(deals.loc[ids, "capital"].sum())
     assert terms["max_outcome_payment"] == pytest.approx(deals.loc[ids, "max_outcome_payment"].sum())
     assert terms["participants"] == pytest.approx(deals.loc[ids, "participants_actual"].sum(), rel=0.10)
@@ -54,7 +54,7 @@ def test_rate_card_fund_matches_dwp_innovation_fund(deals):
 
 def test_peterborough_matches_indigo_0153_and_published_terms(deals):
     s = load_scenario(SCENARIOS / "peterborough.yaml")
-    terms = s.headline_terms()
+    terms = headline_terms(s)
     assert terms["capital"] == pytest.approx(deals.loc["INDIGO-POJ-0153", "capital"])  # 5m
     (o,) = s.outcomes
     assert o.payment_basis == "above_baseline" and o.improvement == "relative_reduction"

@@ -1,6 +1,6 @@
 """Same seed, same results: whatever the chunk size or number of workers, bit for bit.
 
-Each fixed-size block of ``cib_sim.sample.BLOCK`` paths has its own seeded stream, and chunks are
+Each fixed-size block of ``cib_sim.engine.sample.BLOCK`` paths has its own seeded stream, and chunks are
 whole blocks, so regrouping blocks into chunks or spreading them over processes must not change a
 single bit of any per-path measure, per-period mean or kept path.
 """
@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import make_scenario
 
 from cib_sim import simulate
-from cib_sim.sample import BLOCK
-from conftest import make_scenario
+from cib_sim.run.plan import BLOCK
 
 N = 2 * BLOCK + 500  # three blocks, the last one partial
 

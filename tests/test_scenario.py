@@ -12,9 +12,11 @@ import math
 from pathlib import Path
 
 import pytest
+from conftest import base_dict, make_scenario, scenario_dict
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cib_sim.deals import headline_terms
 from cib_sim.scenario import (
     Scenario,
     ScenarioError,
@@ -24,7 +26,6 @@ from cib_sim.scenario import (
     scenario_from_yaml,
     scenario_to_yaml,
 )
-from conftest import base_dict, make_scenario, scenario_dict
 
 SCENARIOS = sorted((Path(__file__).resolve().parent.parent / "scenarios").glob("*.yaml"))
 
@@ -353,7 +354,7 @@ def test_headline_terms_by_hand():
             {"name": "G", "kind": "guarantee", "commitment": 50_000.0, "covers": "S"},
         ],
     )
-    h = s.headline_terms()
+    h = headline_terms(s)
     assert h["capital"] == 100_000.0  # the guarantee provides no capital
     assert h["participants"] == 20.0
     assert h["max_outcome_payment"] == pytest.approx(1000.0 * 0.75 * 20)  # funded share of the top price
@@ -373,7 +374,7 @@ def test_headline_terms_capacity_binds_and_caps_set_the_maximum():
             {"name": "B", "shares": {"job": 0.5}, "total_cap": 2000.0},
         ],
     )
-    h = s.headline_terms()
+    h = headline_terms(s)
     assert h["participants"] == 8.0
     assert h["max_outcome_payment"] == 5000.0
     assert math.isnan(h["max_return"])
@@ -387,4 +388,4 @@ def test_headline_terms_tiered_uses_top_price():
             "outcomes[0].tiers": [{"min_improvement": 0.1, "price": 300.0}, {"min_improvement": 0.5, "price": 900.0}],
         }
     )
-    assert s.headline_terms()["max_outcome_payment"] == pytest.approx(900.0 * 20)
+    assert headline_terms(s)["max_outcome_payment"] == pytest.approx(900.0 * 20)

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cib_sim.delivery import DeliveryState
+from cib_sim.engine.delivery import DeliveryState
 
 
 def brute_force(uplift: np.ndarray, r: np.ndarray, b: np.ndarray, gamma: float) -> np.ndarray:

@@ -8,6 +8,7 @@ Only public entry points are used, so the cases survive moves inside the package
 
 from __future__ import annotations
 
+import io
 import sys
 import warnings
 from pathlib import Path
@@ -82,15 +83,20 @@ def stored_path(name: str) -> Path:
     return HERE / f"{name}.csv"
 
 
+# Floats must read back to the same bits they were written from: pandas 3 does so by default
+# (and deprecates the option), older pandas only with float_precision="round_trip".
+_READ = dict(keep_default_na=False, na_values=[""])
+if int(pd.__version__.split(".")[0]) < 3:
+    _READ["float_precision"] = "round_trip"
+
+
 def read_stored(name: str) -> pd.DataFrame:
-    # round_trip: floats read back to the same bits they were written from.
-    return pd.read_csv(stored_path(name), float_precision="round_trip", keep_default_na=False, na_values=[""])
+    return pd.read_csv(stored_path(name), **_READ)
 
 
 def normalise(df: pd.DataFrame) -> pd.DataFrame:
     """The frame as it reads back from CSV (so a fresh frame and a stored one compare exactly)."""
-    return pd.read_csv(pd.io.common.StringIO(df.to_csv(index=False)), float_precision="round_trip",
-                       keep_default_na=False, na_values=[""])
+    return pd.read_csv(io.StringIO(df.to_csv(index=False)), **_READ)
 
 
 def write(names: list[str] | None = None) -> None:

@@ -1,0 +1,27 @@
+"""Real deals: the INDIGO impact-bond data shipped with the package, and a scenario's headline
+terms compared with them."""
+
+from cib_sim.deals.headline import (
+    expected_participants,
+    headline_terms,
+    max_outcome_payment,
+)
+from cib_sim.deals.indigo import (
+    HEADLINE_KEYS,
+    MEASURES,
+    USD_PER_UNIT,
+    DealComparison,
+    compare_to_deals,
+    deal_terms,
+    load_deals,
+    load_pricings,
+    mid_percentile,
+    parse_number,
+    parse_return,
+)
+
+__all__ = [
+    "HEADLINE_KEYS", "MEASURES", "USD_PER_UNIT", "DealComparison", "compare_to_deals", "deal_terms",
+    "expected_participants", "headline_terms", "load_deals", "load_pricings", "max_outcome_payment",
+    "mid_percentile", "parse_number", "parse_return",
+]

@@ -1,0 +1,375 @@
+"""Delivery: referrals, waiting lists, enrolment within capacity, dropout, and outcomes achieved.
+
+A *delivery unit* is a partner in the ``pipelines`` model, or the whole partnership in the
+``zone`` model. Each period, per unit and path: referrals arrive (Poisson), join the waiting list
+(which loses ``abandonment`` a year), and enrol as far as free places allow; enrolled participants
+stay ``service_length`` (dropouts half of it), occupy a place and cost ``cost / service length``
+each period in service. The cohort enrolled in period t achieves each outcome with probability
+``baseline + effect x maturity(t + 1/2)``, maturity at the middle of the period (dropouts:
+baseline).
+
+Counts come from standard normals (:func:`count_from_normal`):
+
+- ``approx`` (default): a Cornish-Fisher (skew-corrected) normal quantile, rounded and clipped to
+  the support. Exact in mean up to rounding; see README for the measured error against exact
+  binomial counts. About ten times faster than numpy's binomial sampler.
+- ``exact``: the same normals through the binomial / Poisson inverse CDF (scipy), so both modes
+  share random numbers path by path. Slow; for tests and the reference comparison.
+- ``expected``: counts are their expectations (floats); used when uncertainty is switched off.
+
+Approximations kept on purpose (and shared by the reference model):
+- dropouts leave after half the service length (rounded down, at least one period) and cost
+  that share of the service;
+- abandonment from the waiting list is rounded to whole people, not drawn;
+- in the ``zone`` model each participant's package is drawn independently, so each outcome's
+  count is exactly Binomial(n, package-averaged probability); what the aggregate leaves out is
+  the correlation of one participant's several outcomes through its package (with the West
+  London Zone parameters it adds about 20% to the participant-level variance of payments, which
+  is itself small next to the variance between paths);
+- a zone partner is paid ``reach`` x the participants in service (its expected share), not for
+  the participants it actually serves: same mean, less noise, so funding stops in very thin
+  funds are slightly understated (the reference model's ``zone_costs="served"`` measures it);
+- when a ``pipelines`` partner exits, its participants already in service complete (and cost);
+  a ``zone`` partner that exits stops serving (and costing) at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special, stats
+
+from cib_sim.engine.arrays import rowsum
+from cib_sim.engine.sample import Draws, n_units
+from cib_sim.scenario import Scenario
+
+
+def count_from_normal(
+    z: np.ndarray, mean: np.ndarray, var: np.ndarray, k3: np.ndarray, upper: np.ndarray | None, mode: str
+) -> np.ndarray:
+    """A count with the given mean, variance and third cumulant from standard normal ``z``.
+
+    Clipped to ``[0, upper]`` (``upper`` None: no upper bound). Shapes broadcast together.
+    """
+    if mode == "expected":
+        return mean
+    sd = np.sqrt(np.maximum(var, 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        skew_term = np.where(var > 0, k3 / (6.0 * var), 0.0)
+    x = np.rint(mean + sd * z + skew_term * (z * z - 1.0))
+    x = np.maximum(x, 0.0)
+    return x if upper is None else np.minimum(x, upper)
+
+
+def binomial_from_normal(z: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Exact Binomial(n, p) count by inverse CDF of ``Phi(z)``."""
+    u = special.ndtr(z)
+    return np.where(n > 0, stats.binom.ppf(u, np.maximum(n, 0), np.clip(p, 0, 1)), 0.0)
+
+
+def poisson_from_normal(z: np.ndarray, lam: np.ndarray) -> np.ndarray:
+    u = special.ndtr(z)
+    return np.where(lam > 0, stats.poisson.ppf(u, np.maximum(lam, 1e-300)), 0.0)
+
+
+def maturity(years_since_start: np.ndarray | float, half: np.ndarray, steepness: float, kind: str) -> np.ndarray:
+    """Share of the full effect reached, 0..1. ``half`` (N, ...) in years."""
+    if kind == "immediate":
+        return np.ones_like(half)
+    return special.expit((years_since_start - half) / steepness)
+
+
+@dataclass(frozen=True)
+class UnitPlan:
+    """Per-unit parameters in periods. Arrays of shape (U,)."""
+
+    referrals: np.ndarray  # expected referrals per period
+    capacity: np.ndarray
+    start: np.ndarray  # first enrolment period
+    end: np.ndarray  # first period with no enrolment
+    service: np.ndarray  # periods in service (completers)
+    dropout_stay: np.ndarray  # periods a dropout occupies a place
+    dropout: np.ndarray  # probability
+    keep_waiting: np.ndarray  # share of the waiting list still waiting next period
+
+
+def unit_plan(s: Scenario) -> UnitPlan:
+    h = s.horizon
+    ppy, T = h.periods_per_year, h.n_periods
+    units = [s.delivery] if s.delivery.model == "zone" else s.partners
+    service = np.array([max(1, h.to_periods(u.service_length)) for u in units])
+    return UnitPlan(
+        referrals=np.array([(u.referrals or 0.0) / ppy for u in units]),
+        capacity=np.array([float(u.capacity or 0.0) for u in units]),
+        start=np.array([h.to_periods(u.enrolment_start) for u in units]),
+        end=np.array([T if u.enrolment_end is None else min(T, h.to_periods(u.enrolment_end)) for u in units]),
+        service=service,
+        dropout_stay=np.maximum(1, service // 2),
+        dropout=np.array([u.dropout for u in units]),
+        keep_waiting=np.array([(1.0 - u.abandonment) ** (1.0 / ppy) for u in units]),
+    )
+
+
+def delivery_end_period(s: Scenario) -> int:
+    """First period after every unit's last participant finishes service."""
+    plan = unit_plan(s)
+    # The last cohort enrols in period end - 1 and stays ``service`` periods.
+    return int(min(s.horizon.n_periods, np.max(plan.end - 1 + plan.service)))
+
+
+class DeliveryState:
+    """Delivery for a block of N paths, stepped one period at a time.
+
+    ``propose(t)`` gives the enrolments the partners would make; the engine checks they can be
+    funded, then ``commit(t, funded)`` fixes them (zero where unfunded) and draws the cohort's
+    outcomes. History arrays, all (N, T, U): ``enrolled``, ``dropped``; (N, T, U, O): ``achieved``
+    by enrolment period.
+    """
+
+    def __init__(self, s: Scenario, draws: Draws, mode: str):
+        self.s, self.d, self.mode = s, draws, mode
+        self.plan = unit_plan(s)
+        N, T, U, O = draws.n_paths, s.horizon.n_periods, n_units(s), len(s.outcomes)
+        self.zone = s.delivery.model == "zone"
+        self.ppy = s.horizon.periods_per_year
+        self.waiting = np.zeros((N, U))
+        # Stored period-first so that each period's slice is contiguous; exposed as (N, T, ...) views.
+        self.enrolled = np.zeros((T, N, U)).transpose(1, 0, 2)
+        self.dropped = np.zeros((T, N, U)).transpose(1, 0, 2)
+        self.achieved = np.zeros((T, N, U, O)).transpose(1, 0, 2, 3)
+        self.baseline = np.array([o.baseline_rate for o in s.outcomes])
+        self.reach = np.array([p.reach for p in s.partners])
+        self.cost = np.array([p.cost for p in s.partners])
+        self.upfront = np.array([p.contract.upfront_share for p in s.partners])
+        self.fixed = np.array([p.fixed_cost for p in s.partners]) / self.ppy
+        self.partner_start = (
+            np.full(len(s.partners), self.plan.start[0]) if self.zone else self.plan.start
+        )
+        self._pending: np.ndarray | None = None
+        # Outcome-first (O, N) per partner, for the zone model's package average.
+        self._effect_by_partner = [np.ascontiguousarray(draws.effect[:, i, :].T) for i in range(len(s.partners))]
+        self._occupied = np.zeros((N, U))
+        self._alive_at = -1
+        unit_of_partner = np.zeros(len(s.partners), dtype=int) if self.zone else np.arange(len(s.partners))
+        self.service_periods = self.plan.service[unit_of_partner].astype(np.float64)
+
+    # ---- per period
+    def alive(self, t: int) -> np.ndarray:
+        """(N, P) partners still delivering in period t (shared within a period: do not modify)."""
+        if self._alive_at != t:  # asked for several times a period
+            self._alive, self._alive_at = t < self.d.exit_period, t
+        return self._alive
+
+    def open_units(self, t: int) -> np.ndarray:
+        """(N, U) units accepting referrals in period t (window and, for partners, not exited)."""
+        p = self.plan
+        window = (p.start <= t) & (t < p.end)
+        alive = self.alive(t)
+        if not self.zone:
+            return window[None, :] & alive
+        if not window[0]:
+            return np.zeros((alive.shape[0], 1), dtype=bool)
+        # The zone is open while any partner delivers (column by column: P is small).
+        units_alive = alive[:, 0].copy()
+        for i in range(1, alive.shape[1]):
+            units_alive |= alive[:, i]
+        return units_alive[:, None]
+
+    def occupied(self, t: int) -> np.ndarray:
+        """(N, U) places taken at the start of period t by earlier cohorts."""
+        p = self.plan
+        out = np.zeros_like(self.waiting)
+        for u in range(out.shape[1]):
+            lo_c, lo_d = max(0, t - p.service[u] + 1), max(0, t - p.dropout_stay[u] + 1)
+            comp = self.enrolled[:, lo_c:t, u].sum(axis=1) - self.dropped[:, lo_c:t, u].sum(axis=1)
+            out[:, u] = comp + self.dropped[:, lo_d:t, u].sum(axis=1)
+        return out
+
+    def propose(self, t: int, stopped: np.ndarray) -> np.ndarray:
+        """(N, U) enrolments the units would make in period t; updates the waiting list."""
+        p = self.plan
+        open_ = self.open_units(t) & ~stopped[:, None]
+        self._occupied = self.occupied(t)
+        if not open_.any():  # every unit closed: no referrals, the waiting list is let go
+            self.waiting = np.zeros_like(self.waiting)
+            self._pending = np.zeros_like(self.waiting)
+            return self._pending
+        lam = p.referrals * self.d.referral_multiplier
+        z = self.d.noise("referrals", t)
+        if self.mode == "exact":
+            arrivals = poisson_from_normal(z, lam)
+        else:
+            arrivals = count_from_normal(z, lam, lam, lam, None, self.mode)
+        kept = self.waiting * p.keep_waiting
+        if self.mode != "expected":
+            kept = np.rint(kept)
+        self.waiting = np.where(open_, kept + arrivals, 0.0)
+        free = np.maximum(0.0, p.capacity - self._occupied)
+        if self.mode != "expected":
+            free = np.floor(free)
+        self._pending = np.where(open_, np.minimum(self.waiting, free), 0.0)
+        return self._pending
+
+    def service_costs(self, t: int, enrol: np.ndarray) -> np.ndarray:
+        """(N, P) payments to partners for participants in service in period t, currency.
+
+        A participant's ``cost`` is spread evenly over the service length (a dropout's over its
+        stay), times the partner's ``upfront_share``; ``enrol`` (N, U) are period t's enrolments.
+        In the zone model a partner pays for its ``reach`` of each participant while it delivers.
+        """
+        in_service = self._occupied + enrol
+        per_period = self.cost * self.upfront / self.service_periods  # (P,)
+        if self.zone:
+            return in_service[:, :1] * (self.reach * per_period) * self.alive(t)
+        return in_service * per_period
+
+    def fixed_costs(self, t: int, stopped: np.ndarray) -> np.ndarray:
+        """(N, P) partners' fixed costs in period t, currency."""
+        p = self.plan
+        if self.zone:
+            active = (p.start[0] <= t) & (t < p.end[0] - 1 + p.service[0])
+            window = np.full(len(self.s.partners), active)
+        else:
+            window = (p.start <= t) & (t < p.end - 1 + p.service)
+        return self.fixed * (window[None, :] & self.alive(t) & ~stopped[:, None])
+
+    def commit(self, t: int, funded: np.ndarray) -> None:
+        """Fix period t's enrolments (none where ``funded`` (N,) is False) and draw outcomes."""
+        assert self._pending is not None
+        enrol = np.where(funded[:, None], self._pending, 0.0)
+        self.waiting = self.waiting - enrol
+        self._pending = None
+        if not enrol.any():  # outside enrolment windows: no cohort, nothing to draw
+            return
+        drop = self.draw_dropouts(t, enrol)
+        self.enrolled[:, t, :] = enrol
+        self.dropped[:, t, :] = drop
+        self.achieved[:, t] = self.draw_outcomes(t, enrol, drop)
+
+    def draw_dropouts(self, t: int, enrol: np.ndarray) -> np.ndarray:
+        """(N, U) dropouts among period t's enrolments ``enrol`` (N, U)."""
+        p = self.plan
+        zd = self.d.noise("dropouts", t)
+        if self.mode == "exact":
+            return binomial_from_normal(zd, enrol, p.dropout)
+        v = enrol * p.dropout * (1 - p.dropout)
+        return count_from_normal(zd, enrol * p.dropout, v, v * (1 - 2 * p.dropout), enrol, self.mode)
+
+    def draw_outcomes(self, t: int, enrol: np.ndarray, drop: np.ndarray) -> np.ndarray:
+        """(N, U, O) outcomes achieved by period t's cohort: completers at the success
+        probability, dropouts at the baseline."""
+        p1 = self.success_probability(t)  # (N, U, O)
+        p0 = self.baseline
+        n1, n0 = (enrol - drop)[..., None], drop[..., None]
+        z = self.d.noise("outcomes", t)
+        if self.mode == "exact":
+            return binomial_from_normal(z, n1, p1) + binomial_from_normal(self.d.noise("outcomes_dropped", t), n0, p0)
+        v1, v0 = p1 * (1 - p1), p0 * (1 - p0)
+        mean = n1 * p1 + n0 * p0
+        var = n1 * v1 + n0 * v0
+        k3 = n1 * v1 * (1 - 2 * p1) + n0 * v0 * (1 - 2 * p0)
+        return count_from_normal(z, mean, var, k3, n1 + n0, self.mode)
+
+    def success_probability(self, t: int) -> np.ndarray:
+        """(N, U, O) probability that a completer enrolled in period t achieves each outcome."""
+        # Participants enrol through the period: take the partners' maturity at its middle
+        # (at its start understated outcomes by about 1% while partners mature; see the DES checks).
+        years = (t + 0.5 - self.partner_start) / self.ppy  # (P,)
+        m = [
+            maturity(years[i], self.d.half_maturity[:, i], p.maturity.steepness, p.maturity.kind)
+            for i, p in enumerate(self.s.partners)
+        ]  # P arrays (N,)
+        b = self.baseline
+        if not self.zone:
+            uplift = self.d.effect * np.stack(m, axis=1)[:, :, None]  # (N, P, O)
+            return np.clip(b + uplift, 0.0, 1.0)
+        # Zone: average over packages S (each partner reaches a participant independently).
+        uplift_by_partner = [self._effect_by_partner[i] * m[i] for i in range(len(m))]
+        return self._zone_average(uplift_by_partner, self.reach * self.alive(t))
+
+    def _zone_average(self, uplift: list[np.ndarray], r: np.ndarray) -> np.ndarray:
+        """(N, 1, O) package-averaged success probability. ``uplift``: per partner (O, N) uplift
+        at this period's maturity (outcome-first: each outcome's paths are contiguous); ``r``
+        (N, P): the chance each partner serves a participant."""
+        b = self.baseline
+        gamma = self.s.delivery.interaction
+        P = len(uplift)
+        O, N = uplift[0].shape
+        # Without clipping the average is linear in the uplifts:
+        # E[1{i in S} (1 + gamma (|S| - 1))] = r_i (1 + gamma * sum_{j != i} r_j).
+        weight = np.ascontiguousarray((r * (1.0 + gamma * (rowsum(r)[:, None] - r))).T)  # (P, N)
+        avg = np.repeat(b[:, None], N, axis=1)
+        for i, u in enumerate(uplift):
+            avg += u * weight[i]
+        # clip(x, 0, 1) = x - (x - 1)+ + (-x)+: subtract each package's excess over 1 and add
+        # its shortfall below 0, weighted by the package's chance, for packages that can clip.
+        S = 1 << P
+        factor, flag_hi, flag_lo = _package_bounds(uplift, b, gamma)  # (S,), (S, O), (S, O)
+        flagged = flag_hi | flag_lo
+        if not flagged.any():
+            return np.clip(avg, 0.0, 1.0).T[:, None, :]
+        cols = np.flatnonzero(flagged.any(axis=0))
+        packages = np.flatnonzero(flagged[:, cols].any(axis=1))
+        shared = bool((r == r[:1]).all())  # usually no partner has exited: one weight per package
+        w = _package_weights(r[:1] if shared else r)  # (S, 1 or N)
+        bc = b[cols][:, None]
+        # Paths in slices, so that the packages' totals (S, outcomes, paths) stay small.
+        step = max(1, (1 << 21) // (S * cols.size))
+        for lo in range(0, N, step):
+            hi = min(N, lo + step)
+            tot = _package_totals([u[cols, lo:hi] for u in uplift])  # (S, nc, n)
+            corr = np.zeros((cols.size, hi - lo))
+            for k in packages:
+                x = tot[k] * factor[k]
+                x += bc
+                wk = w[k] if shared else w[k, lo:hi]
+                if flag_hi[k, cols].any():
+                    corr += wk * np.maximum(x - 1.0, 0.0)
+                if flag_lo[k, cols].any():
+                    corr -= wk * np.maximum(-x, 0.0)
+            avg[cols, lo:hi] -= corr
+        # Rounding can leave an average a hair outside [0, 1].
+        return np.clip(avg, 0.0, 1.0).T[:, None, :]
+
+
+def _package_totals(uplift: list[np.ndarray]) -> np.ndarray:
+    """(S, ...) summed uplift of every package S of partners (partner i is bit i of S), built
+    by doubling: adding partner i to every package so far, in partner order."""
+    P = len(uplift)
+    tot = np.empty((1 << P,) + uplift[0].shape)
+    tot[0] = 0.0
+    for i, u in enumerate(uplift):
+        np.add(tot[: 1 << i], u, out=tot[1 << i : 2 << i])
+    return tot
+
+
+def _package_weights(r: np.ndarray) -> np.ndarray:
+    """(S, n) chance of each package, from ``r`` (n, P) the chance each partner serves."""
+    P = r.shape[1]
+    w = np.empty((1 << P, r.shape[0]))
+    w[0] = 1.0
+    for i in range(P):
+        np.multiply(w[: 1 << i], r[:, i], out=w[1 << i : 2 << i])
+        w[: 1 << i] *= 1.0 - r[:, i]
+    return w
+
+
+def _package_bounds(uplift: list[np.ndarray], b: np.ndarray, gamma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which packages can clip, over all paths: ``(factor (S,), above_one (S, O), below_zero
+    (S, O))``. ``factor`` is each package's interaction factor ``1 + gamma (|S| - 1)``.
+
+    The bounds repeat the exact floating-point steps of the package probabilities with each
+    partner's largest (smallest) uplift; those steps are monotone, so a package not flagged
+    cannot clip on any path, and flags (which depend on the other paths in the chunk) never
+    change a path's result.
+    """
+    P = len(uplift)
+    size = np.array([bin(k).count("1") for k in range(1 << P)], dtype=np.float64)
+    factor = 1.0 + gamma * np.maximum(size - 1.0, 0.0)
+    top = _package_totals([u.max(axis=1) for u in uplift])  # (S, O)
+    bottom = _package_totals([u.min(axis=1) for u in uplift])
+    f = factor[:, None]
+    hi = np.where(f >= 0, top * f, bottom * f) + b
+    lo = np.where(f >= 0, bottom * f, top * f) + b
+    return factor, hi > 1.0, lo < 0.0

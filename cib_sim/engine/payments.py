@@ -1,0 +1,190 @@
+"""Payments: from outcomes achieved to cash from each commissioner.
+
+Two steps, both stepped one period at a time and vectorised over paths:
+
+1. :class:`RateCard` turns cohorts' outcome counts into money *earned* when the outcome is
+   verified (enrolment period + lag): every outcome (``rate_card``), outcomes above the
+   counterfactual when the cohort's improvement reaches the threshold (``above_baseline``), or at
+   the price of the highest tier reached (``tiered``); capped per enrolled participant.
+2. :class:`CommissionerLedger` splits what is earned by each commissioner's share, delays it by
+   the payment lag, and pays it within the annual budget and total cap, until withdrawal. What a
+   cap or a withdrawal stops is never paid (it is recorded, not carried forward), and nor is
+   anything falling due after the horizon.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cib_sim.engine.arrays import rowsum
+from cib_sim.engine.delivery import DeliveryState
+from cib_sim.engine.sample import Draws, n_units
+from cib_sim.scenario import Outcome, Scenario
+
+
+def improvement(achieved_rate: np.ndarray, baseline: float, measure: str) -> np.ndarray:
+    """Improvement of ``achieved_rate`` over ``baseline`` as the outcome defines it."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        diff = achieved_rate - baseline
+        if measure == "absolute":
+            return diff
+        denom = baseline if measure == "relative" else 1.0 - baseline
+        if denom <= 0:
+            return np.where(diff > 0, np.inf, 0.0)
+        return diff / denom
+
+
+def cohort_payment(o: Outcome, achieved: np.ndarray, enrolled: np.ndarray) -> np.ndarray:
+    """Money earned by one assessment cohort, currency. ``achieved``/``enrolled``: counts (...)."""
+    if o.payment_basis == "rate_card":
+        pay = o.price * achieved
+    else:
+        above = np.maximum(0.0, achieved - o.baseline_rate * enrolled)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rate = np.where(enrolled > 0, achieved / np.where(enrolled > 0, enrolled, 1.0), 0.0)
+        imp = np.where(enrolled > 0, improvement(rate, o.baseline_rate, o.improvement), 0.0)
+        if o.payment_basis == "above_baseline":
+            price = np.where(imp >= o.threshold - 1e-12, o.price, 0.0)
+        else:
+            price = np.zeros_like(imp)
+            for tier in o.tiers:  # ascending, so the highest tier reached wins
+                price = np.where(imp >= tier.min_improvement - 1e-12, tier.price, price)
+        pay = price * above
+    if o.max_per_participant is not None:
+        pay = np.minimum(pay, o.max_per_participant * enrolled)
+    return pay
+
+
+class RateCard:
+    """Money earned per unit and outcome in each period of verification. Output (N, U, O)."""
+
+    def __init__(self, s: Scenario, delivery: DeliveryState):
+        self.s, self.dl = s, delivery
+        h = s.horizon
+        self.lags = [h.to_periods(o.lag) for o in s.outcomes]
+        self.group = [
+            max(1, h.to_periods(o.cohort_years)) if o.cohort_years is not None else 1 for o in s.outcomes
+        ]
+        self.end = delivery.plan.end  # (U,)
+        self.max_lag = max(self.lags)
+        self.paid_so_far = np.zeros((delivery.waiting.shape[0], len(self.end), len(s.outcomes)))
+        self.outcomes_earned: list[int] = []  # outcomes with a cohort verified in the last period asked
+
+    def earned(self, t: int) -> np.ndarray | None:
+        """(N, U, O) money earned by cohorts verified in period t; None if no cohort is."""
+        dl = self.dl
+        N, U, O = dl.waiting.shape[0], dl.waiting.shape[1], len(self.s.outcomes)
+        out = None
+        self.outcomes_earned = []
+        for k, o in enumerate(self.s.outcomes):
+            last = t - self.lags[k]  # enrolment period whose outcomes are verified now
+            if last < 0:
+                continue
+            G = self.group[k]
+            for u in range(U):
+                # A cohort closes at its last period or at the unit's last enrolment, once.
+                if last >= self.end[u] or not (last % G == G - 1 or last == self.end[u] - 1):
+                    continue
+                first = last - (last % G)
+                a = dl.achieved[:, first : last + 1, u, k].sum(axis=1)
+                n = dl.enrolled[:, first : last + 1, u].sum(axis=1)
+                pay = cohort_payment(o, a, n)
+                if o.overall_threshold is not None and last == self.end[u] - 1:
+                    pay = pay + self._overall_top_up(o, u, k, last, pay)
+                self.paid_so_far[:, u, k] += pay
+                if out is None:
+                    out = np.zeros((N, U, O))
+                out[:, u, k] = pay
+                if k not in self.outcomes_earned:
+                    self.outcomes_earned.append(k)
+        return out
+
+    def _overall_top_up(self, o: Outcome, u: int, k: int, last: int, pay_now: np.ndarray) -> np.ndarray:
+        """Extra earned when all cohorts together reach ``overall_threshold`` (N,)."""
+        a = self.dl.achieved[:, : last + 1, u, k].sum(axis=1)
+        n = self.dl.enrolled[:, : last + 1, u].sum(axis=1)
+        overall = o.model_copy(update={"threshold": o.overall_threshold, "overall_threshold": None})
+        return np.maximum(0.0, cohort_payment(overall, a, n) - self.paid_so_far[:, u, k] - pay_now)
+
+
+class CommissionerLedger:
+    """Commissioners' dues and payments. ``step`` returns cash paid (N, C) and by unit (N, C, U)."""
+
+    def __init__(self, s: Scenario, draws: Draws, n_paths: int):
+        self.s, self.d = s, draws
+        h = s.horizon
+        self.T, self.ppy = h.n_periods, h.periods_per_year
+        C, U = len(s.commissioners), n_units(s)
+        self.share = np.array([[c.shares.get(o, 0.0) for o in s.outcome_names] for c in s.commissioners])  # (C, O)
+        self.lag = np.array([h.to_periods(c.payment_lag) for c in s.commissioners])
+        self.ring = int(self.lag.max()) + 1
+        self.due = np.zeros((self.ring, n_paths, C, U))  # dues by the period they fall, mod ring
+        self.annual = np.array([c.annual_budget if c.annual_budget is not None else np.inf for c in s.commissioners])
+        self.total = np.array([c.total_cap if c.total_cap is not None else np.inf for c in s.commissioners])
+        self.has_annual = bool(np.isfinite(self.annual).any())
+        self.paid_year = np.zeros((n_paths, C))
+        self.paid_total = np.zeros((n_paths, C))
+        self.cap_hit = np.zeros((n_paths, C), dtype=bool)
+        self.lost_to_caps = np.zeros((n_paths, C))
+        self.lost_to_withdrawal = np.zeros((n_paths, C))
+        self.due_after_horizon = np.zeros((n_paths, C))
+
+    def add_earned(self, t: int, earned: np.ndarray, outcomes: list[int] | None = None) -> None:
+        """Book money earned in period t (N, U, O) as dues at t + each commissioner's lag.
+        ``outcomes``: the only outcomes with anything earned (default: all)."""
+        ks = list(range(earned.shape[2])) if outcomes is None else sorted(outcomes)
+        if not ks:
+            return
+        # Outcome by outcome in order, skipping those with nothing earned (adding 0 changes nothing).
+        by_c = earned[:, None, :, ks[0]] * self.share[None, :, None, ks[0]]  # (N, C, U)
+        for k in ks[1:]:
+            by_c += earned[:, None, :, k] * self.share[None, :, None, k]
+        for c, lag in enumerate(self.lag):
+            if t + lag >= self.T:
+                self.due_after_horizon[:, c] += by_c[:, c].sum(axis=1)
+            else:
+                self.due[(t + lag) % self.ring, :, c] += by_c[:, c]
+
+    def step(self, t: int) -> tuple[np.ndarray, np.ndarray]:
+        if t % self.ppy == 0:
+            self.paid_year[:] = 0.0
+        slot = t % self.ring
+        due_cu = self.due[slot].copy()
+        self.due[slot] = 0.0
+        due = due_cu[:, :, 0] if due_cu.shape[2] == 1 else rowsum(due_cu)  # (N, C)
+        room = self.total - self.paid_total
+        if self.has_annual:
+            room = np.minimum(self.annual - self.paid_year, room)
+        np.maximum(room, 0.0, out=room)
+        active = t < self.d.withdraw_period
+        pay = np.minimum(due, room)
+        pay[~active] = 0.0
+        self.cap_hit |= active & (due > room + 1e-9)
+        lost = due - pay  # to a cap where active, to withdrawal where not
+        self.lost_to_caps += np.where(active, lost, 0.0)
+        self.lost_to_withdrawal += np.where(active, 0.0, lost)
+        if self.has_annual:
+            self.paid_year += pay
+        self.paid_total += pay
+        if due_cu.shape[2] == 1:  # one delivery unit: what is paid is all that unit's
+            return pay, pay[:, :, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            frac = np.where(due > 0, pay / np.where(due > 0, due, 1.0), 0.0)
+        return pay, due_cu * frac[:, :, None]
+
+
+def attribution_weights(s: Scenario) -> np.ndarray:
+    """(U, P): how a unit's outcome payments are attributed to partners (rows sum to 1)."""
+    P = len(s.partners)
+    if s.delivery.model == "pipelines":
+        return np.eye(P)
+    d = s.delivery
+    if d.attribution == "fixed":
+        w = np.array([d.split.get(p.name, 0.0) for p in s.partners])
+    elif d.attribution == "reach":
+        w = np.array([p.reach for p in s.partners])
+    else:
+        w = np.array([p.reach * p.cost for p in s.partners])
+        if w.sum() <= 0:  # no costs: fall back to reach rather than divide by zero
+            w = np.array([p.reach for p in s.partners])
+    return (w / w.sum())[None, :]

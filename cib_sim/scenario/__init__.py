@@ -1,0 +1,37 @@
+"""The scenario: one outcomes contract as a validated model, read from and written to YAML.
+
+The bottom layer of the package: it knows nothing of the engine or anything above it.
+"""
+
+from cib_sim.scenario.library import library_folder, load_shipped, shipped_scenarios
+from cib_sim.scenario.model import (
+    PERIODS_PER_YEAR,
+    Backbone,
+    Commissioner,
+    Delivery,
+    Effect,
+    Horizon,
+    Maturity,
+    Outcome,
+    Partner,
+    PartnerContract,
+    Scenario,
+    ScenarioError,
+    Terms,
+    Tier,
+    Tranche,
+    Uncertainty,
+    errors_from_validation,
+    load_scenario,
+    parse_scenario,
+    save_scenario,
+    scenario_from_yaml,
+    scenario_to_yaml,
+)
+
+__all__ = [
+    "PERIODS_PER_YEAR", "Backbone", "Commissioner", "Delivery", "Effect", "Horizon", "Maturity", "Outcome",
+    "Partner", "PartnerContract", "Scenario", "ScenarioError", "Terms", "Tier", "Tranche", "Uncertainty",
+    "errors_from_validation", "load_scenario", "parse_scenario", "save_scenario", "scenario_from_yaml",
+    "scenario_to_yaml", "library_folder", "load_shipped", "shipped_scenarios",
+]
