@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from cib_sim import simulate
 from cib_sim.scenario import parse_scenario
-from conftest import make_scenario, run
+from scenario_builders import make_scenario, run
 
 AMOUNTS = (
     "earned", "commissioner_paid", "attributed", "partner_upfront", "partner_fixed", "partner_contingent",

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import make_scenario
+from scenario_builders import make_scenario
 
 from cib_sim.des import (
     DesOptions,

@@ -15,7 +15,7 @@ import numpy_financial as npf
 import pytest
 
 from cib_sim import simulate
-from conftest import make_scenario, run
+from scenario_builders import make_scenario, run
 
 
 def flows(**overrides):

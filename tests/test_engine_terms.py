@@ -15,7 +15,7 @@ from scipy.special import expit
 from cib_sim import simulate
 from cib_sim.engine import run_paths
 from cib_sim.sample import sample_block
-from conftest import make_scenario, run
+from scenario_builders import make_scenario, run
 
 
 def flows(**overrides):

@@ -12,7 +12,7 @@ import pytest
 
 from cib_sim import simulate
 from cib_sim.sample import BLOCK
-from conftest import make_scenario
+from scenario_builders import make_scenario
 
 N = 2 * BLOCK + 500  # three blocks, the last one partial
 

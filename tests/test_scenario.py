@@ -24,7 +24,7 @@ from cib_sim.scenario import (
     scenario_from_yaml,
     scenario_to_yaml,
 )
-from conftest import base_dict, make_scenario, scenario_dict
+from scenario_builders import base_dict, make_scenario, scenario_dict
 
 SCENARIOS = sorted((Path(__file__).resolve().parent.parent / "scenarios").glob("*.yaml"))
 
