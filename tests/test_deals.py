@@ -124,9 +124,12 @@ def test_blanks_stay_nan_never_zero(deals):
 
 
 def test_load_deals_returns_a_copy():
+    before = load_deals()
+    assert before["capital"].max() > 0  # there is something to overwrite
     a = load_deals()
     a.loc[:, "capital"] = 0.0
-    assert load_deals()["capital"].max() > 0
+    a.loc[:, "name"] = "changed"
+    pd.testing.assert_frame_equal(load_deals(), before)
 
 
 def test_parse_number_handles_text_and_commas():
