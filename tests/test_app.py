@@ -13,6 +13,7 @@ The real-browser check is ``test_browser_check`` (marked ``browser``; skipped wi
 from __future__ import annotations
 
 import io
+import json
 import math
 import shutil
 import subprocess
@@ -71,6 +72,19 @@ def errors(at: AppTest) -> list[str]:
     return [e.value for e in at.error]
 
 
+def chart_titles(spec) -> set[str]:
+    """Every title (axis, legend, chart) anywhere in a Vega-Lite spec."""
+    if isinstance(spec, list):
+        return set().union(*(chart_titles(v) for v in spec))
+    if not isinstance(spec, dict):
+        return set()
+    out = set().union(*(chart_titles(v) for v in spec.values()))
+    title = spec.get("title")
+    if isinstance(title, dict):
+        title = title.get("text")
+    return out | {title} if isinstance(title, str) else out
+
+
 # --------------------------------------------------------------------------------------------
 # The app
 
@@ -86,10 +100,26 @@ def test_app_loads_and_runs_the_reference_scenario():
         assert label in m
     for name in results.tranche_names:
         assert m[f"{name}: P(loss)"].endswith("%")
-    # Waterfall, histogram, ECDF, two fans, outcomes, uplift, comparison, maturity, capital stack.
-    specs = [c.proto.spec for c in at.get("vega_lite_chart")]
-    assert len(specs) >= 10
-    assert all(s.startswith("{") for s in specs)
+    # Every chart is a Vega-Lite spec, each one of these, told apart by titles only it has.
+    specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    assert all(s["$schema"].startswith("https://vega.github.io/schema/vega-lite/") for s in specs)
+    charts = {
+        "deals": {"Capital committed (GBP, log scale)", "Maximum outcome payments (GBP, log scale)"},
+        "maturity": {"Share of full effect"},
+        "capital stack": {"Commitment (GBP)"},
+        "waterfall": {"Running total (GBP, over the contract)"},
+        "histogram": {"Share of paths", "Multiple of money (x: cash back ÷ capital drawn)"},
+        "ECDF": {"Share of paths at or below"},
+        "fan of payments": {"Cumulative outcome payments (GBP)", "Median (GBP)"},
+        "fan of investors' position": {"Investors' net position (GBP)", "Median (GBP)"},
+        "outcomes by partner": {"Outcomes verified per quarter (mean)"},
+        "uplift": {"Outcomes above baseline per participant"},
+        "comparison": {"Multiple, median", "P(loss)"},
+        "nowcast": {"Cumulative outcome payments (GBP)", "Series"},
+    }
+    found = {name: [i for i, s in enumerate(specs) if want <= chart_titles(s)] for name, want in charts.items()}
+    assert all(len(hits) == 1 for hits in found.values()), found
+    assert sorted(hits[0] for hits in found.values()) == list(range(len(specs)))
     tables = [d.value for d in at.dataframe]
     tranche_table = next(t for t in tables if "Multiple: p5 · p50 · p95" in t.columns)
     assert len(tranche_table) == len(results.tranche_names) and not tranche_table.isna().any().any()

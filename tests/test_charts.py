@@ -8,7 +8,6 @@ import json
 
 import altair as alt
 import numpy as np
-import pandas as pd
 import pytest
 
 from cib_sim import charts as C
@@ -21,22 +20,26 @@ LIB = library()
 
 
 def _find(lib: dict, word: str):
-    return next((p for label, p in lib.items() if word in p.name), next(iter(lib.values())))
+    """The library's scenario whose file name contains ``word`` (there must be one)."""
+    hits = [p for p in lib.values() if word in p.name]
+    assert len(hits) == 1, f"{word!r} names {len(hits)} scenarios in the library: {list(lib.values())}"
+    return hits[0]
 
 
 @pytest.fixture(scope="module")
 def zone():
     """Results of the zone (collective impact) reference scenario."""
-    return simulate(load_scenario(_find(LIB, "west_london")), n_paths=600, seed=5)
+    s = load_scenario(_find(LIB, "west_london"))
+    assert s.delivery.model == "zone"
+    return simulate(s, n_paths=600, seed=5)
 
 
 @pytest.fixture(scope="module")
 def pipelines():
-    """Results of a pipelines (rate-card fund) scenario."""
-    paths = [p for p in LIB.values() if load_scenario(p).delivery.model == "pipelines"]
-    if not paths:
-        pytest.skip("no pipelines scenario in the library")
-    return simulate(load_scenario(paths[0]), n_paths=600, seed=5)
+    """Results of a pipelines scenario (the rate-card fund)."""
+    s = load_scenario(_find(LIB, "rate_card_fund"))
+    assert s.delivery.model == "pipelines"
+    return simulate(s, n_paths=600, seed=5)
 
 
 def spec(chart: alt.TopLevelMixin) -> dict:
@@ -85,8 +88,8 @@ def test_waterfall_steps_net_to_zero_and_encode_start_end(zone):
         d = spec(C.waterfall_chart(zone, stat))
         assert {"step", "start", "end", "category", "label"} <= fields(d)
         assert "Running total (GBP, over the contract)" in titles(d)
-    # From the Results.waterfall frame directly.
-    assert spec(C.waterfall_chart(zone.waterfall("mean")))
+    # From the Results.waterfall frame directly: the same chart, data and all.
+    assert spec(C.waterfall_chart(zone.waterfall("mean"))) == spec(C.waterfall_chart(zone, "mean"))
 
 
 @pytest.mark.parametrize("what,threshold", [("multiple", 1.0), ("irr", 0.0)])
@@ -128,8 +131,11 @@ def test_fan_chart_bands_and_median(zone, what):
     d = spec(C.fan_chart(zone, what))
     assert {"period_start", "lo", "hi", "band", "q50"} <= fields(d)
     assert "(GBP)" in titles(d) and "5–95% of paths" in titles(d)
-    # From Results.fan directly, index and all.
-    assert spec(C.fan_chart(zone.fan(what), what, currency="GBP"))
+    # From Results.fan directly, index and all: the same marks, encodings and bands.
+    direct = spec(C.fan_chart(zone.fan(what), what, currency="GBP"))
+    assert [(lay["mark"], lay["encoding"]) for lay in direct["layer"]] == [(lay["mark"], lay["encoding"]) for lay in d["layer"]]
+    bands = [x["datasets"][x["layer"][0]["data"]["name"]] for x in (direct, d)]
+    assert bands[0] == bands[1] and len(bands[0]) == 2 * len(df)
 
 
 def test_outcomes_by_partner_add_up_to_outcomes_verified(zone):
@@ -192,11 +198,30 @@ def test_fmt_money():
 
 
 def test_frames_are_small_whatever_the_paths(zone):
-    """Charts carry binned or gridded data, not one row per path."""
-    for chart in (C.distribution_chart(zone, kind="histogram"), C.distribution_chart(zone, kind="ecdf")):
-        n = sum(len(v) for v in chart.to_dict().get("datasets", {}).values())
-        assert n < 2_000
-    assert isinstance(C.waterfall_frame(zone), pd.DataFrame)
+    """Charts carry binned or gridded data, not one row per path: their size is set by the bins
+    and the grid, the same for 150 paths as for 6,000 (18,000 per-path values, three tranches)."""
+    k = len(zone.tranche_names)
+    assert k == 3
+
+    def rows(chart) -> int:
+        return sum(len(v) for v in chart.to_dict().get("datasets", {}).values())
+
+    for n in (150, 6000):
+        r = simulate(zone.scenario, n_paths=n, seed=5)
+        per_path = C.distribution_frame(r)
+        assert len(per_path) > 0.9 * n * k  # what the charts summarise
+        # Histogram: 40 bins over the display range, one more on either side to put the loss
+        # line on a bin edge; one row per bin and tranche.
+        hist = C.histogram_frame(per_path)
+        assert 40 * k <= len(hist) <= 42 * k
+        assert rows(C.distribution_chart(r, kind="histogram")) == len(hist)
+        # ECDF: 301 grid points per tranche plus the two ends of the axis; a row per tranche
+        # for each small layer (labels, loss line).
+        assert len(C.ecdf_frame(per_path)) == 303 * k
+        assert 303 * k <= rows(C.distribution_chart(r, kind="ecdf")) <= 303 * k + 3 * k
+        # Waterfall: one row per step of Results.waterfall, whatever the paths.
+        assert list(C.waterfall_frame(r)["step"]) == list(r.waterfall("mean")["step"])
+        assert len(C.waterfall_frame(r)) == 14
 
 
 # --------------------------------------------------------------------------------------------

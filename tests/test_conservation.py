@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import make_scenario, run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scenario_builders import make_scenario, run
 
 from cib_sim import simulate
 from cib_sim.scenario import parse_scenario
@@ -268,14 +268,53 @@ def test_money_is_conserved_on_random_scenarios(s, seed, mode):
     check_money(s, f)
 
 
+SUMMARY_METRICS = {
+    "tranche": (
+        "capital_drawn_mean", "prob_loss", "expected_loss", "cvar_5", "multiple_p5", "multiple_p50", "multiple_p95",
+        "multiple_mean", "irr_p5", "irr_p50", "irr_p95", "irr_undefined", "time_to_first_payment_median",
+        "peak_capital_mean",
+    ),
+    "guarantee": ("prob_called", "expected_call"),
+    "commissioner": (
+        "paid_mean", "paid_p95", "cost_per_outcome", "value_for_money", "prob_cap_hit", "lost_to_caps_mean",
+        "lost_to_withdrawal_mean", "rebate_mean",
+    ),
+    "partner": ("revenue_mean", "contingent_mean", "attributed_mean", "outcomes_mean"),
+    "outcome": ("achieved_mean", "earned_mean"),
+    "contract": (
+        "enrolled_mean", "outcome_payments_mean", "outcome_payments_p95", "fiscal_value_mean", "value_for_money",
+        "prob_delivery_stopped", "due_after_horizon_mean", "excess_mean",
+    ),
+}
+"""The rows of ``Results.summary`` for each tranche, guarantee, commissioner, partner and
+outcome, and the contract, in order (what the app, the CLI and the back-tests read)."""
+
+
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(s=scenarios(), seed=st.integers(0, 2**32 - 1))
 def test_simulate_runs_random_scenarios(s, seed):
     r = simulate(s, n_paths=20, seed=seed, keep_paths=5)
     assert r.n_paths == 20
+    # The summary has its fixed set of measures for every tranche, guarantee, commissioner,
+    # partner and outcome, and the contract; the means are the means of the paths' figures.
     summary = r.summary()
-    assert len(summary) > 0
-    # money out of the investors never exceeds money in plus what was paid to them.
+    want = [("tranche", t.name, m) for t in s.capital_tranches for m in SUMMARY_METRICS["tranche"]]
+    want += [("guarantee", t.name, m) for t in s.tranches if t.kind == "guarantee" for m in SUMMARY_METRICS["guarantee"]]
+    want += [("commissioner", c.name, m) for c in s.commissioners for m in SUMMARY_METRICS["commissioner"]]
+    want += [("partner", p.name, m) for p in s.partners for m in SUMMARY_METRICS["partner"]]
+    want += [("outcome", o.name, m) for o in s.outcomes for m in SUMMARY_METRICS["outcome"]]
+    want += [("contract", s.name, m) for m in SUMMARY_METRICS["contract"]]
+    assert list(summary[["group", "name", "metric"]].itertuples(index=False, name=None)) == want
+    paid = r.path["commissioner_paid"]
+    assert r.metric("contract", s.name, "outcome_payments_mean") == pytest.approx(paid.sum(axis=1).mean(), rel=1e-9, abs=1e-9)
+    for c, com in enumerate(s.commissioners):
+        assert r.metric("commissioner", com.name, "paid_mean") == pytest.approx(paid[:, c].mean(), rel=1e-9, abs=1e-9)
+    for k, t in enumerate(s.capital_tranches):
+        assert r.metric("tranche", t.name, "capital_drawn_mean") == pytest.approx(r.path["tranche_in"][:, k].mean(), rel=1e-9, abs=1e-9)
+        # A probability over the paths that drew capital; undefined if none did.
+        p_loss, drew = r.metric("tranche", t.name, "prob_loss"), (r.path["tranche_in"][:, k] > 0).any()
+        assert (0.0 <= p_loss <= 1.0) if drew else np.isnan(p_loss)
+    # Investors' money is finite on every path, and an IRR, where defined, is at least -100%.
     assert np.all(np.isfinite(r.path["tranche_in"])) and np.all(np.isfinite(r.path["tranche_out"]))
     irr = r.path["tranche_irr"]
     assert np.all(np.isnan(irr) | (irr >= -1.0))
@@ -292,28 +331,29 @@ def test_reference_scenarios_conserve_money():
 
 
 def test_fee_and_outcome_share_cannot_exceed_the_payment():
-    """A success fee of 60% and a partner outcome share of 60% promise 120% of each payment.
-
-    Found: the scenario validates, the fund's income goes negative (-1,000 a year here) and the
-    waterfall pays the senior tranche a *negative* coupon to cover it. Suggested fix: reject
-    ``backbone.success_fee + partners[i].contract.outcome_share > 1`` in validation (or take the
-    fee from what is left after the contingent payments).
-    """
+    """A success fee of 60% and a partner outcome share of 60% promise 120% of each payment:
+    validation rejects it, naming the partner's share (otherwise the fund's income would go
+    negative and the waterfall would pay investors a negative coupon). Exactly 100% is allowed,
+    and leaves the fund an income of zero, never below."""
     from cib_sim.scenario import ScenarioError
 
-    d = {"backbone": {"success_fee": 0.6}, "partners[0].contract": {"outcome_share": 0.6}}
-    try:
-        s = make_scenario(**d)
-    except ScenarioError as exc:  # the fix in validation: name the fields
-        assert any("success_fee" in p or "outcome_share" in p for p, _ in exc.errors)
-        return
-    f = run(s)
-    assert np.all(f["income"] >= 0) and np.all(f["coupon"] >= 0)
+    with pytest.raises(ScenarioError) as exc:
+        make_scenario(**{"backbone": {"success_fee": 0.6}, "partners[0].contract": {"outcome_share": 0.6}})
+    assert exc.value.errors == [(
+        "partners[0].contract.outcome_share",
+        "with the backbone's success_fee (0.6) it passes on more than all of the outcome payments",
+    )]
+    f = run(make_scenario(**{"backbone": {"success_fee": 0.4}, "partners[0].contract": {"outcome_share": 0.6}}))
+    paid = f["commissioner_paid"].sum()
+    assert paid == pytest.approx(10_000.0)  # 2 cohorts x 5 outcomes x GBP 1,000
+    assert f["partner_contingent"].sum() == pytest.approx(0.6 * paid) and f["backbone_fee"].sum() == pytest.approx(0.4 * paid)
+    np.testing.assert_allclose(f["income"], 0.0, atol=1e-9)
+    assert np.all(f["coupon"] >= 0)
 
 
 def test_engine_check_catches_nan():
     """The engine's own conservation check must fail on NaN money, not pass it (NaN compares
-    False with any tolerance). Found: it passes; see the zone and uncapped-tranche NaN bugs."""
+    False with any tolerance, so a check written as ``error > tolerance`` would let it through)."""
     from cib_sim.engine.waterfall import ConservationError, check_conservation
 
     cash = np.zeros((2, 3))
@@ -327,10 +367,10 @@ def test_engine_check_catches_nan():
 def test_no_negative_payments_and_no_capital_called_for_nothing():
     """Investors' flows are never negative, and capital is called only to pay costs.
 
-    Found: pro-rata shares of the upside could add up to a hair more than the cash, leaving it at
-    -1e-45; the next waterfall paid a coupon of -5.6e-45 and the fund called 1e-45 of capital
-    with no costs to pay. Each was a spurious sign change in the investors' cash flows that sent
-    the IRR solver to its iteration limit (a quarter of the engine's IRR time on West London Zone).
+    Guards the rounding of pro-rata shares: if the shares of the upside add up to a hair more
+    than the cash, the fund is left at about -1e-45, the next waterfall pays a tiny negative
+    coupon and calls a tiny amount of capital with no costs to pay; each is a spurious sign change
+    in the investors' cash flows that sends the IRR solver to its iteration limit.
     """
     from pathlib import Path
 

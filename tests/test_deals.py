@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cib_sim.deals import indigo as dl
 from cib_sim.deals import (
     MEASURES,
     USD_PER_UNIT,
@@ -20,6 +19,7 @@ from cib_sim.deals import (
     parse_number,
     parse_return,
 )
+from cib_sim.deals import indigo as dl
 
 WLZ = "INDIGO-POJ-0184"  # West London Zone scale-up, Life Chances Fund
 PETERBOROUGH = "INDIGO-POJ-0153"
@@ -124,9 +124,12 @@ def test_blanks_stay_nan_never_zero(deals):
 
 
 def test_load_deals_returns_a_copy():
+    before = load_deals()
+    assert before["capital"].max() > 0  # there is something to overwrite
     a = load_deals()
     a.loc[:, "capital"] = 0.0
-    assert load_deals()["capital"].max() > 0
+    a.loc[:, "name"] = "changed"
+    pd.testing.assert_frame_equal(load_deals(), before)
 
 
 def test_parse_number_handles_text_and_commas():

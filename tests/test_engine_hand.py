@@ -1,11 +1,11 @@
 """Hand-computed cases: uncertainty off, so every count is its expectation and the engine is a
 deterministic function a calculator can check.
 
-The base scenario (``conftest.base_dict``): yearly periods; one partner enrolling its 10 referrals
-a year in years 0 and 1 (capacity 100, one-year service, GBP 500 a participant); each completer
-achieves ``job`` with probability 0.2 + 0.3 = 0.5, verified a year after enrolment, paid GBP 1,000
-by one commissioner with no lag; one senior tranche of GBP 100,000. The arithmetic behind each
-expected number is in the comments.
+The base scenario (``scenario_builders.base_dict``): yearly periods; one partner enrolling its
+10 referrals a year in years 0 and 1 (capacity 100, one-year service, GBP 500 a participant); each
+completer achieves ``job`` with probability 0.2 + 0.3 = 0.5, verified a year after enrolment, paid
+GBP 1,000 by one commissioner with no lag; one senior tranche of GBP 100,000. The arithmetic
+behind each expected number is in the comments.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import numpy_financial as npf
 import pytest
-from conftest import make_scenario, run
+from scenario_builders import make_scenario, run
 
 from cib_sim import simulate
 
@@ -66,9 +66,9 @@ def test_tranche_without_a_cap_is_repaid_when_nothing_is_drawn_in_period_0():
     """No costs in year 0 (enrolment starts in year 1): the senior tranche (no cap) is still
     repaid its 10,000 from the outcome payments of years 2 and 3.
 
-    Found: ``Waterfall._room`` computes ``cap_multiple * drawn`` = inf x 0 = NaN for an uncapped
-    tranche before its first draw; the NaN runs through coupon, capital and cash for the rest of
-    the path, and ``check_conservation`` lets NaN through (NaN > tolerance is False).
+    Guards the room left under an uncapped tranche's cap before its first draw: computed as
+    ``cap_multiple * drawn`` it is inf x 0 = NaN, which would run through coupon, capital and
+    cash for the rest of the path.
     """
     f = flows(**{"partners[0].enrolment_start": 1.0, "partners[0].enrolment_end": 3.0})
     np.testing.assert_allclose(series(f, "drawn"), [0, 5000, 5000, 0, 0])
@@ -157,8 +157,8 @@ def test_outcomes_verified_after_the_horizon_are_recorded():
 def test_outcome_lag_of_zero_is_paid():
     """An outcome verified at enrolment (lag 0, or a lag under half a period) must still be paid.
 
-    Found: RateCard.earned(t) runs before DeliveryState.commit(t) draws period t's outcomes, so a
-    lag of 0 periods reads a cohort that has not been drawn yet and its outcomes are never paid.
+    Guards the order within a period: the rate card must read period t's cohort after delivery
+    has drawn its outcomes, or a lag of 0 periods finds nothing and its outcomes are never paid.
     """
     f = flows(**{"outcomes[0].lag": 0.0})
     assert series(f, "achieved").sum() == pytest.approx(10)
@@ -199,9 +199,9 @@ def test_fixed_and_backbone_costs_stop_when_the_last_participant_leaves():
     """Fixed costs run 'while delivering' and the backbone until delivery ends: the last cohort
     enrols in year 1 and leaves at the end of year 1, so neither is paid in year 2.
 
-    Found: ``delivery_end_period`` and ``DeliveryState.fixed_costs`` use ``end + service`` (first
-    period with no enrolment + service), one period after the last participant leaves, so both
-    are charged for an extra period (an extra year here) and upside distributions wait a period.
+    Counting from ``end + service`` (the first period with no enrolment, plus the service) would
+    be one period late: both charged for an extra year here, and upside distributions a period
+    later.
     """
     f = flows(backbone={"cost": 2000.0}, **{"partners[0].fixed_cost": 4000.0})
     np.testing.assert_allclose(series(f, "partner_fixed"), [4000, 4000, 0, 0, 0])

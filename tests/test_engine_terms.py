@@ -1,8 +1,8 @@
 """Each contract term changes the result as it should.
 
-Most cases switch uncertainty off (``conftest.base_dict``: 10 participants a year in years 0 and 1,
-5 outcomes per cohort paid GBP 1,000 a year after enrolment), so the effect of a term is exact.
-Hazards need randomness: they are checked both exactly (the event period set by hand in the
+Most cases switch uncertainty off (``scenario_builders.base_dict``: 10 participants a year in years
+0 and 1, 5 outcomes per cohort paid GBP 1,000 a year after enrolment), so the effect of a term is
+exact. Hazards need randomness: they are checked both exactly (the event period set by hand in the
 draws) and statistically (against the hazard's survival probability, common random numbers).
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import make_scenario, run
+from scenario_builders import make_scenario, run
 from scipy.special import expit
 
 from cib_sim import simulate
@@ -315,9 +315,9 @@ def test_guarantee_does_not_lift_a_tranche_above_its_return_cap():
     """A tranche capped at 1x with a 50% coupon is paid its coupon and capital up to 1x its
     money (10,000): it has its cap, the fund rebates 30,000 of excess, nothing is lost.
 
-    Found: ``Waterfall.call_guarantees`` pays ``drawn - repaid`` (2,500 here), capital that went
-    unpaid only because the cap was reached, so the investor gets 1.25x against a 1x cap and the
-    guarantor pays on a deal that made money. Suggested fix: cover ``min(drawn - repaid, room)``.
+    A guarantee covers at most the room left under the cap: paying ``drawn - repaid`` (2,500
+    here), capital unpaid only because the cap was reached, would give the investor 1.25x against
+    a 1x cap and make the guarantor pay on a deal that made money.
     """
     f = flows(
         **{"outcomes[0].price": 4000.0},
@@ -502,12 +502,10 @@ def test_zone_interaction_raises_outcomes():
 def test_zone_outcome_certain_at_baseline_gives_finite_counts():
     """A zone outcome with baseline 1.0 (like WLZ's sign-up) is achieved by everyone enrolled.
 
-    Found: the package average ``sum_S w_S clip(p_S)`` can come out at 1.0000000000000002 by
-    rounding (here with reaches 0.638059599956264 and 0.4839108894796594); then ``p (1 - p)`` is
-    negative, ``count_from_normal`` takes its square root and every count from that period on is
-    NaN, outcome payments included, and the conservation check lets NaN through. Suggested fix:
-    clip the averaged probability to [0, 1] in ``success_probability`` (and take
-    ``sqrt(max(var, 0))`` in ``count_from_normal``).
+    The package average ``sum_S w_S clip(p_S)`` comes out at 1.0000000000000002 by rounding with
+    these reaches (0.638059599956264 and 0.4839108894796594): unless the averaged probability is
+    clipped to [0, 1], ``p (1 - p)`` is negative, its square root NaN, and every count from that
+    period on NaN, outcome payments included.
     """
     s = make_scenario(
         outcomes=[{"name": "job", "baseline_rate": 1.0, "lag": 1.0, "price": 1000.0}],

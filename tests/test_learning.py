@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from learning_worlds import one_effect_scenario, slow_scenario, small_scenario
 from scipy import stats
-from test_learning_support import one_effect_scenario, slow_scenario, small_scenario
 
 from cib_sim import learning as L
 from cib_sim.learning import (

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_learning_support import slow_scenario, small_scenario
+from learning_worlds import slow_scenario, small_scenario
 
 from cib_sim import learning as L
 from cib_sim.learning.observed import read_observed

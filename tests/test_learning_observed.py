@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from test_learning_support import small_scenario
+from learning_worlds import small_scenario
 
 from cib_sim.learning import simulate_world
 from cib_sim.learning.observed import (

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import make_scenario
+from scenario_builders import make_scenario
 
 from cib_sim import simulate
 from cib_sim.run.plan import BLOCK
@@ -72,9 +72,10 @@ def test_results_are_not_degenerate(reference):
 
 
 def test_every_path_has_finite_money(reference):
-    """Found: 3 of these 8,692 paths have NaN investor flows (partner A exits in quarter 0 and B
-    has no referral then, so nothing is drawn in quarter 0 and ``Waterfall._room`` computes
-    inf x 0 for the uncapped first-loss tranche); the NaN then spreads to the means."""
+    """Every path's money is finite, and so are the means, including any path with nothing drawn
+    in quarter 0 (partner A exits at once and B has no referral yet), where the room under the
+    uncapped first-loss tranche's cap must not become inf x 0 = NaN and spread to the means
+    (``test_engine_hand`` pins that case by hand)."""
     for k in ("tranche_in", "tranche_out", "commissioner_paid", "commissioner_rebate", "excess", "partner_revenue"):
         assert np.isfinite(reference.path[k]).all(), k
     assert all(np.isfinite(v).all() for v in reference.period_mean.values())
@@ -96,12 +97,9 @@ def test_chunk_size_does_not_change_path_results(reference, rechunked):
 def test_chunk_size_does_not_change_period_means(reference, rechunked):
     """The engine promises bit-identical results whatever the chunk size; the per-period means
     (``mean_flows``, ``waterfall``) are results too.
-
-    Found: ``reduce_chunk`` sums each flow over the chunk's paths at once (numpy's pairwise sum
-    over 4096 or 8192 or 12288 rows) and ``from_chunks`` adds the chunk sums, so the rounding,
-    and the last bits of ``period_mean``, depend on the chunk size (differences ~1e-16 relative).
-    Suggested fix: sum per block of ``BLOCK`` paths in ``reduce_chunk`` and add the block sums
-    in block order in ``from_chunks``.
+    Summing each flow over a whole chunk at once (numpy's pairwise sum over 4096, 8192 or 12288
+    rows) would make the rounding, and the last bits of ``period_mean``, depend on the chunk size
+    (differences ~1e-16 relative); sums per block of ``BLOCK`` paths, added in block order, do not.
     """
     assert_identical(reference, rechunked, groups=("period_mean",))
 

@@ -12,11 +12,11 @@ import math
 from pathlib import Path
 
 import pytest
-from conftest import base_dict, make_scenario, scenario_dict
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scenario_builders import base_dict, make_scenario, scenario_dict
 
-from cib_sim.deals import headline_terms
+from cib_sim.deals import expected_participants, headline_terms
 from cib_sim.scenario import (
     Scenario,
     ScenarioError,
@@ -49,9 +49,18 @@ def reason_for(errs: list[tuple[str, str]], path: str) -> str:
 
 
 def test_base_scenario_is_valid():
+    """The base scenario validates to what ``base_dict`` says, with the documented defaults filled
+    in, and its derived views match the hand calculation the engine tests rely on."""
     s = make_scenario()
-    assert isinstance(s, Scenario)
-    assert s.horizon.n_periods == 5
+    assert s == Scenario.model_validate(base_dict())
+    assert (s.horizon.periods_per_year, s.horizon.n_periods) == (1, 5)
+    assert s.outcome_names == ["job"] and s.partner_names == ["P"]
+    assert [t.name for t in s.capital_tranches] == ["S"] and s.tranches[0].commitment == 100_000.0
+    assert s.currency == "GBP" and s.delivery.model == "pipelines" and not s.uncertainty.enabled
+    assert s.partners[0].maturity.kind == "immediate" and s.partners[0].effect["job"].mean == 0.3
+    assert s.unfunded_shares() == {}
+    assert expected_participants(s) == 20.0  # 10 referrals a year in years 0 and 1
+    assert s.service_years() == 3.0  # first enrolment (0) to the end of the last service (2 + 1)
 
 
 def test_negative_price_names_the_outcome_price():

@@ -1,4 +1,7 @@
-"""Shared fixtures for the engine tests: a small scenario builder and a deterministic runner.
+"""Scenario builders shared by the tests: a small scenario builder and a deterministic runner.
+
+A plain module (tests import it as ``from scenario_builders import ...``), not ``conftest.py``:
+pytest loads conftest itself, and importing it from a test loads it a second time.
 
 ``make_scenario(**overrides)`` starts from :func:`base_dict` (one partner, one outcome, one
 commissioner, one senior tranche, yearly periods, uncertainty switched off, so every count is its

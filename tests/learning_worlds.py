@@ -1,4 +1,4 @@
-"""Scenarios shared by the learning tests (``test_learning*.py``); no tests here.
+"""Scenarios shared by the learning tests (``test_learning*.py``): a support module, no tests here.
 
 - :func:`small_scenario`: two partners, two outcomes, quarterly over five years, with partner
   exits and a payer that may withdraw: the calibration scenario (fast: about 0.15 s a world).
