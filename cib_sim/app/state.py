@@ -31,7 +31,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from cib_sim.scenario import (
     Backbone,
@@ -47,8 +46,9 @@ from cib_sim.scenario import (
     Terms,
     Tranche,
     Uncertainty,
-    parse_scenario,
     library_folder,
+    parse_scenario,
+    parse_yaml,
     scenario_to_yaml,
 )
 
@@ -69,10 +69,10 @@ def library(folder: Path | str = LIBRARY) -> dict[str, Path]:
     for p in files:
         name = None
         try:
-            data = yaml.safe_load(p.read_text(encoding="utf-8"))
+            data = parse_yaml(p.read_text(encoding="utf-8"))
             if isinstance(data, dict):
                 name = data.get("name")
-        except (OSError, yaml.YAMLError):
+        except (OSError, UnicodeDecodeError, ScenarioError):
             pass
         out[f"{name} ({p.name})" if name else p.name] = p
     return out
@@ -85,11 +85,9 @@ def read_yaml(text: str | bytes) -> tuple[dict | None, list[tuple[str, str]]]:
     if isinstance(text, bytes):
         text = text.decode("utf-8", errors="replace")
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        return None, [("", f"not valid YAML{where}: {getattr(exc, 'problem', None) or exc}")]
+        data = parse_yaml(text)  # duplicate keys and deep nesting are errors, as on load
+    except ScenarioError as exc:
+        return None, list(exc.errors)
     if not isinstance(data, dict):
         return None, [("", f"a scenario must be a mapping of fields, not {type(data).__name__}")]
     try:

@@ -5,11 +5,15 @@ The bottom layer of the package: it knows nothing of the engine or anything abov
 
 from cib_sim.scenario.library import library_folder, load_shipped, shipped_scenarios
 from cib_sim.scenario.model import (
+    MAX_MONEY,
+    MAX_PEOPLE,
+    MAX_RATIO,
     PERIODS_PER_YEAR,
     Backbone,
     Commissioner,
     Delivery,
     Effect,
+    FieldErrors,
     Horizon,
     Maturity,
     Outcome,
@@ -24,14 +28,16 @@ from cib_sim.scenario.model import (
     errors_from_validation,
     load_scenario,
     parse_scenario,
+    parse_yaml,
     save_scenario,
     scenario_from_yaml,
     scenario_to_yaml,
 )
 
 __all__ = [
+    "MAX_MONEY", "MAX_PEOPLE", "MAX_RATIO", "FieldErrors",
     "PERIODS_PER_YEAR", "Backbone", "Commissioner", "Delivery", "Effect", "Horizon", "Maturity", "Outcome",
     "Partner", "PartnerContract", "Scenario", "ScenarioError", "Terms", "Tier", "Tranche", "Uncertainty",
-    "errors_from_validation", "load_scenario", "parse_scenario", "save_scenario", "scenario_from_yaml",
+    "errors_from_validation", "load_scenario", "parse_scenario", "parse_yaml", "save_scenario", "scenario_from_yaml",
     "scenario_to_yaml", "library_folder", "load_shipped", "shipped_scenarios",
 ]

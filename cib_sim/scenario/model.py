@@ -6,18 +6,47 @@ converts both to its period (month, quarter or year) and rounds times to whole p
 
 Validation errors name the field path and the reason, e.g. ``partners[2].capacity: must be > 0``;
 :class:`ScenarioError` carries them as a list so the CLI and the app can show each one.
+
+Every number must be finite (no inf or nan) and a number (``true``/``false`` are refused); counts
+of people are at most ``MAX_PEOPLE``, money amounts at most ``MAX_MONEY``. A validated scenario
+stays valid: its parts (outcomes, partners, ...) are frozen, ``model_copy(update=...)`` validates
+the copy, and assigning a field of the scenario itself validates the whole scenario again (and
+leaves it unchanged if that fails). To change a part, copy it and put the copy in a copy of the
+scenario: ``s.model_copy(update={"partners": [s.partners[0].model_copy(update={"capacity": 50})]})``.
+Changing a list or a dict in place (``s.partners.append(...)``, ``c.shares["job"] = 5``) is not
+seen; don't.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
+import re
+import types
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self, Union, get_args, get_origin
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 PERIODS_PER_YEAR = {"month": 12, "quarter": 4, "year": 1}
+
+# Upper limits where a larger value cannot be meant (a slip of units or of the keyboard).
+MAX_PEOPLE = 1e9  # referrals per year, participants at once
+MAX_MONEY = 1e13  # any amount of money: prices, costs, budgets, caps, commitments
+MAX_RATIO = 1e6  # improvements (as fractions) and multiples of capital
+_LIMIT_NOTES = {MAX_PEOPLE: "the limit on numbers of people", MAX_MONEY: "the limit on amounts of money",
+                MAX_RATIO: "the limit on improvements and multiples"}
 
 
 class ScenarioError(ValueError):
@@ -31,9 +60,106 @@ class ScenarioError(ValueError):
         super().__init__("\n".join(f"{lead}{p}: {m}" if p else f"{lead}{m}" for p, m in errors))
 
 
+class FieldErrors(ValueError):
+    """Raised by a model's own checks: ``errors`` lists ``(path, reason)``, each path relative
+    to the model that raised it ("" for the model itself). Pydantic keeps the exception in the
+    error's context, so :func:`errors_from_validation` reads the pairs back as they were."""
+
+    def __init__(self, errors: list[tuple[str, str]]):
+        self.errors = list(errors)
+        super().__init__("; ".join(f"{p}: {m}" if p else m for p, m in self.errors))
+
+
+_NOT_BOOL = "must be a number, not true/false"
+
+
+def _number_kind(annotation: Any) -> str | None:
+    """``"number"`` for a float field (optional or not), ``"mapping"`` for a mapping to floats,
+    else None (booleans are valid only where neither)."""
+    if annotation is float or annotation is int:
+        return "number"
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is dict and len(args) == 2:
+        return "mapping" if _number_kind(args[1]) == "number" else None
+    if origin in (Union, types.UnionType) and bool not in args:
+        kinds = {_number_kind(a) for a in args if a is not type(None)}
+        return kinds.pop() if len(kinds) == 1 else None
+    return None
+
+
+_NUMBER_KINDS: dict[tuple[type, str], str | None] = {}
+
+
 class _Model(BaseModel):
     # extra="forbid": a misspelt field is an error, not a silently ignored default.
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    # allow_inf_nan=False: inf and nan (YAML .inf, .nan, or 1e400) are refused wherever a number
+    # is, values of mappings included. frozen: the parts of a scenario cannot be changed in place
+    # (the scenario's cross-field checks could not see it); the Scenario itself is not frozen, and
+    # validate_assignment checks an assignment to it. model_copy(update=...) validates the copy.
+    model_config = ConfigDict(
+        extra="forbid", validate_default=True, allow_inf_nan=False, validate_assignment=True, frozen=True
+    )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        """``true``/``false`` where a number is meant (pydantic would read them as 1 and 0)."""
+        if isinstance(value, (bool, dict)) and info.field_name is not None:
+            key = (cls, info.field_name)
+            if key not in _NUMBER_KINDS:
+                _NUMBER_KINDS[key] = _number_kind(cls.model_fields[info.field_name].annotation)
+            kind = _NUMBER_KINDS[key]
+            if kind == "number" and isinstance(value, bool):
+                raise PydanticCustomError("bool_not_number", _NOT_BOOL)
+            if kind == "mapping" and isinstance(value, dict):
+                bad = [(str(k), _NOT_BOOL) for k, v in value.items() if isinstance(v, bool)]
+                if bad:
+                    raise FieldErrors(bad)
+        return value
+
+    def _refuse(self, name: str, value: Any, kind: str, message: str) -> ValidationError:
+        return ValidationError.from_exception_data(
+            type(self).__name__, [{"type": PydanticCustomError(kind, message), "loc": (name,), "input": value}]
+        )
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name not in type(self).model_fields:
+            super().__setattr__(name, value)  # pydantic's own error for an unknown name
+            return
+        if self.model_config.get("frozen"):
+            raise self._refuse(
+                name, value, "frozen_part",
+                f"cannot be changed in place (a {type(self).__name__} is part of a validated scenario): "
+                "make a changed copy with model_copy(update=...) and put it into a copy of the scenario, "
+                "made with the scenario's model_copy(update=...)",
+            )
+        # validate_assignment runs the model's own checks after setting the value; if they fail,
+        # put the old values back, so that a failed assignment changes nothing.
+        before, fields_set = self.__dict__.copy(), set(self.__pydantic_fields_set__)
+        try:
+            super().__setattr__(name, value)
+        except ValidationError:
+            object.__setattr__(self, "__dict__", before)
+            object.__setattr__(self, "__pydantic_fields_set__", fields_set)
+            raise
+
+    def __delattr__(self, name: str) -> None:
+        if name in type(self).model_fields:
+            raise self._refuse(name, None, "field_not_deletable", "a field cannot be deleted; assign a value instead")
+        super().__delattr__(name)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy; with ``update``, validated as a whole (checks across fields included), so an
+        invalid update raises :class:`pydantic.ValidationError` naming the field. Values in
+        ``update`` are used as given (a model instance is kept, not copied); with ``deep``, the
+        other fields are deep copies."""
+        if not update:
+            return super().model_copy(deep=deep)
+        data = {k: (copy.deepcopy(v) if deep and k not in update else v) for k, v in self.__dict__.items()}
+        data.update(update)
+        out = type(self).model_validate(data)
+        object.__setattr__(out, "__pydantic_fields_set__", self.__pydantic_fields_set__ | set(update))
+        return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -71,8 +197,8 @@ class Tier(_Model):
     """One step of a tiered schedule: at or above ``min_improvement``, each outcome above the
     baseline is paid ``price``."""
 
-    min_improvement: float = Field(ge=0, description="Improvement against the baseline, as a fraction")
-    price: float = Field(ge=0, description="Currency per outcome above the baseline")
+    min_improvement: float = Field(ge=0, le=MAX_RATIO, description="Improvement against the baseline, as a fraction")
+    price: float = Field(ge=0, le=MAX_MONEY, description="Currency per outcome above the baseline")
 
 
 class Outcome(_Model):
@@ -98,21 +224,21 @@ class Outcome(_Model):
     name: str = Field(min_length=1)
     baseline_rate: float = Field(ge=0, le=1, description="Probability per participant without the intervention")
     lag: float = Field(ge=0, le=20, description="Years from enrolment until the outcome is verified")
-    price: float = Field(ge=0, description="Currency per outcome (rate card)")
-    fiscal_value: float = Field(0.0, ge=0, description="Currency of public value per outcome achieved")
+    price: float = Field(ge=0, le=MAX_MONEY, description="Currency per outcome (rate card)")
+    fiscal_value: float = Field(0.0, ge=0, le=MAX_MONEY, description="Currency of public value per outcome achieved")
     max_per_participant: float | None = Field(
-        None, gt=0, description="Cap on this outcome's payment, currency per enrolled participant, per cohort"
+        None, gt=0, le=MAX_MONEY, description="Cap on this outcome's payment, currency per enrolled participant, per cohort"
     )
     payment_basis: Literal["rate_card", "above_baseline", "tiered"] = "rate_card"
-    threshold: float = Field(0.0, ge=0, description="Minimum improvement for any payment (above_baseline)")
+    threshold: float = Field(0.0, ge=0, le=MAX_RATIO, description="Minimum improvement for any payment (above_baseline)")
     overall_threshold: float | None = Field(
-        None, ge=0, description="above_baseline: if all cohorts together reach this improvement, the "
+        None, ge=0, le=MAX_RATIO, description="above_baseline: if all cohorts together reach this improvement, the "
         "outcomes above baseline across all cohorts are paid at the end (less what cohorts were paid)"
     )
     tiers: list[Tier] = Field(default_factory=list)
     improvement: Literal["relative", "absolute", "relative_reduction"] = "relative"
     cohort_years: float | None = Field(
-        None, gt=0, description="Length of an assessment cohort in years (above_baseline, tiered); "
+        None, gt=0, le=50, description="Length of an assessment cohort in years (above_baseline, tiered); "
         "None: each period's enrolments are a cohort"
     )
 
@@ -120,14 +246,14 @@ class Outcome(_Model):
     def _check_basis(self) -> "Outcome":
         if self.payment_basis == "tiered":
             if not self.tiers:
-                raise ValueError("tiers: a tiered outcome needs at least one tier")
+                raise FieldErrors([("tiers", "a tiered outcome needs at least one tier")])
             levels = [t.min_improvement for t in self.tiers]
             if levels != sorted(levels) or len(set(levels)) != len(levels):
-                raise ValueError("tiers: min_improvement must be strictly increasing")
+                raise FieldErrors([("tiers", "min_improvement must be strictly increasing")])
         elif self.tiers:
-            raise ValueError(f"tiers: only used when payment_basis is 'tiered' (it is {self.payment_basis!r})")
+            raise FieldErrors([("tiers", f"only used when payment_basis is 'tiered' (it is {self.payment_basis!r})")])
         if self.overall_threshold is not None and self.payment_basis != "above_baseline":
-            raise ValueError("overall_threshold: only used when payment_basis is 'above_baseline'")
+            raise FieldErrors([("overall_threshold", "only used when payment_basis is 'above_baseline'")])
         return self
 
     @property
@@ -170,16 +296,16 @@ class Partner(_Model):
     ``pipelines`` delivery model; ``reach`` in the ``zone`` model."""
 
     name: str = Field(min_length=1)
-    referrals: float | None = Field(None, ge=0, description="Expected referrals per year (pipelines)")
-    capacity: float | None = Field(None, gt=0, description="Participants in service at once (pipelines)")
+    referrals: float | None = Field(None, ge=0, le=MAX_PEOPLE, description="Expected referrals per year (pipelines)")
+    capacity: float | None = Field(None, gt=0, le=MAX_PEOPLE, description="Participants in service at once (pipelines)")
     enrolment_start: float = Field(0.0, ge=0, description="Years from contract start")
     enrolment_end: float | None = Field(None, gt=0, description="Years from contract start; None: horizon")
     service_length: float = Field(1.0, gt=0, le=20, description="Years a participant is in service")
     dropout: float = Field(0.0, ge=0, lt=1, description="Probability a participant leaves before completing")
     abandonment: float = Field(0.0, ge=0, le=1, description="Probability per year a waiting referral gives up")
     reach: float = Field(1.0, gt=0, le=1, description="Share of zone participants this partner serves (zone)")
-    cost: float = Field(0.0, ge=0, description="Currency per participant served, spread over the service")
-    fixed_cost: float = Field(0.0, ge=0, description="Currency per year while delivering")
+    cost: float = Field(0.0, ge=0, le=MAX_MONEY, description="Currency per participant served, spread over the service")
+    fixed_cost: float = Field(0.0, ge=0, le=MAX_MONEY, description="Currency per year while delivering")
     effect: dict[str, Effect] = Field(default_factory=dict)
     maturity: Maturity = Field(default_factory=Maturity)
     exit_hazard: float = Field(0.0, ge=0, le=5, description="Probability rate per year of stopping delivery")
@@ -200,8 +326,8 @@ class Delivery(_Model):
     """
 
     model: Literal["pipelines", "zone"] = "pipelines"
-    referrals: float | None = Field(None, ge=0, description="Zone referrals per year")
-    capacity: float | None = Field(None, gt=0, description="Zone participants at once")
+    referrals: float | None = Field(None, ge=0, le=MAX_PEOPLE, description="Zone referrals per year")
+    capacity: float | None = Field(None, gt=0, le=MAX_PEOPLE, description="Zone participants at once")
     enrolment_start: float = Field(0.0, ge=0)
     enrolment_end: float | None = Field(None, gt=0)
     service_length: float = Field(1.0, gt=0, le=20)
@@ -221,10 +347,18 @@ class Commissioner(_Model):
 
     name: str = Field(min_length=1)
     shares: dict[str, float] = Field(description="Share of each outcome's price, 0..1")
-    annual_budget: float | None = Field(None, gt=0, description="Currency per contract year")
-    total_cap: float | None = Field(None, gt=0, description="Currency over the contract")
+    annual_budget: float | None = Field(None, gt=0, le=MAX_MONEY, description="Currency per contract year")
+    total_cap: float | None = Field(None, gt=0, le=MAX_MONEY, description="Currency over the contract")
     payment_lag: float = Field(0.0, ge=0, le=10, description="Years from verification to payment")
     withdrawal_hazard: float = Field(0.0, ge=0, le=5, description="Probability rate per year of stopping paying")
+
+    @field_validator("shares")
+    @classmethod
+    def _check_shares(cls, shares: dict[str, float]) -> dict[str, float]:
+        bad = [(o, "must be between 0 and 1") for o, share in shares.items() if not 0 <= share <= 1]
+        if bad:
+            raise FieldErrors(bad)
+        return shares
 
 
 class Tranche(_Model):
@@ -239,9 +373,9 @@ class Tranche(_Model):
 
     name: str = Field(min_length=1)
     kind: Literal["senior", "subordinated", "first_loss", "grant", "guarantee"] = "senior"
-    commitment: float = Field(gt=0, description="Currency")
+    commitment: float = Field(gt=0, le=MAX_MONEY, description="Currency")
     coupon: float = Field(0.0, ge=0, le=1, description="Coupon or hurdle rate per year")
-    cap_multiple: float | None = Field(None, ge=1, description="Most cash back as a multiple of capital drawn")
+    cap_multiple: float | None = Field(None, ge=1, le=MAX_RATIO, description="Most cash back as a multiple of capital drawn")
     cap_irr: float | None = Field(None, ge=0, le=2, description="Most return, as an IRR per year")
     upside: bool | None = Field(None, description="Shares the upside; default: subordinated and first_loss do")
     covers: str | None = Field(None, description="Name of the tranche a guarantee covers")
@@ -256,7 +390,7 @@ class Tranche(_Model):
 class Backbone(_Model):
     """The backbone organisation: coordination, data and evaluation, funded from capital."""
 
-    cost: float = Field(0.0, ge=0, description="Currency per year")
+    cost: float = Field(0.0, ge=0, le=MAX_MONEY, description="Currency per year")
     success_fee: float = Field(0.0, ge=0, le=1, description="Share of outcome payments received")
 
 
@@ -289,6 +423,9 @@ class Uncertainty(_Model):
 class Scenario(_Model):
     """One outcomes contract: measurement, delivery, payers, investors and terms."""
 
+    # Not frozen, unlike its parts: assigning a field validates the whole scenario again.
+    model_config = ConfigDict(frozen=False)
+
     name: str = Field(min_length=1)
     description: str = ""
     currency: str = Field("GBP", min_length=3, max_length=3)
@@ -306,7 +443,7 @@ class Scenario(_Model):
     def _cross_check(self) -> "Scenario":
         errors = _cross_field_errors(self)
         if errors:
-            raise ValueError("; ".join(f"{p}: {m}" for p, m in errors))
+            raise FieldErrors(errors)
         return self
 
     # ---- derived views used across the package
@@ -396,11 +533,10 @@ def _cross_field_errors(s: Scenario) -> list[tuple[str, str]]:
                          f"({s.backbone.success_fee:g}) it passes on more than all of the outcome payments"))
 
     for i, c in enumerate(s.commissioners):
-        for o, share in c.shares.items():
+        for o in c.shares:
             if o not in known:
                 errs.append((f"commissioners[{i}].shares.{o}", f"unknown outcome {o!r} (known: {known_txt})"))
-            if not 0 <= share <= 1:
-                errs.append((f"commissioners[{i}].shares.{o}", "must be between 0 and 1"))
+            # (each share between 0 and 1: Commissioner checks it)
     for o in s.outcomes:
         total = sum(c.shares.get(o.name, 0.0) for c in s.commissioners)
         if total > 1 + 1e-9:
@@ -431,7 +567,21 @@ _REASONS = {
     "missing": "required",
     "extra_forbidden": "unknown field (check the spelling)",
     "too_short": "must not be empty",
+    "finite_number": "must be a finite number",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
 }
+
+
+def _fmt_number(v: Any) -> Any:
+    """A float in a reason: ``0.5``, ``50``, ``1e13`` (not ``1e+13``)."""
+    return re.sub(r"e\+0*(\d)", r"e\1", f"{v:g}") if isinstance(v, float) else v
+
+
+def _join_path(path: str, sub: str) -> str:
+    if not path or not sub:
+        return path or sub
+    return path + sub if sub.startswith("[") else f"{path}.{sub}"
 
 
 def _loc_to_path(loc: tuple[Any, ...]) -> str:
@@ -451,21 +601,22 @@ def errors_from_validation(exc: ValidationError) -> list[tuple[str, str]]:
         path = _loc_to_path(tuple(e["loc"]))
         ctx = e.get("ctx") or {}
         if e["type"] == "value_error":
-            # Our cross-field checks already carry their own 'path: reason' parts.
-            msg = str(ctx.get("error", e["msg"]))
-            for part in msg.split("; "):
-                sub, _, reason = part.partition(": ")
-                if reason:
-                    full = f"{path}.{sub}" if path and not sub.startswith(path) else sub
-                    out.append((full, reason))
-                else:
-                    out.append((path, part))
+            # Our own checks raise FieldErrors: (path, reason) pairs relative to the model.
+            err = ctx.get("error")
+            if isinstance(err, FieldErrors):
+                out.extend((_join_path(path, sub), reason) for sub, reason in err.errors)
+            else:
+                out.append((path, str(err) if err is not None else e["msg"]))
             continue
         template = _REASONS.get(e["type"])
         if template and e["type"] == "too_short" and ctx.get("min_length", 1) > 1:
             template = None
-        nice = {k: (f"{v:g}" if isinstance(v, float) else v) for k, v in ctx.items()}
+        if e["type"] == "float_type" and isinstance(e.get("input"), int) and not isinstance(e.get("input"), bool):
+            template = _REASONS["finite_number"]  # an integer too large for a float
+        nice = {k: _fmt_number(v) for k, v in ctx.items()}
         reason = template.format(**nice) if template else e["msg"][0].lower() + e["msg"][1:]
+        if e["type"] == "less_than_equal" and ctx.get("le") in _LIMIT_NOTES:
+            reason += f", {_LIMIT_NOTES[ctx['le']]}"
         out.append((path, reason))
     return out
 
@@ -482,20 +633,88 @@ def parse_scenario(data: Any) -> Scenario:
         raise ScenarioError(errors_from_validation(exc)) from None
 
 
+_MAX_YAML_DEPTH = 100  # a scenario nests about 5 levels deep
+
+
+class _ScenarioLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key given twice in one mapping (the last would win
+    silently), nesting deeper than ``_MAX_YAML_DEPTH`` (PyYAML would recurse until Python's
+    RecursionError) and dates that do not exist (a ValueError without a line number), each as a
+    YAML error with its line and column."""
+
+    def __init__(self, stream: Any):
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._depth += 1
+        try:
+            if self._depth > _MAX_YAML_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None, None, f"nested too deeply (more than {_MAX_YAML_DEPTH} levels)", self.peek_event().start_mark
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # keys merged in with << may be overridden; that is what << is for
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    if key in seen:
+                        raise yaml.constructor.ConstructorError(
+                            "while reading a mapping", node.start_mark, f"duplicate key {key!r}", key_node.start_mark
+                        )
+                    seen.add(key)
+                except TypeError:
+                    pass  # an unhashable key: the safe loader itself refuses it
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_timestamp(self, node: Any) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node)
+        except (ValueError, OverflowError) as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"not a valid date or time {node.value!r} ({exc})", node.start_mark
+            ) from None
+
+
+_ScenarioLoader.add_constructor("tag:yaml.org,2002:timestamp", _ScenarioLoader.construct_yaml_timestamp)
+
+
+def parse_yaml(text: str) -> Any:
+    """Parse YAML text as a scenario file is parsed (keys given twice and nesting that is too deep
+    are errors); raise :class:`ScenarioError` with the line and column of the problem."""
+    try:
+        return yaml.load(text, Loader=_ScenarioLoader)  # a SafeLoader: builds no Python objects
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ScenarioError([("", f"not valid YAML{where}: {problem}")]) from None
+    except RecursionError:
+        raise ScenarioError([("", "not valid YAML: nested too deeply")]) from None
+    except (ValueError, TypeError, OverflowError) as exc:  # a value the safe loader cannot build
+        raise ScenarioError([("", f"not valid YAML: {exc}")]) from None
+
+
 def load_scenario(path: str | Path) -> Scenario:
     """Read a scenario from YAML; errors name the file, the field path and the reason."""
     p = Path(path)
     if not p.exists():
         raise ScenarioError([("", "no such file")], source=str(p))
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError([("", f"cannot read: {exc}")], source=str(p)) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ScenarioError([("", f"not valid YAML{where}: {problem}")], source=str(p)) from None
+    try:
+        data = parse_yaml(text)
+    except ScenarioError as exc:
+        raise ScenarioError(exc.errors, source=str(p)) from None
     try:
         return parse_scenario(data)
     except ScenarioError as exc:
@@ -509,11 +728,7 @@ def scenario_to_yaml(s: Scenario) -> str:
 
 
 def scenario_from_yaml(text: str) -> Scenario:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ScenarioError([("", f"not valid YAML: {exc}")]) from None
-    return parse_scenario(data)
+    return parse_scenario(parse_yaml(text))
 
 
 def save_scenario(s: Scenario, path: str | Path) -> None:
