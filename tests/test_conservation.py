@@ -271,19 +271,21 @@ def test_money_is_conserved_on_random_scenarios(s, seed, mode):
 SUMMARY_METRICS = {
     "tranche": (
         "capital_drawn_mean", "prob_loss", "expected_loss", "cvar_5", "multiple_p5", "multiple_p50", "multiple_p95",
-        "multiple_mean", "irr_p5", "irr_p50", "irr_p95", "irr_undefined", "time_to_first_payment_median",
+        "multiple_mean", "irr_p5", "irr_p50", "irr_p95", "irr_undefined", "not_drawn",
+        "time_to_first_payment_median",
         "peak_capital_mean",
     ),
     "guarantee": ("prob_called", "expected_call"),
     "commissioner": (
-        "paid_mean", "paid_p95", "cost_per_outcome", "value_for_money", "prob_cap_hit", "lost_to_caps_mean",
+        "paid_mean", "paid_p95", "paid_net_mean", "paid_net_p95", "cost_per_outcome", "cost_per_outcome_net",
+        "value_for_money", "value_for_money_net", "prob_cap_hit", "lost_to_caps_mean",
         "lost_to_withdrawal_mean", "rebate_mean",
     ),
     "partner": ("revenue_mean", "contingent_mean", "attributed_mean", "outcomes_mean"),
     "outcome": ("achieved_mean", "earned_mean"),
     "contract": (
         "enrolled_mean", "outcome_payments_mean", "outcome_payments_p95", "fiscal_value_mean", "value_for_money",
-        "prob_delivery_stopped", "due_after_horizon_mean", "excess_mean",
+        "outcome_payments_net_mean", "outcome_payments_net_p95", "value_for_money_net", "prob_delivery_stopped", "due_after_horizon_mean", "excess_mean",
     ),
 }
 """The rows of ``Results.summary`` for each tranche, guarantee, commissioner, partner and
@@ -354,14 +356,14 @@ def test_fee_and_outcome_share_cannot_exceed_the_payment():
 def test_engine_check_catches_nan():
     """The engine's own conservation check must fail on NaN money, not pass it (NaN compares
     False with any tolerance, so a check written as ``error > tolerance`` would let it through)."""
-    from cib_sim.engine.waterfall import ConservationError, check_conservation
+    from cib_sim.engine.conservation import ConservationError, check_conservation
 
     cash = np.zeros((2, 3))
     flow = np.zeros((2, 3))
-    check_conservation(cash, flow, flow, scale=1.0)  # balanced: fine
+    check_conservation(cash, flow, flow)  # balanced: fine
     cash[1, 1] = np.nan
     with pytest.raises(ConservationError):
-        check_conservation(cash, flow, flow, scale=1.0)
+        check_conservation(cash, flow, flow)
 
 
 def test_no_negative_payments_and_no_capital_called_for_nothing():

@@ -270,8 +270,10 @@ def test_guarantee_pays_the_covered_shortfall_up_to_its_amount(amount, call):
             {"name": "G", "kind": "guarantee", "commitment": amount, "covers": "S"},
         ],
     )
-    np.testing.assert_allclose(col(f, "guarantee_call"), [0, 0, 0, 0, call])  # at the end
-    np.testing.assert_allclose(col(f, "guarantee_received"), [0, 0, 0, 0, call])
+    # Called when the contract ends: the last income is paid in year 2 and nothing more can come,
+    # so the guarantee pays then, not at the horizon two years later.
+    np.testing.assert_allclose(col(f, "guarantee_call"), [0, 0, call, 0, 0])
+    np.testing.assert_allclose(col(f, "guarantee_received"), [0, 0, call, 0, 0])
     assert col(f, "capital").sum() == pytest.approx(6000)
     assert col(f, "drawn").sum() == pytest.approx(10000)  # a guarantee is not drawn
 
@@ -434,7 +436,8 @@ def test_funding_shortfall_pays_committed_costs_as_far_as_the_money_goes():
     np.testing.assert_allclose(col(f, "partner_upfront")[:2], [2500, 2500])
 
 
-@pytest.mark.parametrize("freq, paid_at", [("period", [1, 2]), ("end", [4])])
+# "end": when the contract ends, which is year 2 here (the last income; nothing more can come).
+@pytest.mark.parametrize("freq, paid_at", [("period", [1, 2]), ("end", [2])])
 def test_distribution_frequency(freq, paid_at):
     f = flows(terms={"distribution_frequency": freq})
     capital = col(f, "capital")
@@ -444,7 +447,10 @@ def test_distribution_frequency(freq, paid_at):
 
 def test_yearly_distributions_in_a_quarterly_contract():
     f = run(quarterly(terms={"distribution_frequency": "year"}))
-    assert set(np.flatnonzero(col(f, "capital"))) <= {3, 7, 11}
+    # On year ends, and when the contract ends: the last quarter with a cost or a payment (10).
+    end = int(max(np.flatnonzero(col(f, "commissioner_paid"))[-1], np.flatnonzero(col(f, "drawn"))[-1]))
+    assert end == 10
+    assert set(np.flatnonzero(col(f, "capital"))) <= {3, 7, 11, end}
     assert col(f, "capital").sum() == pytest.approx(col(f, "drawn").sum())
 
 

@@ -59,7 +59,13 @@ def waterfall_frame(data: Results | pd.DataFrame, stat: str = "mean", min_share:
     currency = str(wf["currency"].iloc[0]) if "currency" in wf and len(wf) else "GBP"
     total_in = float(wf.loc[wf["amount"] > 0, "amount"].sum())
     keep = wf["amount"].abs() > max(min_share * total_in, 1e-9)
+    # Small steps are left out of the picture, but their money is not: what they net to is one step.
+    small = float(wf.loc[~keep, "amount"].sum())
     wf = wf[keep].reset_index(drop=True)
+    if abs(small) > 1e-9 * max(total_in, 1.0):
+        direction = "in" if small > 0 else "out"
+        wf = pd.concat([wf, pd.DataFrame([{"step": "Other small flows", "direction": direction, "amount": small, "currency": currency}])],
+                       ignore_index=True)
     net = float(wf["amount"].sum())
     if total_in > 0 and abs(net) > 0.005 * total_in:
         wf = pd.concat(

@@ -59,11 +59,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 def format_summary(summary, currency: str) -> str:
     """A readable terminal table of the headline figures from ``Results.summary()``."""
     pick = {
-        "tranche": ["capital_drawn_mean", "prob_loss", "expected_loss", "multiple_p5", "multiple_p50", "multiple_p95", "irr_p5", "irr_p50", "irr_p95"],
+        "tranche": ["capital_drawn_mean", "prob_loss", "expected_loss", "multiple_p5", "multiple_p50", "multiple_p95",
+                    "irr_p5", "irr_p50", "irr_p95", "irr_undefined"],
         "guarantee": ["prob_called", "expected_call"],
-        "commissioner": ["paid_mean", "paid_p95", "cost_per_outcome", "value_for_money", "prob_cap_hit"],
+        "commissioner": ["paid_mean", "paid_net_mean", "paid_p95", "cost_per_outcome", "cost_per_outcome_net",
+                         "value_for_money", "value_for_money_net", "prob_cap_hit"],
         "partner": ["revenue_mean", "outcomes_mean"],
-        "contract": ["enrolled_mean", "outcome_payments_mean", "value_for_money", "prob_delivery_stopped"],
+        "contract": ["enrolled_mean", "outcome_payments_mean", "outcome_payments_net_mean", "value_for_money",
+                     "value_for_money_net", "prob_delivery_stopped"],
     }
     lines = []
     for group, metrics in pick.items():

@@ -16,12 +16,18 @@ from typing import Literal
 
 import numpy as np
 
-from cib_sim.engine.arrays import dot_last, rowsum
+from cib_sim.engine.arrays import rowsum
+from cib_sim.engine.conservation import ConservationCheck
 from cib_sim.engine.delivery import DeliveryState, delivery_end_period
-from cib_sim.engine.payments import CommissionerLedger, RateCard, attribution_weights
+from cib_sim.engine.payments import (
+    CommissionerLedger,
+    RateCard,
+    attribution_weights,
+    split_payment,
+)
 from cib_sim.engine.reduce import ChunkReducer, ChunkResult, FlowHistory
 from cib_sim.engine.sample import Draws
-from cib_sim.engine.waterfall import ConservationCheck, Waterfall
+from cib_sim.engine.waterfall import Waterfall, split_excess, split_spending
 from cib_sim.scenario import Scenario
 
 CountMode = Literal["approx", "exact", "expected"]
@@ -76,24 +82,25 @@ def _run(
     if not s.uncertainty.enabled:
         mode = "expected"
     N, T = draws.n_paths, s.horizon.n_periods
-    C = len(s.commissioners)
     ppy = s.horizon.periods_per_year
     dl = delivery if delivery is not None else DeliveryState(s, draws, mode)
     card = RateCard(s, dl)
     ledger = ledger if ledger is not None else CommissionerLedger(s, draws, N)
     wf = Waterfall(s, N)
-    G = len(wf.guar_amount)
     W = attribution_weights(s)  # (U, P)
     out_share = np.array([p.contract.outcome_share for p in s.partners])
-    fee = s.backbone.success_fee
     backbone_pp = s.backbone.cost / ppy
     end_delivery = delivery_end_period(s)
+    # After a funding stop, participants in service finish: costs can run this long.
+    wind_down = int(max(max(1, s.horizon.to_periods(u.service_length)) for u in ([s.delivery] if s.delivery.model == "zone" else s.partners)))
     terms = s.terms
-    check = ConservationCheck(N)
+    to_commissioners = {"commissioners": 1.0, "partners": 0.0, "split": terms.excess_split}[terms.excess_to]
+    check = ConservationCheck(N, wf.K, len(s.commissioners))
 
     stopped = np.zeros(N, dtype=bool)
+    ended = np.zeros(N, dtype=bool)  # the contract is over on this path: final distribution made
     stop_period = np.full(N, T, dtype=np.int64)
-    cum_paid = np.zeros((N, C))
+    cum_paid = np.zeros((N, len(s.commissioners)))
     cum_attr = np.zeros((N, len(s.partners)))
 
     for t in range(T):
@@ -110,22 +117,13 @@ def _run(
         needed_fixed = fixed_total + rowsum(committed)
         needed_full = fixed_total + rowsum(upfront)
         funded, spent, drawn = wf.fund(needed_full, needed_fixed)
-        all_funded = bool(funded.all())
-        if not all_funded:
+        if not funded.all():
             stop_period[~funded & ~stopped] = t
             stopped |= ~funded
         dl.commit(t, funded)
+        card.note_enrolment(t)
         row: dict[str, np.ndarray] = {"drawn": drawn}
-        if all_funded:
-            row.update(partner_upfront=upfront, partner_fixed=fixed, backbone_cost=backbone)
-        else:
-            # Split what was spent across its uses; when short, committed costs are paid pro rata.
-            with np.errstate(divide="ignore", invalid="ignore"):
-                scale = np.where(funded, 1.0, np.where(needed_fixed > 0, spent / np.where(needed_fixed > 0, needed_fixed, 1.0), 0.0))
-            row.update(
-                partner_upfront=np.where(funded[:, None], upfront, committed * scale[:, None]),
-                partner_fixed=fixed * scale[:, None], backbone_cost=backbone * scale,
-            )
+        row.update(split_spending(funded, spent, needed_fixed, upfront, committed, fixed, backbone))
 
         # Then outcomes verified this period (this period's cohort too, when the lag is nil)
         # become dues, and dues falling now are paid within caps.
@@ -134,53 +132,33 @@ def _run(
             row["earned"] = earned.sum(axis=1)
             ledger.add_earned(t, earned, card.outcomes_earned)
         paid, paid_cu = ledger.step(t)
-        paid_total = rowsum(paid)
-        by_unit = paid_total[:, None] if paid_cu.shape[2] == 1 else rowsum(np.moveaxis(paid_cu, 1, 2))  # (N, U)
-        attributed = dot_last(by_unit[:, None, :], W.T[None, :, :])  # (N, P)
-        contingent = attributed * out_share
-        backbone_fee = paid_total * fee
-        income = paid_total - rowsum(contingent) - backbone_fee
-        wf.receive(income)
+        split = split_payment(paid, paid_cu, W, out_share, s.backbone.success_fee)
+        wf.receive(split["income"])
         cum_paid += paid
-        cum_attr += attributed
-        row.update(commissioner_paid=paid, attributed=attributed, partner_contingent=contingent, backbone_fee=backbone_fee, income=income)
+        cum_attr += split["attributed"]
+        row.update(commissioner_paid=paid, **split)
 
+        # The contract ends on a path at the horizon, or once delivery is over for good (ended,
+        # or stopped and wound down) and nothing more can be earned or paid.
         last = t == T - 1
+        ending = _ending(t, last, end_delivery, stopped, stop_period, wind_down, card, ledger) & ~ended
         due_date = {"period": True, "year": (t + 1) % ppy == 0, "end": False}[terms.distribution_frequency]
-        distributed = excess = rebate = bonus = 0.0
-        if last or (due_date and (not terms.recycling or t >= end_delivery)):
-            d = wf.distribute(final_phase=last or t >= end_delivery)
-            row.update(coupon=d["coupon"], capital=d["capital"], upside=d["upside"])
-            excess = d["excess"]
-            to_comm = {"commissioners": 1.0, "partners": 0.0, "split": terms.excess_split}[terms.excess_to]
-            rebate = _pro_rata(excess * to_comm, cum_paid)
-            bonus = _pro_rata(excess * (1 - to_comm), cum_attr)
-            # With nobody to rebate to (no payer paid, no partner attributed), it goes to the payers.
-            leftover = excess - rowsum(rebate) - rowsum(bonus)
-            rebate += _pro_rata(leftover, np.ones((N, C)))
-            row.update(commissioner_rebate=rebate, partner_bonus=bonus, excess=excess)
-            distributed = rowsum(d["coupon"] + d["capital"] + d["upside"])
-            rebate, bonus = rowsum(rebate), rowsum(bonus)
-        guarantee_in = guarantee_out = 0.0
-        if last and G:
-            calls, received = wf.call_guarantees()
+        due = due_date and (not terms.recycling or t >= end_delivery)
+        if due or ending.any():
+            d = wf.distribute(final=ending | ended | (t >= end_delivery), paying=ending | due)
+            rebate, bonus = split_excess(d["excess"], to_commissioners, cum_paid, cum_attr)
+            row.update(coupon=d["coupon"], capital=d["capital"], upside=d["upside"], excess=d["excess"],
+                       commissioner_rebate=rebate, partner_bonus=bonus)
+        if ending.any() and wf.guar_amount.size:
+            calls, received = wf.call_guarantees(ending)
             row.update(guarantee_call=calls, guarantee_received=received)
-            guarantee_in, guarantee_out = rowsum(calls), rowsum(received)
+        ended |= ending
         row["cash"] = wf.cash
         row["funded"] = ~stopped
 
-        # Money conservation, for the fund and for the whole contract: every unit that came in
-        # (outcome payments, capital, guarantee calls) was paid out or is held.
-        drawn_total = rowsum(drawn)
-        spent_total = rowsum(row["partner_upfront"]) + rowsum(row["partner_fixed"]) + row["backbone_cost"]
-        check.period(
-            wf.cash,
-            (income + drawn_total, spent_total + distributed + excess),
-            (
-                paid_total + drawn_total + guarantee_in,
-                spent_total + rowsum(contingent) + backbone_fee + distributed + guarantee_out + rebate + bonus,
-            ),
-        )
+        # Every unit that came in (outcome payments, capital, guarantee calls) was paid out or is
+        # held, for the fund and for the whole contract, on every path.
+        check.period(wf.cash, row)
         sink.record(t, row)
 
     # Outcomes verified after the horizon are owed but never paid within it: record them.
@@ -190,8 +168,9 @@ def _run(
         if late is not None:
             earned_after += late.sum(axis=1)
             ledger.add_earned(t, late, card.outcomes_earned)
-    scale = sum(t.commitment for t in s.tranches) + float(rowsum(cum_paid).max(initial=0.0))
-    check.finish(scale)
+    check.finish()
+    check.tranches(wf.commitment, wf.accrued, wf.guar_used, wf.guar_amount)
+    check.payers(ledger.booked, ledger.settled(), ledger.total)
     per_path = {
         "cap_hit": ledger.cap_hit, "lost_to_caps": ledger.lost_to_caps, "lost_to_withdrawal": ledger.lost_to_withdrawal,
         "due_after_horizon": ledger.due_after_horizon, "stop_period": stop_period, "earned_after_horizon": earned_after,
@@ -200,8 +179,19 @@ def _run(
     return sink.finish(dl.enrolled, dl.achieved, per_path)
 
 
-def _pro_rata(amount: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Split ``amount`` (N,) over columns in proportion to ``weights`` (N, M) (0 if all zero)."""
-    tot = rowsum(weights)[:, None]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(tot > 0, amount[:, None] * weights / np.where(tot > 0, tot, 1.0), 0.0)
+def _ending(
+    t: int, last: bool, end_delivery: int, stopped: np.ndarray, stop_period: np.ndarray, wind_down: int,
+    card: RateCard, ledger: CommissionerLedger,
+) -> np.ndarray:
+    """(N,) paths on which the contract ends in period t: the horizon's last period, or delivery
+    over for good (past its end, or stopped ``wind_down`` periods ago) with no cohort still to be
+    verified and no dues still to fall."""
+    N = stopped.shape[0]
+    if last:
+        return np.ones(N, dtype=bool)
+    over = (t >= end_delivery - 1) | (stopped & (t >= stop_period + wind_down))
+    if not over.any():
+        return over
+    if t < ledger.reported_until - 1:  # reported payments may still come
+        return np.zeros(N, dtype=bool)
+    return over & (card.last_verification() <= t) & (rowsum(ledger.outstanding()) <= 0.0)

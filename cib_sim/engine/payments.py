@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from cib_sim.engine.arrays import rowsum
-from cib_sim.engine.delivery import DeliveryState
+from cib_sim.engine.arrays import dot_last, rowsum
+from cib_sim.engine.delivery import DeliveryState, unit_plan
 from cib_sim.engine.sample import Draws, n_units
 from cib_sim.scenario import Outcome, Scenario
 
@@ -56,7 +56,10 @@ def cohort_payment(o: Outcome, achieved: np.ndarray, enrolled: np.ndarray) -> np
 
 
 class RateCard:
-    """Money earned per unit and outcome in each period of verification. Output (N, U, O)."""
+    """Money earned per unit and outcome in each period of verification. Output (N, U, O).
+
+    Reads only the delivery's cohort history: ``enrolled`` (N, T, U) and ``achieved``
+    (N, T, U, O) by enrolment period (any object with :class:`DeliveryState`'s history arrays)."""
 
     def __init__(self, s: Scenario, delivery: DeliveryState):
         self.s, self.dl = s, delivery
@@ -65,15 +68,36 @@ class RateCard:
         self.group = [
             max(1, h.to_periods(o.cohort_years)) if o.cohort_years is not None else 1 for o in s.outcomes
         ]
-        self.end = delivery.plan.end  # (U,)
+        self.end = unit_plan(s).end  # (U,) first period with no enrolment
         self.max_lag = max(self.lags)
-        self.paid_so_far = np.zeros((delivery.waiting.shape[0], len(self.end), len(s.outcomes)))
+        N, _, U = delivery.enrolled.shape
+        self.paid_so_far = np.zeros((N, U, len(s.outcomes)))
         self.outcomes_earned: list[int] = []  # outcomes with a cohort verified in the last period asked
+        self.last_enrolment = np.full((N, U), -1, dtype=np.int64)  # each unit's latest cohort so far
+
+    def note_enrolment(self, t: int) -> None:
+        """Keep track of the latest period with enrolments (call once period t is committed)."""
+        self.last_enrolment = np.where(self.dl.enrolled[:, t] > 0, t, self.last_enrolment)
+
+    def last_verification(self) -> np.ndarray:
+        """(N,) the last period in which a cohort enrolled so far is verified (-1: none).
+
+        With no more enrolments, nothing can be earned after it."""
+        out = np.full(self.last_enrolment.shape[0], -1, dtype=np.int64)
+        for k, o in enumerate(self.s.outcomes):
+            G = self.group[k]
+            for u in range(self.last_enrolment.shape[1]):
+                e = self.last_enrolment[:, u]
+                close = np.minimum(e - e % G + G - 1, self.end[u] - 1)
+                if o.overall_threshold is not None:  # the overall top-up is settled at the unit's end
+                    close = np.full_like(e, self.end[u] - 1)
+                out = np.maximum(out, np.where(e >= 0, close + self.lags[k], -1))
+        return out
 
     def earned(self, t: int) -> np.ndarray | None:
         """(N, U, O) money earned by cohorts verified in period t; None if no cohort is."""
         dl = self.dl
-        N, U, O = dl.waiting.shape[0], dl.waiting.shape[1], len(self.s.outcomes)
+        N, U, O = self.paid_so_far.shape
         out = None
         self.outcomes_earned = []
         for k, o in enumerate(self.s.outcomes):
@@ -128,6 +152,11 @@ class CommissionerLedger:
         self.lost_to_caps = np.zeros((n_paths, C))
         self.lost_to_withdrawal = np.zeros((n_paths, C))
         self.due_after_horizon = np.zeros((n_paths, C))
+        self.booked = np.zeros((n_paths, C))  # every due ever booked, for the conservation check
+        # Periods whose payments are set from outside (reported data), not by the dues: the
+        # difference (dues less payments) settles those dues, and payments can come until then.
+        self.reported_until = 0
+        self.replaced = np.zeros((n_paths, C))
 
     def add_earned(self, t: int, earned: np.ndarray, outcomes: list[int] | None = None) -> None:
         """Book money earned in period t (N, U, O) as dues at t + each commissioner's lag.
@@ -139,18 +168,41 @@ class CommissionerLedger:
         by_c = earned[:, None, :, ks[0]] * self.share[None, :, None, ks[0]]  # (N, C, U)
         for k in ks[1:]:
             by_c += earned[:, None, :, k] * self.share[None, :, None, k]
+        self.booked += by_c.sum(axis=2)
         for c, lag in enumerate(self.lag):
             if t + lag >= self.T:
                 self.due_after_horizon[:, c] += by_c[:, c].sum(axis=1)
             else:
                 self.due[(t + lag) % self.ring, :, c] += by_c[:, c]
 
-    def step(self, t: int) -> tuple[np.ndarray, np.ndarray]:
+    def outstanding(self) -> np.ndarray:
+        """(N, C) dues booked and not yet fallen due."""
+        return self.due.sum(axis=(0, 3))
+
+    def settled(self) -> np.ndarray:
+        """(N, C) dues paid, lost to caps or withdrawal, due after the horizon, replaced by
+        reported payments, or still owed: equal to ``booked`` when the ledger balances."""
+        return ( self.paid_total + self.lost_to_caps + self.lost_to_withdrawal + self.due_after_horizon + self.replaced
+            + self.outstanding()
+        )
+
+    def take_due(self, t: int) -> np.ndarray:
+        """(N, C, U) dues falling in period t, removed from the book (the year's budget restarts
+        at the start of each contract year)."""
         if t % self.ppy == 0:
             self.paid_year[:] = 0.0
         slot = t % self.ring
         due_cu = self.due[slot].copy()
         self.due[slot] = 0.0
+        return due_cu
+
+    def book_payment(self, pay: np.ndarray) -> None:
+        """Count payments (N, C) towards annual budgets and total caps."""
+        self.paid_year += pay
+        self.paid_total += pay
+
+    def step(self, t: int) -> tuple[np.ndarray, np.ndarray]:
+        due_cu = self.take_due(t)
         due = due_cu[:, :, 0] if due_cu.shape[2] == 1 else rowsum(due_cu)  # (N, C)
         room = self.total - self.paid_total
         if self.has_annual:
@@ -163,14 +215,34 @@ class CommissionerLedger:
         lost = due - pay  # to a cap where active, to withdrawal where not
         self.lost_to_caps += np.where(active, lost, 0.0)
         self.lost_to_withdrawal += np.where(active, 0.0, lost)
-        if self.has_annual:
-            self.paid_year += pay
-        self.paid_total += pay
+        self.book_payment(pay)
         if due_cu.shape[2] == 1:  # one delivery unit: what is paid is all that unit's
             return pay, pay[:, :, None]
         with np.errstate(divide="ignore", invalid="ignore"):
             frac = np.where(due > 0, pay / np.where(due > 0, due, 1.0), 0.0)
         return pay, due_cu * frac[:, :, None]
+
+
+def split_payment(
+    paid: np.ndarray, paid_by_unit: np.ndarray, weights: np.ndarray, outcome_share: np.ndarray, success_fee: float
+) -> dict[str, np.ndarray]:
+    """Where a period's outcome payments go: attributed to partners, their contingent shares,
+    the backbone's fee, and the fund's income.
+
+    ``paid`` (N, C) and ``paid_by_unit`` (N, C, U) currency; ``weights`` (U, P) from
+    :func:`attribution_weights`; ``outcome_share`` (P,) each partner's contingent share;
+    ``success_fee`` the backbone's share. Returns ``attributed``, ``partner_contingent`` (N, P),
+    ``backbone_fee`` and ``income`` (N,).
+    """
+    paid_total = rowsum(paid)
+    by_unit = paid_total[:, None] if paid_by_unit.shape[2] == 1 else rowsum(np.moveaxis(paid_by_unit, 1, 2))  # (N, U)
+    attributed = dot_last(by_unit[:, None, :], weights.T[None, :, :])  # (N, P)
+    contingent = attributed * outcome_share
+    fee = paid_total * success_fee
+    return {
+        "attributed": attributed, "partner_contingent": contingent, "backbone_fee": fee,
+        "income": paid_total - rowsum(contingent) - fee,
+    }
 
 
 def attribution_weights(s: Scenario) -> np.ndarray:

@@ -22,41 +22,16 @@ import numpy as np
 
 from cib_sim.engine import metrics
 from cib_sim.engine.arrays import block_total, dot_last
+from cib_sim.engine.flows import (
+    AVERAGED,
+    PERIOD_FLOWS,
+    TO_INVESTORS,
+    TOTALS,
+    check_names,
+    flow_shapes,
+)
 from cib_sim.engine.payments import attribution_weights
-from cib_sim.engine.sample import n_units
 from cib_sim.scenario import Scenario
-
-# Flows whose time series are kept for the first paths and averaged over all.
-_FLOWS = (
-    "earned", "commissioner_paid", "attributed", "partner_upfront", "partner_fixed", "partner_contingent",
-    "partner_bonus", "backbone_cost", "backbone_fee", "drawn", "coupon", "capital", "upside",
-    "guarantee_received", "guarantee_call", "commissioner_rebate", "excess", "cash", "income",
-    "enrolled", "achieved",
-)
-# Flows summed over the periods for each path.
-_TOTALS = (
-    "earned", "commissioner_paid", "attributed", "partner_upfront", "partner_fixed", "partner_contingent",
-    "partner_bonus", "backbone_cost", "backbone_fee", "drawn", "coupon", "capital", "upside",
-    "guarantee_received", "guarantee_call", "commissioner_rebate", "excess",
-)
-_TO_INVESTORS = ("coupon", "capital", "upside", "guarantee_received")
-
-
-def flow_shapes(s: Scenario) -> dict[str, tuple[int, ...]]:
-    """Trailing shape of each flow the engine records per period (``()``: one value a path)."""
-    O, P, C, U = len(s.outcomes), len(s.partners), len(s.commissioners), n_units(s)
-    K = len(s.capital_tranches)
-    G = sum(t.kind == "guarantee" for t in s.tranches)
-    shapes: dict[str, tuple[int, ...]] = {"earned": (O,), "guarantee_call": (G,), "enrolled": (U,), "achieved": (U, O)}
-    for name in ("commissioner_paid", "commissioner_rebate"):
-        shapes[name] = (C,)
-    for name in ("attributed", "partner_upfront", "partner_fixed", "partner_contingent", "partner_bonus"):
-        shapes[name] = (P,)
-    for name in ("drawn", "coupon", "capital", "upside", "guarantee_received"):
-        shapes[name] = (K,)
-    for name in ("backbone_cost", "backbone_fee", "excess", "cash", "income"):
-        shapes[name] = ()
-    return shapes
 
 
 @dataclass
@@ -75,15 +50,13 @@ class FlowHistory:
     def __init__(self, s: Scenario, n_paths: int):
         T = s.horizon.n_periods
         # Stored period-first (each period's write is contiguous) and used as (N, T, ...) views.
-        self.f = {
-            name: np.moveaxis(np.zeros((T, n_paths) + shape), 0, 1)
-            for name, shape in flow_shapes(s).items()
-            if name not in ("enrolled", "achieved")
-        }
+        shapes = flow_shapes(s)
+        self.f = {name: np.moveaxis(np.zeros((T, n_paths) + shapes[name]), 0, 1) for name in PERIOD_FLOWS}
         self.f["funded"] = np.zeros((T, n_paths), dtype=bool).T
 
     def record(self, t: int, row: dict[str, np.ndarray]) -> None:
         """Period t's flows, ``(N, ...)`` each; a flow left out is nil this period."""
+        check_names(row)
         for name, v in row.items():
             self.f[name][:, t] = v
 
@@ -110,9 +83,9 @@ class ChunkReducer:
         sizes = np.diff(self.edges)
         # Leading blocks of one size, summed together (seeded blocks are all full but the last).
         self.full_blocks = int(np.argmax(sizes != sizes[0])) if (sizes != sizes[0]).any() else B
-        self.total = {name: np.zeros((n_paths,) + self.shapes[name]) for name in _TOTALS}
-        self.period_sum = {name: np.zeros((B, T) + self.shapes[name]) for name in _FLOWS}
-        self.kept = {name: np.zeros((keep, T) + self.shapes[name]) for name in _FLOWS}
+        self.total = {name: np.zeros((n_paths,) + self.shapes[name]) for name in TOTALS}
+        self.period_sum = {name: np.zeros((B, T) + self.shapes[name]) for name in AVERAGED}
+        self.kept = {name: np.zeros((keep, T) + self.shapes[name]) for name in AVERAGED}
         K = self.shapes["drawn"][0]
         # Investors' flows per tranche, (K, T, N): each tranche's (T, N) history is contiguous.
         self.paid_in = np.zeros((K, T, n_paths))
@@ -120,6 +93,7 @@ class ChunkReducer:
 
     def record(self, t: int, row: dict[str, np.ndarray]) -> None:
         """Period t's flows, ``(N, ...)`` each; a flow left out is nil this period."""
+        check_names(row)
         for name, v in row.items():
             if name in self.total:
                 self.total[name] += v
@@ -127,7 +101,7 @@ class ChunkReducer:
                 self._period(name, t, v)
         if "drawn" in row:
             self.paid_in[:, t] = row["drawn"].T
-        out = [row[name] for name in _TO_INVESTORS if name in row]
+        out = [row[name] for name in TO_INVESTORS if name in row]
         if out:
             self.paid_out[:, t] = sum(out[1:], out[0]).T
 
@@ -166,7 +140,7 @@ def path_measures(
 ) -> dict[str, np.ndarray]:
     """The per-path measures :class:`~cib_sim.results.Results` keeps.
 
-    ``total``: each flow of ``_TOTALS`` summed over the periods, (N, ...); ``paid_in``,
+    ``total``: each flow of :data:`~cib_sim.engine.flows.TOTALS` summed over the periods, (N, ...); ``paid_in``,
     ``paid_out``: (K, T, N) money into and out of each capital tranche; ``enrolled`` (N, U) and
     ``achieved`` (N, U, O) over all cohorts; ``per_path``: see :meth:`ChunkReducer.finish`.
     """
@@ -211,8 +185,8 @@ def path_measures(
 
 def investor_flows(f: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Money into and out of each capital tranche: ``f``'s ``drawn`` and the sum of the flows
-    of ``_TO_INVESTORS``, whatever their shape ((N, T, K) flows, or (N, K) totals)."""
-    out = [f[name] for name in _TO_INVESTORS]
+    paid to investors (:data:`~cib_sim.engine.flows.TO_INVESTORS`), whatever their shape ((N, T, K) flows, or (N, K) totals)."""
+    out = [f[name] for name in TO_INVESTORS]
     return f["drawn"], sum(out[1:], out[0])
 
 
@@ -221,8 +195,7 @@ def reduce_chunk(s: Scenario, f: dict[str, np.ndarray], keep: int, block_sizes: 
     chunks are reduced: period by period through a :class:`ChunkReducer`."""
     N, T = f["cash"].shape
     r = ChunkReducer(s, N, keep, block_sizes)
-    names = [name for name in flow_shapes(s) if name not in ("enrolled", "achieved")]
     for t in range(T):
-        r.record(t, {name: f[name][:, t] for name in names})
+        r.record(t, {name: f[name][:, t] for name in PERIOD_FLOWS})
     per_path = {k: f[k] for k in ("cap_hit", "lost_to_caps", "lost_to_withdrawal", "due_after_horizon", "stop_period")}
     return r.finish(f["enrolled"], f["achieved"], per_path)

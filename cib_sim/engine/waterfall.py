@@ -3,22 +3,28 @@
 Each period, for every path at once:
 
 1. coupons accrue on outstanding capital (simple interest, ``coupon / periods_per_year``);
-2. costs are paid: from cash (income of earlier periods) first if ``terms.recycling``, then by
-   drawing capital pro rata to commitment. If costs cannot be met in full, the period's new
-   enrolments are cancelled and delivery stops for good (a real risk of a thin fund); costs
-   already committed are then paid as far as the money goes;
+2. costs are paid (:meth:`Waterfall.fund`): from cash (income of earlier periods) first if
+   ``terms.recycling``, then by drawing capital pro rata to commitment. If costs cannot be met in
+   full, the period's new enrolments are cancelled and delivery stops for good (a real risk of a
+   thin fund); costs already committed are then paid as far as the money goes
+   (:func:`split_spending` says which use got what);
 3. net outcome income of the period arrives in the fund's cash;
-4. on distribution dates (and always in the last period) cash goes down the waterfall: each
-   tranche in order of seniority gets its accrued coupon then its capital; once delivery has
-   ended (no more capital calls), tranches with
+4. on distribution dates, and when the contract ends, cash goes down the waterfall
+   (:meth:`Waterfall.distribute`): each tranche in order of seniority gets its accrued coupon
+   then its capital. **Seniority holds over the life of the contract**: while capital may still be
+   called, a tranche is paid only once every more senior tranche can draw no more and has had
+   its drawn capital and due coupons back; what a junior may not yet have stays in the fund's
+   cash. Once the contract's final phase begins (delivery over, no more calls), tranches with
    upside share the rest pro rata to commitment, each up to its return cap (a multiple of money
-   drawn, or an IRR: a balance compounding at the cap rate that payments may not exceed); what is
-   left is *excess*, rebated to commissioners, paid to partners as a bonus, or split;
-5. in the last period a guarantee pays its covered tranche's unrepaid capital, up to its amount.
+   drawn, or an IRR: a balance compounding at the cap rate that payments may not exceed); what
+   is left is *excess*, rebated to commissioners, paid to partners as a bonus, or split
+   (:func:`split_excess`);
+5. when the contract ends on a path (at the horizon, or earlier once delivery has stopped for
+   good and no more income can come), each guarantee pays its covered tranche's loss of
+   principal: capital drawn less everything the tranche received (coupons and upside included),
+   up to the guarantee's amount (:meth:`Waterfall.call_guarantees`).
 
-Conservation: for each path and period, ``cash[t] = cash[t-1] + income + drawn + guarantee in -
-spent - distributed - excess - guarantee out`` to rounding, and cash is nil after the last period.
-The engine checks it as it runs (:class:`ConservationCheck`).
+Money conservation is checked by :mod:`cib_sim.engine.conservation` as the engine runs.
 """
 
 from __future__ import annotations
@@ -27,10 +33,6 @@ import numpy as np
 
 from cib_sim.engine.arrays import rowsum
 from cib_sim.scenario import Scenario
-
-
-class ConservationError(AssertionError):
-    """Money appeared or vanished: a bug in the engine, never a property of a scenario."""
 
 
 class Waterfall:
@@ -60,6 +62,7 @@ class Waterfall:
         self.drawn = np.zeros((N, K))
         self.repaid = np.zeros((N, K))
         self.owed = np.zeros((N, K))
+        self.accrued = np.zeros((N, K))  # coupons accrued so far (paid or not)
         self.paid_out = np.zeros((N, K))
         self.cap_balance = np.zeros((N, K))
         self.guar_used = np.zeros((N, len(guars)))
@@ -70,7 +73,9 @@ class Waterfall:
 
     def accrue(self) -> None:
         if self.any_coupon:
-            self.owed += self.coupon * (self.drawn - self.repaid)
+            due = self.coupon * (self.drawn - self.repaid)
+            self.owed += due
+            self.accrued += due
         if self.any_cap_irr:
             self.cap_balance *= self.cap_growth
 
@@ -120,34 +125,47 @@ class Waterfall:
         self.paid_out[:, k] += amount
         self.cap_balance[:, k] -= amount
 
-    def distribute(self, final_phase: bool = True) -> dict[str, np.ndarray]:
+    def distribute(self, final: np.ndarray | bool = True, paying: np.ndarray | bool = True) -> dict[str, np.ndarray]:
         """Send cash down the waterfall. Returns per-tranche (N, K) coupon, capital, upside and
         the excess (N,).
 
-        Before ``final_phase`` (delivery still running, so capital may still be called) only
-        coupons and capital are paid; what is left stays in cash, because a cap on a multiple of
-        money drawn is not known until the last call.
+        ``paying`` (N,) or one flag: the paths with a distribution now (nothing moves elsewhere).
+        ``final`` (N,) or one flag: paths in the contract's final phase (no more capital calls).
+        Elsewhere only coupons and capital are paid, and a tranche only once every more senior
+        tranche is *settled* (can draw no more and has its drawn capital and due coupons back):
+        capital a senior draws later is repaid before anything reaches a junior. What is left
+        stays in cash, because a cap on a multiple of money drawn is not known until the last call.
         """
         N, K = self.cash.shape[0], self.K
+        paying = np.broadcast_to(np.asarray(paying, dtype=bool), (N,))
+        final = np.broadcast_to(np.asarray(final, dtype=bool), (N,)) & paying
         coupon, capital, upside = np.zeros((N, K)), np.zeros((N, K)), np.zeros((N, K))
+        settled = np.ones(N, dtype=bool)  # every more senior tranche settled
         # Pro-rata shares of the upside can add up to a hair more than the cash (rounding), so
         # cash can sit at -1e-45: pay only from what is there, so that no payment is negative.
         for k in range(K):
             if not self.repayable[k]:
                 continue
-            x = np.minimum(np.minimum(np.maximum(self.cash, 0.0), self.owed[:, k]), self._room_of(k))
+            may = paying & (final | settled)
+            x = np.where(may, np.minimum(np.minimum(np.maximum(self.cash, 0.0), self.owed[:, k]), self._room_of(k)), 0.0)
             self._pay(k, x)
             self.owed[:, k] -= x
             coupon[:, k] = x
-            y = np.minimum(np.minimum(np.maximum(self.cash, 0.0), self.drawn[:, k] - self.repaid[:, k]), self._room_of(k))
+            y = np.where(may, np.minimum(np.minimum(np.maximum(self.cash, 0.0), self.drawn[:, k] - self.repaid[:, k]), self._room_of(k)), 0.0)
             self._pay(k, y)
             self.repaid[:, k] += y
             capital[:, k] = y
-        if not final_phase:
+            tol = 1e-9 * (1.0 + self.commitment[k])
+            settled &= (
+                (self.commitment[k] - self.drawn[:, k] <= tol)
+                & (self.owed[:, k] <= tol)
+                & (self.drawn[:, k] - self.repaid[:, k] <= tol)
+            )
+        if not final.any():
             return {"coupon": coupon, "capital": capital, "upside": upside, "excess": np.zeros(N)}
         # Upside: water-fill pro rata to commitment among tranches with room left.
         for _ in range(K):
-            room = np.where(self.upside, self._room(), 0.0)
+            room = np.where(self.upside & final[:, None], self._room(), 0.0)
             w = np.where(room > 0, self.commitment, 0.0)
             wsum = rowsum(w)[:, None]
             if not np.any((wsum[:, 0] > 0) & (self.cash > 1e-12)):
@@ -158,20 +176,26 @@ class Waterfall:
             for k in range(K):
                 self._pay(k, x[:, k])
             upside += x
-        excess = np.maximum(self.cash, 0.0)
+        excess = np.where(final, np.maximum(self.cash, 0.0), 0.0)
         self.cash = self.cash - excess
         return {"coupon": coupon, "capital": capital, "upside": upside, "excess": excess}
 
-    def call_guarantees(self) -> tuple[np.ndarray, np.ndarray]:
-        """Guarantors pay covered tranches' unrepaid capital. Returns ``(calls (N, G), received (N, K))``."""
+    def call_guarantees(self, ending: np.ndarray | bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Guarantors pay covered tranches' losses on the paths whose contract ends now
+        (``ending`` (N,) or one flag). Returns ``(calls (N, G), received (N, K))``.
+
+        A tranche's loss is its capital drawn less everything it received (coupons, capital and
+        upside): a guarantee restores principal, never pays a return on it."""
         N = self.cash.shape[0]
+        ending = np.broadcast_to(np.asarray(ending, dtype=bool), (N,))
         calls = np.zeros((N, len(self.guar_amount)))
         received = np.zeros((N, self.K))
+        if not ending.any():
+            return calls, received
         room = self._room()
         for g, k in enumerate(self.guar_covers):
-            # Cover unrepaid capital, never beyond the tranche's return cap.
-            short = np.minimum(np.maximum(0.0, self.drawn[:, k] - self.repaid[:, k]), room[:, k])
-            x = np.minimum(short, self.guar_amount[g] - self.guar_used[:, g])
+            loss = np.minimum(np.maximum(0.0, self.drawn[:, k] - self.paid_out[:, k]), room[:, k])
+            x = np.where(ending, np.minimum(loss, self.guar_amount[g] - self.guar_used[:, g]), 0.0)
             self.guar_used[:, g] += x
             self.repaid[:, k] += x
             self.paid_out[:, k] += x
@@ -182,54 +206,45 @@ class Waterfall:
         return calls, received
 
 
-class ConservationCheck:
-    """Money conservation, checked period by period on every path as the engine runs.
+def split_spending(
+    funded: np.ndarray, spent: np.ndarray, needed_fixed: np.ndarray,
+    upfront: np.ndarray, committed: np.ndarray, fixed: np.ndarray, backbone: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """What the period's spending paid for: ``partner_upfront``, ``partner_fixed`` (N, P) and
+    ``backbone_cost`` (N,), currency.
 
-    Each period gives the fund's cash at its end and one or more pairs of (money in, money out)
-    over the period, (N,) currency; every pair must move the cash from one period to the next.
-    ``finish(scale)`` raises :class:`ConservationError` if a residual, the cash left at the end or
-    the lowest cash is above ``tol x scale`` (or not a number).
+    Where ``funded`` (N,), every cost was met: service fees for all in service (``upfront``,
+    new enrolments included), fixed costs and the backbone. Elsewhere ``spent`` (N,) went to the
+    costs already committed (``committed`` service fees, ``fixed``, ``backbone``, summing to
+    ``needed_fixed``) pro rata, as far as it went.
     """
-
-    def __init__(self, n_paths: int, tol: float = 1e-9):
-        self.prev = np.zeros(n_paths)
-        self.tol = tol
-        self.worst = 0.0
-        self.lowest = 0.0
-        self.nan = False
-
-    def period(self, cash: np.ndarray, *pairs: tuple[np.ndarray, np.ndarray]) -> None:
-        change = cash - self.prev
-        for inflow, outflow in pairs:
-            resid = np.abs(change - (inflow - outflow))
-            worst = float(resid.max(initial=0.0))
-            # max propagates NaN (and inf - inf is NaN): a non-finite flow cannot slip through.
-            self.nan |= worst != worst
-            self.worst = max(self.worst, worst)
-        self.lowest = min(self.lowest, float(cash.min(initial=0.0)))
-        self.prev = cash.copy()
-
-    def finish(self, scale: float) -> float:
-        """Raise if money was not conserved; return the largest residual (cash left included)."""
-        end = float(np.abs(self.prev).max(initial=0.0))
-        limit = self.tol * max(scale, 1.0)
-        if self.nan or not np.isfinite(self.prev).all():
-            raise ConservationError("money not conserved: a flow or the cash balance is not a finite number")
-        if self.worst > limit or end > limit or -self.lowest > limit:
-            raise ConservationError(
-                f"money not conserved: largest residual {self.worst:.3g}, cash left at the end {end:.3g}, "
-                f"lowest cash {self.lowest:.3g} (tolerance {limit:.3g})"
-            )
-        return max(self.worst, end)
+    if funded.all():
+        return {"partner_upfront": upfront, "partner_fixed": fixed, "backbone_cost": backbone}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(funded, 1.0, np.where(needed_fixed > 0, spent / np.where(needed_fixed > 0, needed_fixed, 1.0), 0.0))
+    return {
+        "partner_upfront": np.where(funded[:, None], upfront, committed * scale[:, None]),
+        "partner_fixed": fixed * scale[:, None],
+        "backbone_cost": backbone * scale,
+    }
 
 
-def check_conservation(
-    cash: np.ndarray, inflow: np.ndarray, outflow: np.ndarray, scale: float, tol: float = 1e-9
-) -> float:
-    """Check ``cash[:, t] - cash[:, t-1] == inflow - outflow`` on every path and period, and
-    that cash ends at zero. All arrays (N, T) in currency. Returns the largest residual;
-    raises :class:`ConservationError` above ``tol x scale``."""
-    check = ConservationCheck(cash.shape[0], tol)
-    for t in range(cash.shape[1]):
-        check.period(cash[:, t], (inflow[:, t], outflow[:, t]))
-    return check.finish(scale)
+def split_excess(
+    excess: np.ndarray, to_commissioners: float, paid_so_far: np.ndarray, attributed_so_far: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The excess (N,) split into rebates to payers (N, C), pro rata to what each has paid, and
+    bonuses to partners (N, P), pro rata to the payments attributed to each;
+    ``to_commissioners`` is the payers' share (0..1). With nobody to rebate to (no payer paid,
+    no partner attributed), the rest goes to the payers equally."""
+    rebate = pro_rata(excess * to_commissioners, paid_so_far)
+    bonus = pro_rata(excess * (1 - to_commissioners), attributed_so_far)
+    leftover = excess - rowsum(rebate) - rowsum(bonus)
+    rebate += pro_rata(leftover, np.ones_like(paid_so_far))
+    return rebate, bonus
+
+
+def pro_rata(amount: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Split ``amount`` (N,) over columns in proportion to ``weights`` (N, M) (0 if all zero)."""
+    tot = rowsum(weights)[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(tot > 0, amount[:, None] * weights / np.where(tot > 0, tot, 1.0), 0.0)

@@ -86,22 +86,19 @@ class ObservedLedger(CommissionerLedger):
         super().__init__(s, draws, n_paths)
         self.obs = obs
         self.K = obs.as_of if obs.paid is not None else 0
+        self.reported_until = self.K
 
     def step(self, t: int) -> tuple[np.ndarray, np.ndarray]:
         if t >= self.K:
             return super().step(t)
-        if t % self.ppy == 0:
-            self.paid_year[:] = 0.0
-        slot = t % self.ring
-        due_cu = self.due[slot].copy()
-        self.due[slot] = 0.0
+        due_cu = self.take_due(t)
         N, C, U = due_cu.shape
         pay = np.broadcast_to(self.obs.paid[t], (N, C)).astype(np.float64)  # type: ignore[index]
         due = due_cu.sum(axis=2, keepdims=True)
         with np.errstate(divide="ignore", invalid="ignore"):
             split = np.where(due > 0, due_cu / np.where(due > 0, due, 1.0), 1.0 / U)
-        self.paid_year += pay
-        self.paid_total += pay
+        self.replaced += due[:, :, 0] - pay
+        self.book_payment(pay)
         self.cap_hit |= (self.paid_total >= self.total * (1 - 1e-9)) | (self.paid_year >= self.annual * (1 - 1e-9))
         return pay, pay[:, :, None] * split
 

@@ -304,11 +304,12 @@ class Results:
                 add("tranche", t.name, f"multiple_p{q}", v, "x")
             add("tranche", t.name, "multiple_mean", np.nanmean(mult) if np.isfinite(mult).any() else np.nan, "x")
             del mult
-            irr = col("tranche_irr", k)
-            for q, v in zip((5, 50, 95), metrics.quantiles(irr)):
+            irr, invested = _irr_for_quantiles(col("tranche_irr", k), col("tranche_in", k), col("tranche_out", k))
+            for q, v in zip((5, 50, 95), metrics.quantiles(irr[invested]) if invested.any() else [np.nan] * 3):
                 add("tranche", t.name, f"irr_p{q}", v, "per year")
-            add("tranche", t.name, "irr_undefined", float(np.mean(np.isnan(irr))), "share of paths")
-            del irr
+            add("tranche", t.name, "irr_undefined", float(np.mean(np.isnan(col("tranche_irr", k)) & invested)), "share of paths")
+            add("tranche", t.name, "not_drawn", float(np.mean(~invested)), "share of paths")
+            del irr, invested
             first = col("tranche_first_payment", k)
             add("tranche", t.name, "time_to_first_payment_median", np.nanmedian(first) if np.isfinite(first).any() else np.nan, "years")
             del first  # not alive through the next tranche's loss statistics
@@ -323,10 +324,17 @@ class Results:
             share = np.array([com.shares.get(o, 0.0) for o in s.outcome_names])
             their_outcomes = self._dot_columns("achieved", share).sum()
             their_value = self._dot_columns("additional", share * fiscal).sum()
+            net = paid - col("commissioner_rebate", c)
+            # Gross: what the payer paid out; net: less the rebates that came back to it.
             add("commissioner", com.name, "paid_mean", paid.mean(), cur)
             add("commissioner", com.name, "paid_p95", np.quantile(paid, 0.95), cur)
+            add("commissioner", com.name, "paid_net_mean", net.mean(), cur)
+            add("commissioner", com.name, "paid_net_p95", np.quantile(net, 0.95), cur)
             add("commissioner", com.name, "cost_per_outcome", paid.sum() / their_outcomes if their_outcomes > 0 else np.nan, cur)
+            add("commissioner", com.name, "cost_per_outcome_net", net.sum() / their_outcomes if their_outcomes > 0 else np.nan, cur)
             add("commissioner", com.name, "value_for_money", their_value / paid.sum() if paid.sum() > 0 else np.nan, "x")
+            add("commissioner", com.name, "value_for_money_net", their_value / net.sum() if net.sum() > 0 else np.nan, "x")
+            del net
             add("commissioner", com.name, "prob_cap_hit", col("cap_hit", c).mean(), "probability")
             add("commissioner", com.name, "lost_to_caps_mean", col("lost_to_caps", c).mean(), cur)
             add("commissioner", com.name, "lost_to_withdrawal_mean", col("lost_to_withdrawal", c).mean(), cur)
@@ -346,7 +354,11 @@ class Results:
         add("contract", s.name, "outcome_payments_p95", np.quantile(total_paid, 0.95), cur)
         add("contract", s.name, "fiscal_value_mean", fiscal_value.mean(), cur)
         add("contract", s.name, "value_for_money", fiscal_value.sum() / total_paid.sum() if total_paid.sum() > 0 else np.nan, "x")
-        del total_paid, fiscal_value
+        total_net = total_paid - self._row_sums("commissioner_rebate")
+        add("contract", s.name, "outcome_payments_net_mean", total_net.mean(), cur)
+        add("contract", s.name, "outcome_payments_net_p95", np.quantile(total_net, 0.95), cur)
+        add("contract", s.name, "value_for_money_net", fiscal_value.sum() / total_net.sum() if total_net.sum() > 0 else np.nan, "x")
+        del total_paid, total_net, fiscal_value
         add("contract", s.name, "prob_delivery_stopped", float(np.mean(col("stop_period") < s.horizon.n_periods)), "probability")
         add("contract", s.name, "due_after_horizon_mean", self._row_sums("due_after_horizon").mean(), cur)
         add("contract", s.name, "excess_mean", col("excess").mean(), cur)
@@ -465,3 +477,17 @@ class Results:
         df.index.name = "period_start"
         df.insert(0, "year", np.arange(series.shape[1]) / self.scenario.horizon.periods_per_year)
         return df
+
+
+def _irr_for_quantiles(irr: np.ndarray, paid_in: np.ndarray, paid_out: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """IRRs (paths,) ready for percentiles, and the paths that put money in (paths,) bool.
+
+    Percentiles are over every path with capital drawn, none left out: a total loss is -100% (the
+    engine's IRR already says so), and a path whose IRR has no defined value is ranked at the
+    bottom (-100%) if it lost money and at the top if it did not (there are very few such paths;
+    ``irr_undefined`` reports their share). Paths where nothing was drawn have no IRR and are
+    reported as ``not_drawn``."""
+    invested = paid_in > 0
+    undefined = np.isnan(irr) & invested
+    ranked = np.where(undefined, np.where(paid_out < paid_in, -1.0, np.inf), irr)
+    return ranked, invested
