@@ -28,12 +28,16 @@ LINT = (
 )
 
 
-def lint(root: Path) -> subprocess.CompletedProcess:
+def python(root: Path, code: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["PYTHONPATH"] = str(root)
     return subprocess.run(
-        [sys.executable, "-c", LINT], cwd=root, env=env, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=120,
     )
+
+
+def lint(root: Path) -> subprocess.CompletedProcess:
+    return python(root, LINT)
 
 
 def test_contracts_are_kept():
@@ -51,6 +55,17 @@ def test_layers_contract_names_every_subpackage():
     named = {name.strip() for layer in layers["layers"] for name in layer.split("|")}
     subpackages = {p.parent.name for p in (ROOT / "cib_sim").glob("*/__init__.py")}
     assert named == subpackages
+
+
+def test_the_package_root_is_only_a_facade():
+    """``cib_sim/__init__.py`` finds its public names lazily (``import_module``), so an import of
+    the root would hide a dependency from the contracts: inside the package, import from the
+    subpackage that defines the name."""
+    code = ("import grimp; g = grimp.build_graph('cib_sim', cache_dir=None); "
+            "print(sorted(g.find_modules_that_directly_import('cib_sim')))")
+    proc = python(ROOT, code)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]", proc.stdout
 
 
 @pytest.fixture
