@@ -20,7 +20,7 @@ def _load(path: str) -> Scenario:
 
 
 def _simulate(args: argparse.Namespace, s: Scenario):
-    from cib_sim import simulate
+    from cib_sim.run import simulate
 
     progress = not args.quiet and sys.stderr.isatty() or (args.paths >= 100_000 and not args.quiet)
     return simulate(s, n_paths=args.paths, seed=args.seed, workers=args.workers, progress=progress or None)
