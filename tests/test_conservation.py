@@ -24,8 +24,21 @@ AMOUNTS = (
     "earned", "commissioner_paid", "attributed", "partner_upfront", "partner_fixed", "partner_contingent",
     "partner_bonus", "drawn", "coupon", "capital", "upside", "guarantee_received", "guarantee_call",
     "commissioner_rebate", "backbone_cost", "backbone_fee", "excess", "cash", "income", "enrolled", "dropped",
-    "achieved", "lost_to_caps", "lost_to_withdrawal", "due_after_horizon",
+    "achieved", "lost_to_caps", "lost_to_withdrawal", "due_after_horizon", "deferred_fee", "intermediary_fee",
 )
+# Written out here, independently of the engine's registry; a test checks the two agree.
+MONEY_IN = ("commissioner_paid", "drawn", "guarantee_call")
+MONEY_OUT = (
+    "partner_upfront", "partner_fixed", "backbone_cost", "partner_contingent", "backbone_fee", "intermediary_fee",
+    "coupon", "capital", "upside", "deferred_fee", "guarantee_received", "commissioner_rebate", "partner_bonus",
+)
+
+
+def test_the_registry_names_the_same_money_in_and_out():
+    from cib_sim.engine import flows
+
+    assert set(flows.MONEY_IN) == set(MONEY_IN)
+    assert set(flows.MONEY_OUT) == set(MONEY_OUT)
 
 unit = st.floats(0.0, 1.0)
 
@@ -119,29 +132,46 @@ def scenarios(draw):
             "total_cap": draw(st.none() | st.floats(1e3, 3e6)),
             "payment_lag": draw(st.sampled_from([0.0, 0.25, 1.0, 3.0])),
             "withdrawal_hazard": draw(st.sampled_from([0.0, 0.0, 0.2, 2.0])),
+            "budget_overflow": draw(st.sampled_from(["lost", "carry"])),
         }
         for c in range(n_com)
     ]
 
     tranches = []
+    ranked = draw(st.booleans())
     for k in range(draw(st.integers(1, 3))):
-        kind = draw(st.sampled_from(["senior", "subordinated", "first_loss", "grant"]))
+        kind = draw(st.sampled_from(["senior", "subordinated", "first_loss", "grant", "recoverable_grant"]))
         tranches.append({
             "name": f"t{k}", "kind": kind, "commitment": draw(st.floats(1e3, 2e6)),
             "coupon": draw(st.sampled_from([0.0, 0.05, 0.15])),
             "cap_multiple": draw(st.none() | st.floats(1.0, 3.0)),
+            "cap_basis": draw(st.sampled_from(["drawn", "committed"])),
             "cap_irr": draw(st.none() | st.floats(0.0, 0.5)),
             "upside": draw(st.none() | st.booleans()),
         })
-    coverable = [t["name"] for t in tranches if t["kind"] != "grant"]
+        if ranked:  # pari passu groups
+            tranches[-1]["rank"] = draw(st.integers(1, 2))
+    coverable = [t["name"] for t in tranches if t["kind"] not in ("grant", "recoverable_grant")]
     if coverable:
         for g in range(draw(st.integers(0, 2))):
             tranches.append({"name": f"g{g}", "kind": "guarantee", "commitment": draw(st.floats(1e3, 1e6)),
-                             "covers": draw(st.sampled_from(coverable))})
+                             "covers": draw(st.sampled_from(coverable)),
+                             "share_of_drawn": draw(st.none() | st.floats(0.1, 1.0))})
+    capital_names = [t["name"] for t in tranches if t["kind"] != "guarantee"]
+    fees = [{"name": f"f{i}", "amount": draw(st.floats(1e3, 5e5)), "behind": draw(st.sampled_from(capital_names)),
+             "payee": draw(st.sampled_from(["intermediary", "partners"]))} for i in range(draw(st.integers(0, 2)))]
+    breaks = [{"at": round(draw(st.floats(0.05, 0.95)) * years, 3), "measure": "earned",
+               "trigger": draw(st.floats(0, 2e6)), "action": draw(st.sampled_from(["stop_enrolment", "stop_contract"]))}
+              for _ in range(draw(st.integers(0, 1)))]
+    if draw(st.booleans()):
+        breaks.append({"at": round(draw(st.floats(0.05, 0.95)) * years, 3), "measure": "achievement_rate",
+                       "outcome": names[0], "trigger": draw(unit), "action": draw(st.sampled_from(["stop_enrolment", "stop_contract"]))})
 
     # A success fee plus a partner's outcome share above 1 would pay out more than comes in:
     # see test_fee_and_outcome_share_cannot_exceed_the_payment.
     max_share = max(p["contract"]["outcome_share"] for p in partners)
+    fee_share = draw(st.floats(0, 1 - max_share))
+    intermediary_fee = draw(st.sampled_from([0.0, 0.0, 0.5])) * (1 - max_share - fee_share)
     d = {
         "name": "random",
         "horizon": {"years": years, "period": period},
@@ -150,13 +180,18 @@ def scenarios(draw):
         "partners": partners,
         "commissioners": commissioners,
         "tranches": tranches,
-        "backbone": {"cost": draw(st.sampled_from([0.0, 1e4, 2e5])), "success_fee": draw(st.floats(0, 1 - max_share))},
+        "backbone": {"cost": draw(st.sampled_from([0.0, 1e4, 2e5])), "success_fee": fee_share},
         "terms": {
             "recycling": draw(st.booleans()),
             "distribution_frequency": draw(st.sampled_from(["period", "year", "end"])),
             "excess_to": draw(st.sampled_from(["commissioners", "partners", "split"])),
             "excess_split": draw(unit),
+            "draw_order": draw(st.sampled_from(["pro_rata", "senior_first", "junior_first", "upfront"])),
+            "max_outcome_payments": draw(st.none() | st.floats(1e3, 3e6)),
+            "intermediary_fee": intermediary_fee,
+            "deferred_fees": fees,
         },
+        "breaks": breaks,
         "uncertainty": {
             "enabled": draw(st.booleans()), "rho": draw(st.floats(0, 0.9)),
             "maturity_delay_sd": draw(st.sampled_from([0.0, 0.5])), "referral_sd": draw(st.sampled_from([0.0, 0.3])),
@@ -177,17 +212,14 @@ def check_money(s, f):
         assert np.all(np.isfinite(a)), f"{name} has non-finite values"
         assert np.all(a >= -atol), f"{name} has negative values (min {a.min()})"
 
-    money_in = tot("commissioner_paid") + tot("drawn") + tot("guarantee_call")
-    money_out = (
-        tot("partner_upfront") + tot("partner_fixed") + tot("backbone_cost") + tot("partner_contingent")
-        + tot("backbone_fee") + tot("coupon") + tot("capital") + tot("upside") + tot("guarantee_received")
-        + tot("commissioner_rebate") + tot("partner_bonus")
-    )
+    money_in = sum(tot(n) for n in MONEY_IN)
+    money_out = sum(tot(n) for n in MONEY_OUT)
     np.testing.assert_allclose(np.cumsum(money_in - money_out, axis=1), f["cash"], rtol=0, atol=atol)
     np.testing.assert_allclose(f["cash"][:, -1], 0.0, atol=atol)
     # The fund's own cash: income is what commissioners paid less contingent payments and fees.
     np.testing.assert_allclose(
-        f["income"], tot("commissioner_paid") - tot("partner_contingent") - tot("backbone_fee"), atol=atol
+        f["income"], tot("commissioner_paid") - tot("partner_contingent") - tot("backbone_fee") - tot("intermediary_fee"),
+        atol=atol,
     )
     # Excess goes to somebody; guarantees pay what they are called for.
     np.testing.assert_allclose(f["excess"], tot("commissioner_rebate") + tot("partner_bonus"), atol=atol)
@@ -201,6 +233,10 @@ def check_money(s, f):
     dues = np.einsum("nto,co->nc", f["earned"], share) + f["earned_after_horizon"] @ share.T
     accounted = f["commissioner_paid"].sum(axis=1) + f["lost_to_caps"] + f["lost_to_withdrawal"] + f["due_after_horizon"]
     np.testing.assert_allclose(accounted, dues, atol=atol)
+    if s.terms.max_outcome_payments is not None:
+        assert np.all(tot("commissioner_paid").sum(axis=1) <= s.terms.max_outcome_payments * (1 + 1e-12) + atol)
+    for i, fee in enumerate(s.terms.deferred_fees):
+        assert np.all(f["deferred_fee"][:, :, i].sum(axis=1) <= fee.amount + atol)
     for c, com in enumerate(s.commissioners):
         paid = f["commissioner_paid"][:, :, c]
         if com.total_cap is not None:
@@ -218,27 +254,37 @@ def check_money(s, f):
         back = f["capital"][:, :, k].sum(axis=1) + f["guarantee_received"][:, :, k].sum(axis=1)
         assert np.all(back <= drawn[:, k] + atol)
         received = (f["coupon"] + f["capital"] + f["upside"])[:, :, k].sum(axis=1)
-        if t.kind == "grant":
-            assert np.all(received <= atol)
+        if t.kind == "grant":  # nothing back, but capital called up front and never spent
+            assert np.all((f["coupon"] + f["upside"])[:, :, k] <= atol)
+            if s.terms.draw_order != "upfront":
+                assert np.all(received <= atol)
         if not t.has_upside:
             assert np.all(f["upside"][:, :, k] <= atol)
         if t.cap_multiple is not None:
-            assert np.all(received <= t.cap_multiple * drawn[:, k] + atol)
+            base = t.commitment if t.cap_basis == "committed" else drawn[:, k]
+            assert np.all(received <= t.cap_multiple * base + atol)
         if t.cap_irr is not None:
             # Discounted at the cap rate, what the tranche received is at most what it put in.
             years = np.arange(T) / s.horizon.periods_per_year
             net = (f["coupon"] + f["capital"] + f["upside"] - f["drawn"])[:, :, k]
             assert np.all(net @ (1 + t.cap_irr) ** -years <= atol)
-    # Capital is drawn pro rata to commitment.
-    weights = np.array([t.commitment for t in caps]) / sum(t.commitment for t in caps)
-    np.testing.assert_allclose(drawn, drawn.sum(axis=1, keepdims=True) * weights, atol=atol)
+    if s.terms.draw_order == "pro_rata":  # capital is drawn pro rata to commitment
+        weights = np.array([t.commitment for t in caps]) / sum(t.commitment for t in caps)
+        np.testing.assert_allclose(drawn, drawn.sum(axis=1, keepdims=True) * weights, atol=atol)
+    if s.terms.draw_order == "upfront":  # everything at the start
+        np.testing.assert_allclose(f["drawn"][:, 0], np.broadcast_to([t.commitment for t in caps], drawn.shape), rtol=1e-12)
     guars = [t for t in s.tranches if t.kind == "guarantee"]
     for g, t in enumerate(guars):
-        assert np.all(f["guarantee_call"][:, :, g].sum(axis=1) <= t.commitment + atol)
+        call = f["guarantee_call"][:, :, g].sum(axis=1)
+        assert np.all(call <= t.commitment + atol)
+        if t.share_of_drawn is not None:
+            assert np.all(call <= t.share_of_drawn * drawn[:, [c.name for c in caps].index(t.covers)] + atol)
 
-    # Delivery stops for good at a funding shortfall.
+    # Delivery stops for good at a funding shortfall, and enrolment at a break clause.
     stopped = np.arange(T)[None, :] >= f["stop_period"][:, None]
     assert np.all(f["enrolled"].sum(axis=2)[stopped] == 0)
+    after_break = np.arange(T)[None, :] > f["break_period"][:, None]
+    assert np.all(f["enrolled"].sum(axis=2)[after_break] == 0)
 
     # Delivery: outcomes and dropouts never exceed enrolments; enrolment only in the window.
     assert np.all(f["achieved"] <= f["enrolled"][..., None] + 1e-9)
@@ -271,11 +317,12 @@ def test_money_is_conserved_on_random_scenarios(s, seed, mode):
 SUMMARY_METRICS = {
     "tranche": (
         "capital_drawn_mean", "prob_loss", "expected_loss", "cvar_5", "multiple_p5", "multiple_p50", "multiple_p95",
-        "multiple_mean", "irr_p5", "irr_p50", "irr_p95", "irr_undefined", "not_drawn",
+        "multiple_mean", "multiple_on_committed_mean", "irr_p5", "irr_p50", "irr_p95", "irr_undefined", "not_drawn",
         "time_to_first_payment_median",
         "peak_capital_mean",
     ),
     "guarantee": ("prob_called", "expected_call"),
+    "deferred_fee": ("paid_mean", "prob_paid_in_full"),
     "commissioner": (
         "paid_mean", "paid_p95", "paid_net_mean", "paid_net_p95", "cost_per_outcome", "cost_per_outcome_net",
         "value_for_money", "value_for_money_net", "prob_cap_hit", "lost_to_caps_mean",
@@ -285,7 +332,8 @@ SUMMARY_METRICS = {
     "outcome": ("achieved_mean", "earned_mean"),
     "contract": (
         "enrolled_mean", "outcome_payments_mean", "outcome_payments_p95", "fiscal_value_mean", "value_for_money",
-        "outcome_payments_net_mean", "outcome_payments_net_p95", "value_for_money_net", "prob_delivery_stopped", "due_after_horizon_mean", "excess_mean",
+        "outcome_payments_net_mean", "outcome_payments_net_p95", "value_for_money_net", "prob_delivery_stopped",
+        "prob_break", "intermediary_fee_mean", "due_after_horizon_mean", "excess_mean",
     ),
 }
 """The rows of ``Results.summary`` for each tranche, guarantee, commissioner, partner and
@@ -302,10 +350,12 @@ def test_simulate_runs_random_scenarios(s, seed):
     summary = r.summary()
     want = [("tranche", t.name, m) for t in s.capital_tranches for m in SUMMARY_METRICS["tranche"]]
     want += [("guarantee", t.name, m) for t in s.tranches if t.kind == "guarantee" for m in SUMMARY_METRICS["guarantee"]]
+    want += [("deferred_fee", f.name, m) for f in s.terms.deferred_fees for m in SUMMARY_METRICS["deferred_fee"]]
     want += [("commissioner", c.name, m) for c in s.commissioners for m in SUMMARY_METRICS["commissioner"]]
     want += [("partner", p.name, m) for p in s.partners for m in SUMMARY_METRICS["partner"]]
     want += [("outcome", o.name, m) for o in s.outcomes for m in SUMMARY_METRICS["outcome"]]
-    want += [("contract", s.name, m) for m in SUMMARY_METRICS["contract"]]
+    optional = {"prob_break": bool(s.breaks), "intermediary_fee_mean": bool(s.terms.intermediary_fee)}
+    want += [("contract", s.name, m) for m in SUMMARY_METRICS["contract"] if optional.get(m, True)]
     assert list(summary[["group", "name", "metric"]].itertuples(index=False, name=None)) == want
     paid = r.path["commissioner_paid"]
     assert r.metric("contract", s.name, "outcome_payments_mean") == pytest.approx(paid.sum(axis=1).mean(), rel=1e-9, abs=1e-9)

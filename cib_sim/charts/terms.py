@@ -44,7 +44,7 @@ def capital_stack_frame(scenario: Scenario) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-KIND_COLOURS = {"senior": "#08519c", "subordinated": "#4292c6", "first_loss": "#e9a23b", "grant": "#8ab17d", "guarantee": "#bdbdbd"}
+KIND_COLOURS = {"senior": "#08519c", "subordinated": "#4292c6", "first_loss": "#e9a23b", "grant": "#8ab17d", "recoverable_grant": "#b5cf6b", "guarantee": "#bdbdbd"}
 
 
 def capital_stack_chart(df: pd.DataFrame) -> alt.Chart:

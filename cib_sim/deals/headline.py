@@ -28,12 +28,13 @@ def expected_participants(s: Scenario) -> float:
 def max_outcome_payment(s: Scenario, participants: float) -> float:
     """The most the payers can pay, in the scenario's currency: the sum of their total caps when
     every payer has one, else every participant achieving every outcome at its top price (the
-    funded share of it)."""
+    funded share of it); never above the contract's cap on all payments together."""
+    cap_all = s.terms.max_outcome_payments if s.terms.max_outcome_payments is not None else math.inf
     caps = [c.total_cap for c in s.commissioners]
     if all(c is not None for c in caps):
-        return float(sum(caps))  # type: ignore[arg-type]
+        return float(min(sum(caps), cap_all))  # type: ignore[arg-type]
     unfunded = s.unfunded_shares()
-    return sum(o.top_price * (1 - unfunded.get(o.name, 0.0)) for o in s.outcomes) * participants
+    return float(min(sum(o.top_price * (1 - unfunded.get(o.name, 0.0)) for o in s.outcomes) * participants, cap_all))
 
 
 def headline_terms(s: Scenario) -> dict[str, Any]:

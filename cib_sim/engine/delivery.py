@@ -205,11 +205,30 @@ class DeliveryState:
         if self.mode != "expected":
             kept = np.rint(kept)
         self.waiting = np.where(open_, kept + arrivals, 0.0)
-        free = np.maximum(0.0, p.capacity - self._occupied)
-        if self.mode != "expected":
-            free = np.floor(free)
-        self._pending = np.where(open_, np.minimum(self.waiting, free), 0.0)
+        self._pending = np.where(open_, np.minimum(self.waiting, self.free_places()), 0.0)
         return self._pending
+
+    def free_places(self) -> np.ndarray:
+        """(N, U) places free in the period being proposed (whole places unless counts are
+        expectations)."""
+        free = np.maximum(0.0, self.plan.capacity - self._occupied)
+        return free if self.mode == "expected" else np.floor(free)
+
+    @property
+    def pending(self) -> np.ndarray | None:
+        """(N, U) the enrolments proposed for this period and not yet committed (None after)."""
+        return self._pending
+
+    def replace_pending(self, enrol: np.ndarray) -> None:
+        """Propose ``enrol`` (N, U) instead of the model's enrolments (e.g. reported ones)."""
+        self._pending = enrol
+
+    def record_cohort(self, t: int, enrol: np.ndarray, drop: np.ndarray, achieved: np.ndarray) -> None:
+        """Fix period t's cohort: enrolments, dropouts (N, U) and outcomes achieved (N, U, O)."""
+        self._pending = None
+        self.enrolled[:, t, :] = enrol
+        self.dropped[:, t, :] = drop
+        self.achieved[:, t] = achieved
 
     def service_costs(self, t: int, enrol: np.ndarray) -> np.ndarray:
         """(N, P) payments to partners for participants in service in period t, currency.
@@ -243,9 +262,7 @@ class DeliveryState:
         if not enrol.any():  # outside enrolment windows: no cohort, nothing to draw
             return
         drop = self.draw_dropouts(t, enrol)
-        self.enrolled[:, t, :] = enrol
-        self.dropped[:, t, :] = drop
-        self.achieved[:, t] = self.draw_outcomes(t, enrol, drop)
+        self.record_cohort(t, enrol, drop, self.draw_outcomes(t, enrol, drop))
 
     def draw_dropouts(self, t: int, enrol: np.ndarray) -> np.ndarray:
         """(N, U) dropouts among period t's enrolments ``enrol`` (N, U)."""

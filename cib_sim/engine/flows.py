@@ -7,7 +7,7 @@ name that is not in it raises :class:`UnknownFlowError` (a misspelt flow must ne
 
 Parties. Outside the contract: ``commissioners`` (outcome payers), ``investors`` (capital
 tranches), ``guarantors``, ``partners`` (delivery charities), ``backbone`` (the backbone
-organisation). Inside: the ``fund`` (the special-purpose vehicle's cash, which can hold a
+organisation), ``intermediary`` (the fund manager; also the payee of deferred fees). Inside: the ``fund`` (the special-purpose vehicle's cash, which can hold a
 balance) and the ``contract`` (a pass-through: an outcome payment is split at once between
 partners' contingent shares, the backbone's fee and the fund's income; a guarantee call goes
 straight to the covered tranche). Conservation, per path and period::
@@ -18,7 +18,7 @@ straight to the covered tranche). Conservation, per path and period::
 so the cash moves by money in from outside less money out to outside.
 
 Axes: ``O`` outcomes, ``C`` commissioners, ``P`` partners, ``K`` capital tranches (order of
-seniority), ``G`` guarantees, ``U`` delivery units. Money is currency per period.
+seniority), ``G`` guarantees, ``F`` deferred fees, ``U`` delivery units. Money is currency per period.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from cib_sim.engine.sample import n_units
 from cib_sim.scenario import Scenario
 
 INSIDE = ("fund", "contract")
-OUTSIDE = ("commissioners", "investors", "guarantors", "partners", "backbone")
+OUTSIDE = ("commissioners", "investors", "guarantors", "partners", "backbone", "intermediary")
 
 Unit = Literal["currency", "participants", "flag"]
 
@@ -90,10 +90,12 @@ FLOWS: dict[str, Flow] = {
         _f("commissioner_paid", "C", "currency", "commissioners", "contract", "outcome payments made"),
         _f("partner_contingent", "P", "currency", "contract", "partners", "partners' shares of outcome payments"),
         _f("backbone_fee", "", "currency", "contract", "backbone", "the backbone's success fee on outcome payments"),
+        _f("intermediary_fee", "", "currency", "contract", "intermediary", "the intermediary's share of outcome payments"),
         _f("income", "", "currency", "contract", "fund", "outcome payments net of contingent shares and fees", summed=False),
         _f("coupon", "K", "currency", "fund", "investors", "coupon (interest) paid to each tranche"),
         _f("capital", "K", "currency", "fund", "investors", "capital repaid to each tranche"),
         _f("upside", "K", "currency", "fund", "investors", "return above capital and coupon, within caps"),
+        _f("deferred_fee", "F", "currency", "fund", "intermediary", "deferred fees paid from income, to their payee"),
         _f("guarantee_call", "G", "currency", "guarantors", "contract", "money each guarantee pays in"),
         _f("guarantee_received", "K", "currency", "contract", "investors", "guarantee money each tranche receives"),
         _f("commissioner_rebate", "C", "currency", "fund", "commissioners", "excess returned to payers"),
@@ -138,7 +140,7 @@ def axis_sizes(s: Scenario) -> dict[str, int]:
     """The size of each axis letter for scenario ``s``."""
     return {
         "O": len(s.outcomes), "C": len(s.commissioners), "P": len(s.partners), "K": len(s.capital_tranches),
-        "G": sum(t.kind == "guarantee" for t in s.tranches), "U": n_units(s),
+        "G": sum(t.kind == "guarantee" for t in s.tranches), "F": len(s.terms.deferred_fees), "U": n_units(s),
     }
 
 

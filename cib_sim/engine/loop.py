@@ -28,7 +28,7 @@ from cib_sim.engine.payments import (
 from cib_sim.engine.reduce import ChunkReducer, ChunkResult, FlowHistory
 from cib_sim.engine.sample import Draws
 from cib_sim.engine.waterfall import Waterfall, split_excess, split_spending
-from cib_sim.scenario import Scenario
+from cib_sim.scenario import BreakClause, Scenario
 
 CountMode = Literal["approx", "exact", "expected"]
 
@@ -97,7 +97,11 @@ def _run(
     to_commissioners = {"commissioners": 1.0, "partners": 0.0, "split": terms.excess_split}[terms.excess_to]
     check = ConservationCheck(N, wf.K, len(s.commissioners))
 
+    reviews = break_reviews(s)
     stopped = np.zeros(N, dtype=bool)
+    closed = np.zeros(N, dtype=bool)  # enrolment stopped by a break clause
+    terminated = np.zeros(N, dtype=bool)  # delivery stopped by a break clause
+    break_period = np.full(N, T, dtype=np.int64)
     ended = np.zeros(N, dtype=bool)  # the contract is over on this path: final distribution made
     stop_period = np.full(N, T, dtype=np.int64)
     cum_paid = np.zeros((N, len(s.commissioners)))
@@ -107,12 +111,16 @@ def _run(
         wf.accrue()
         # Costs come first in a period: delivery proposes, the fund decides what it can pay for
         # (from capital, and from income of earlier periods when recycling).
-        proposed = dl.propose(t, stopped)
+        halted = stopped | closed
+        proposed = dl.propose(t, halted)
         upfront = dl.service_costs(t, proposed)
-        fixed = dl.fixed_costs(t, stopped)
-        backbone = np.where(stopped, 0.0, backbone_pp) if t < end_delivery else np.zeros(N)
+        fixed = dl.fixed_costs(t, halted)
+        backbone = np.where(halted, 0.0, backbone_pp) if t < end_delivery else np.zeros(N)
         # Participants already in service are committed costs; new enrolments are optional.
         committed = dl.service_costs(t, np.zeros_like(proposed))
+        if terminated.any():  # delivery stopped by a break clause: nobody is served or paid for
+            upfront = np.where(terminated[:, None], 0.0, upfront)
+            committed = np.where(terminated[:, None], 0.0, committed)
         fixed_total = rowsum(fixed) + backbone
         needed_fixed = fixed_total + rowsum(committed)
         needed_full = fixed_total + rowsum(upfront)
@@ -132,16 +140,28 @@ def _run(
             row["earned"] = earned.sum(axis=1)
             ledger.add_earned(t, earned, card.outcomes_earned)
         paid, paid_cu = ledger.step(t)
-        split = split_payment(paid, paid_cu, W, out_share, s.backbone.success_fee)
+        split = split_payment(paid, paid_cu, W, out_share, s.backbone.success_fee, terms.intermediary_fee)
         wf.receive(split["income"])
         cum_paid += paid
         cum_attr += split["attributed"]
         row.update(commissioner_paid=paid, **split)
 
+        # Break clauses at their review dates: stop enrolment, or the contract's delivery.
+        for b, period in reviews:
+            if period == t:
+                hit = ~(closed | terminated | stopped) & (break_measure(s, b, t, card, dl) < b.trigger)
+                break_period[hit] = t
+                closed |= hit
+                if b.action == "stop_contract":
+                    terminated |= hit
+                    wf.cancel_undrawn(hit)
+
         # The contract ends on a path at the horizon, or once delivery is over for good (ended,
         # or stopped and wound down) and nothing more can be earned or paid.
         last = t == T - 1
-        ending = _ending(t, last, end_delivery, stopped, stop_period, wind_down, card, ledger) & ~ended
+        halted_at = np.minimum(stop_period, break_period)
+        wound = np.where(terminated, 0, wind_down)
+        ending = _ending(t, last, end_delivery, stopped | closed, halted_at, wound, card, ledger) & ~ended
         due_date = {"period": True, "year": (t + 1) % ppy == 0, "end": False}[terms.distribution_frequency]
         due = due_date and (not terms.recycling or t >= end_delivery)
         if due or ending.any():
@@ -149,6 +169,8 @@ def _run(
             rebate, bonus = split_excess(d["excess"], to_commissioners, cum_paid, cum_attr)
             row.update(coupon=d["coupon"], capital=d["capital"], upside=d["upside"], excess=d["excess"],
                        commissioner_rebate=rebate, partner_bonus=bonus)
+            if wf.fee_amount.size:
+                row["deferred_fee"] = d["deferred_fee"]
         if ending.any() and wf.guar_amount.size:
             calls, received = wf.call_guarantees(ending)
             row.update(guarantee_call=calls, guarantee_received=received)
@@ -174,13 +196,35 @@ def _run(
     per_path = {
         "cap_hit": ledger.cap_hit, "lost_to_caps": ledger.lost_to_caps, "lost_to_withdrawal": ledger.lost_to_withdrawal,
         "due_after_horizon": ledger.due_after_horizon, "stop_period": stop_period, "earned_after_horizon": earned_after,
-        "dropped": dl.dropped,
+        "dropped": dl.dropped, "break_period": break_period,
     }
     return sink.finish(dl.enrolled, dl.achieved, per_path)
 
 
+def break_reviews(s: Scenario) -> list[tuple[BreakClause, int]]:
+    """Each break clause with the period of its review."""
+    return [(b, s.horizon.to_periods(b.at)) for b in s.breaks]
+
+
+def break_measure(s: Scenario, b: BreakClause, t: int, card: RateCard, dl: DeliveryState) -> np.ndarray:
+    """(N,) the result a break clause measures at the review in period t: outcome payments earned
+    so far (currency), or the achievement rate of the cohorts verified by t."""
+    if b.measure == "earned":
+        earned = card.earned_so_far()  # (N, O)
+        return earned.sum(axis=1) if b.outcome is None else earned[:, s.outcome_names.index(b.outcome)]
+    k = s.outcome_names.index(b.outcome)
+    lag = s.horizon.to_periods(s.outcomes[k].lag)
+    last = t - lag  # cohorts enrolled up to here are verified by t
+    if last < 0:
+        return np.zeros(dl.enrolled.shape[0])
+    achieved = dl.achieved[:, : last + 1, :, k].sum(axis=(1, 2))
+    enrolled = dl.enrolled[:, : last + 1, :].sum(axis=(1, 2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(enrolled > 0, achieved / np.where(enrolled > 0, enrolled, 1.0), 0.0)
+
+
 def _ending(
-    t: int, last: bool, end_delivery: int, stopped: np.ndarray, stop_period: np.ndarray, wind_down: int,
+    t: int, last: bool, end_delivery: int, stopped: np.ndarray, stop_period: np.ndarray, wind_down: int | np.ndarray,
     card: RateCard, ledger: CommissionerLedger,
 ) -> np.ndarray:
     """(N,) paths on which the contract ends in period t: the horizon's last period, or delivery

@@ -75,6 +75,10 @@ class RateCard:
         self.outcomes_earned: list[int] = []  # outcomes with a cohort verified in the last period asked
         self.last_enrolment = np.full((N, U), -1, dtype=np.int64)  # each unit's latest cohort so far
 
+    def earned_so_far(self) -> np.ndarray:
+        """(N, O) money earned so far by verified cohorts, currency."""
+        return self.paid_so_far.sum(axis=1)
+
     def note_enrolment(self, t: int) -> None:
         """Keep track of the latest period with enrolments (call once period t is committed)."""
         self.last_enrolment = np.where(self.dl.enrolled[:, t] > 0, t, self.last_enrolment)
@@ -142,10 +146,14 @@ class CommissionerLedger:
         self.share = np.array([[c.shares.get(o, 0.0) for o in s.outcome_names] for c in s.commissioners])  # (C, O)
         self.lag = np.array([h.to_periods(c.payment_lag) for c in s.commissioners])
         self.ring = int(self.lag.max()) + 1
+        if any(c.budget_overflow == "carry" and c.annual_budget is not None for c in s.commissioners):
+            self.ring = max(self.ring, self.ppy + 1)  # dues carried to next year's first period fit
         self.due = np.zeros((self.ring, n_paths, C, U))  # dues by the period they fall, mod ring
         self.annual = np.array([c.annual_budget if c.annual_budget is not None else np.inf for c in s.commissioners])
         self.total = np.array([c.total_cap if c.total_cap is not None else np.inf for c in s.commissioners])
         self.has_annual = bool(np.isfinite(self.annual).any())
+        self.carry = np.array([c.budget_overflow == "carry" for c in s.commissioners])
+        self.max_all = s.terms.max_outcome_payments  # all payers together, or None
         self.paid_year = np.zeros((n_paths, C))
         self.paid_total = np.zeros((n_paths, C))
         self.cap_hit = np.zeros((n_paths, C), dtype=bool)
@@ -201,17 +209,48 @@ class CommissionerLedger:
         self.paid_year += pay
         self.paid_total += pay
 
+    def _carry_forward(self, t: int, held: np.ndarray, due_cu: np.ndarray, due: np.ndarray) -> None:
+        """Book dues ``held`` (N, C) back at the start of the next contract year (split over
+        units as ``due_cu`` (N, C, U) was); after the horizon they are due after it."""
+        nxt = (t // self.ppy + 1) * self.ppy
+        with np.errstate(divide="ignore", invalid="ignore"):
+            by_unit = np.where(due[:, :, None] > 0, due_cu / np.where(due > 0, due, 1.0)[:, :, None], 0.0) * held[:, :, None]
+        if nxt >= self.T:
+            self.due_after_horizon += held
+            return
+        self.due[nxt % self.ring] += by_unit
+
     def step(self, t: int) -> tuple[np.ndarray, np.ndarray]:
         due_cu = self.take_due(t)
         due = due_cu[:, :, 0] if due_cu.shape[2] == 1 else rowsum(due_cu)  # (N, C)
         room = self.total - self.paid_total
         if self.has_annual:
-            room = np.minimum(self.annual - self.paid_year, room)
+            year_room = np.maximum(self.annual - self.paid_year, 0.0)
+            room = np.minimum(year_room, room)
         np.maximum(room, 0.0, out=room)
         active = t < self.d.withdraw_period
         pay = np.minimum(due, room)
         pay[~active] = 0.0
-        self.cap_hit |= active & (due > room + 1e-9)
+        if self.max_all is not None:
+            # The contract's cap on all payers together: once it binds, each pays pro rata to its dues.
+            left = np.maximum(self.max_all - rowsum(self.paid_total), 0.0)
+            want = rowsum(pay)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                scale = np.where(want > left, left / np.where(want > 0, want, 1.0), 1.0)
+            pay = pay * scale[:, None]
+        if self.has_annual and self.carry.any():
+            # Dues held back only by this year's budget wait for next year's, when asked to.
+            held = np.where(active & self.carry, np.maximum(due - pay, 0.0), 0.0)
+            held = np.minimum(held, np.maximum(self.total - self.paid_total - pay, 0.0))
+            if self.max_all is not None:
+                held = np.where((rowsum(self.paid_total) + rowsum(pay) < self.max_all)[:, None], held, 0.0)
+            if held.any():
+                self._carry_forward(t, held, due_cu, due)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    keep = np.where(due > 0, (due - held) / np.where(due > 0, due, 1.0), 1.0)
+                due_cu = due_cu * keep[:, :, None]
+                due = due - held
+        self.cap_hit |= active & (due > pay + 1e-9)
         lost = due - pay  # to a cap where active, to withdrawal where not
         self.lost_to_caps += np.where(active, lost, 0.0)
         self.lost_to_withdrawal += np.where(active, 0.0, lost)
@@ -224,25 +263,30 @@ class CommissionerLedger:
 
 
 def split_payment(
-    paid: np.ndarray, paid_by_unit: np.ndarray, weights: np.ndarray, outcome_share: np.ndarray, success_fee: float
+    paid: np.ndarray, paid_by_unit: np.ndarray, weights: np.ndarray, outcome_share: np.ndarray, success_fee: float,
+    intermediary_fee: float = 0.0,
 ) -> dict[str, np.ndarray]:
     """Where a period's outcome payments go: attributed to partners, their contingent shares,
     the backbone's fee, and the fund's income.
 
     ``paid`` (N, C) and ``paid_by_unit`` (N, C, U) currency; ``weights`` (U, P) from
     :func:`attribution_weights`; ``outcome_share`` (P,) each partner's contingent share;
-    ``success_fee`` the backbone's share. Returns ``attributed``, ``partner_contingent`` (N, P),
-    ``backbone_fee`` and ``income`` (N,).
+    ``success_fee`` the backbone's share, ``intermediary_fee`` the intermediary's. Returns
+    ``attributed``, ``partner_contingent`` (N, P), ``backbone_fee``, ``intermediary_fee`` (only
+    if it is not nil) and ``income`` (N,).
     """
     paid_total = rowsum(paid)
     by_unit = paid_total[:, None] if paid_by_unit.shape[2] == 1 else rowsum(np.moveaxis(paid_by_unit, 1, 2))  # (N, U)
     attributed = dot_last(by_unit[:, None, :], weights.T[None, :, :])  # (N, P)
     contingent = attributed * outcome_share
     fee = paid_total * success_fee
-    return {
-        "attributed": attributed, "partner_contingent": contingent, "backbone_fee": fee,
-        "income": paid_total - rowsum(contingent) - fee,
-    }
+    out = {"attributed": attributed, "partner_contingent": contingent, "backbone_fee": fee}
+    if intermediary_fee:
+        out["intermediary_fee"] = paid_total * intermediary_fee
+        out["income"] = paid_total - rowsum(contingent) - fee - out["intermediary_fee"]
+    else:
+        out["income"] = paid_total - rowsum(contingent) - fee
+    return out
 
 
 def attribution_weights(s: Scenario) -> np.ndarray:

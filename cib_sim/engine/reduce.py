@@ -119,7 +119,7 @@ class ChunkReducer:
     def finish(self, enrolled: np.ndarray, achieved: np.ndarray, per_path: dict[str, np.ndarray]) -> ChunkResult:
         """Add the cohorts (``enrolled`` (N, T, U), ``achieved`` (N, T, U, O) by enrolment
         period) and the per-path results of the run (``cap_hit``, ``lost_to_caps``,
-        ``lost_to_withdrawal``, ``due_after_horizon`` (N, C), ``stop_period`` (N,))."""
+        ``lost_to_withdrawal``, ``due_after_horizon`` (N, C), ``stop_period``, ``break_period`` (N,))."""
         for name, hist in (("enrolled", enrolled), ("achieved", achieved)):
             for t in range(hist.shape[1]):
                 self._period(name, t, hist[:, t])
@@ -180,6 +180,9 @@ def path_measures(
         "additional": additional,
         "fiscal_value": dot_last(additional, fiscal),
         "stop_period": per_path["stop_period"].astype(np.int32),
+        "break_period": per_path["break_period"].astype(np.int32),
+        "deferred_fee": total["deferred_fee"],
+        "intermediary_fee": total["intermediary_fee"],
     }
 
 
@@ -197,5 +200,5 @@ def reduce_chunk(s: Scenario, f: dict[str, np.ndarray], keep: int, block_sizes: 
     r = ChunkReducer(s, N, keep, block_sizes)
     for t in range(T):
         r.record(t, {name: f[name][:, t] for name in PERIOD_FLOWS})
-    per_path = {k: f[k] for k in ("cap_hit", "lost_to_caps", "lost_to_withdrawal", "due_after_horizon", "stop_period")}
+    per_path = {k: f[k] for k in ("cap_hit", "lost_to_caps", "lost_to_withdrawal", "due_after_horizon", "stop_period", "break_period")}
     return r.finish(f["enrolled"], f["achieved"], per_path)

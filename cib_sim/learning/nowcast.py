@@ -41,17 +41,14 @@ class ObservedDelivery(DeliveryState):
         # took everyone waiting: then nobody is left. Otherwise keep the model's list (at least
         # as long as the enrolments it supplied). Without this, model arrivals that exceed the
         # reported enrolments would pile up as a phantom waiting list.
-        free = np.maximum(0.0, self.plan.capacity - self._occupied)
-        if self.mode != "expected":
-            free = np.floor(free)
-        bound = enrol >= free - 1e-9
+        bound = enrol >= self.free_places() - 1e-9
         self.waiting = np.where(bound, np.maximum(self.waiting, enrol), enrol)
-        self._pending = enrol
-        return self._pending
+        self.replace_pending(enrol)
+        return enrol
 
     def service_costs(self, t: int, enrol: np.ndarray) -> np.ndarray:
         costs = super().service_costs(t, enrol)
-        if t == self.obs.stopped and enrol is self._pending:
+        if t == self.obs.stopped and enrol is self.pending:
             # The reported stop: the fund could not pay for this period's delivery. Costs no fund
             # can meet make the engine stop delivery here, as it did.
             return np.full_like(costs, np.inf)
@@ -61,20 +58,17 @@ class ObservedDelivery(DeliveryState):
         if t >= self.K:
             return super().commit(t, funded)
         # Reported enrolments happened, whatever the model's fund says.
-        assert self._pending is not None
-        enrol = self._pending
+        enrol = self.pending
+        assert enrol is not None
         self.waiting = np.maximum(self.waiting - enrol, 0.0)
         seen_waiting = self.obs.waiting[t]
         self.waiting = np.where(np.isnan(seen_waiting), self.waiting, seen_waiting)
-        self._pending = None
         drop = self.draw_dropouts(t, enrol)
         seen = self.obs.dropped[t]
         drop = np.where(np.isnan(seen), drop, seen)
-        self.enrolled[:, t, :] = enrol
-        self.dropped[:, t, :] = drop
         x = self.draw_outcomes(t, enrol, drop)
         v = self.obs.verified[t]
-        self.achieved[:, t] = np.where(v, np.nan_to_num(self.obs.achieved[t]), x)
+        self.record_cohort(t, enrol, drop, np.where(v, np.nan_to_num(self.obs.achieved[t]), x))
 
 
 class ObservedLedger(CommissionerLedger):

@@ -162,11 +162,12 @@ class Results:
             "tranche": self.tranche_names, "commissioner": self.commissioner_names,
             "outcome": s.outcome_names, "partner": s.partner_names, "guarantee": self.guarantee_names,
             "unit": ["zone"] if s.delivery.model == "zone" else s.partner_names,
+            "fee": [f.name for f in s.terms.deferred_fees],
         }
         axis_of = {
             "tranche_": "tranche", "commissioner_": "commissioner", "cap_hit": "commissioner", "lost_": "commissioner",
             "due_after": "commissioner", "achieved": "outcome", "additional": "outcome", "earned": "outcome", "enrolled": "unit",
-            "partner_": "partner", "guarantee_call": "guarantee",
+            "partner_": "partner", "guarantee_call": "guarantee", "deferred_fee": "fee",
         }
         tails = {k: self.path.tail(k) for k in self.path}
         if "tranche_in" in tails:
@@ -303,6 +304,8 @@ class Results:
             for q, v in zip((5, 50, 95), metrics.quantiles(mult)):
                 add("tranche", t.name, f"multiple_p{q}", v, "x")
             add("tranche", t.name, "multiple_mean", np.nanmean(mult) if np.isfinite(mult).any() else np.nan, "x")
+            # Money back over money committed: what an investor who set the commitment aside earns on it.
+            add("tranche", t.name, "multiple_on_committed_mean", col("tranche_out", k).mean() / t.commitment, "x")
             del mult
             irr, invested = _irr_for_quantiles(col("tranche_irr", k), col("tranche_in", k), col("tranche_out", k))
             for q, v in zip((5, 50, 95), metrics.quantiles(irr[invested]) if invested.any() else [np.nan] * 3):
@@ -318,6 +321,10 @@ class Results:
             call = col("guarantee_call", g)
             add("guarantee", name, "prob_called", float(np.mean(call > 0)), "probability")
             add("guarantee", name, "expected_call", call.mean(), cur)
+        for f, fee in enumerate(s.terms.deferred_fees):
+            paid = col("deferred_fee", f)
+            add("deferred_fee", fee.name, "paid_mean", paid.mean(), cur)
+            add("deferred_fee", fee.name, "prob_paid_in_full", float(np.mean(paid >= fee.amount * (1 - 1e-9))), "probability")
         fiscal = np.array([o.fiscal_value for o in s.outcomes])
         for c, com in enumerate(s.commissioners):
             paid = col("commissioner_paid", c)
@@ -360,6 +367,10 @@ class Results:
         add("contract", s.name, "value_for_money_net", fiscal_value.sum() / total_net.sum() if total_net.sum() > 0 else np.nan, "x")
         del total_paid, total_net, fiscal_value
         add("contract", s.name, "prob_delivery_stopped", float(np.mean(col("stop_period") < s.horizon.n_periods)), "probability")
+        if s.breaks:
+            add("contract", s.name, "prob_break", float(np.mean(col("break_period") < s.horizon.n_periods)), "probability")
+        if s.terms.intermediary_fee:
+            add("contract", s.name, "intermediary_fee_mean", col("intermediary_fee").mean(), cur)
         add("contract", s.name, "due_after_horizon_mean", self._row_sums("due_after_horizon").mean(), cur)
         add("contract", s.name, "excess_mean", col("excess").mean(), cur)
         return pd.DataFrame(rows)
@@ -455,6 +466,10 @@ class Results:
         for k, name in enumerate(self.tranche_names):
             rows.append((f"{name}: capital back", "out", -(tot["capital"][k] + tot["guarantee_received"][k])))
             rows.append((f"{name}: return", "out", -(tot["coupon"][k] + tot["upside"][k])))
+        if tot["intermediary_fee"].sum() > 0:
+            rows.append(("Intermediary fee", "out", -tot["intermediary_fee"].sum()))
+        for f, fee in enumerate(self.scenario.terms.deferred_fees):
+            rows.append((f"Deferred fee: {fee.name}", "out", -tot["deferred_fee"][f]))
         rows.append(("Rebate to commissioners", "out", -tot["commissioner_rebate"].sum()))
         rows.append(("Bonus to partners", "out", -tot["partner_bonus"].sum()))
         df = pd.DataFrame(rows, columns=["step", "direction", "amount"])

@@ -10,7 +10,9 @@ from cib_sim.scenario.model import (
     MAX_RATIO,
     PERIODS_PER_YEAR,
     Backbone,
+    BreakClause,
     Commissioner,
+    DeferredFee,
     Delivery,
     Effect,
     FieldErrors,
@@ -36,7 +38,7 @@ from cib_sim.scenario.model import (
 
 __all__ = [
     "MAX_MONEY", "MAX_PEOPLE", "MAX_RATIO", "FieldErrors",
-    "PERIODS_PER_YEAR", "Backbone", "Commissioner", "Delivery", "Effect", "Horizon", "Maturity", "Outcome",
+    "PERIODS_PER_YEAR", "Backbone", "BreakClause", "DeferredFee", "Commissioner", "Delivery", "Effect", "Horizon", "Maturity", "Outcome",
     "Partner", "PartnerContract", "Scenario", "ScenarioError", "Terms", "Tier", "Tranche", "Uncertainty",
     "errors_from_validation", "load_scenario", "parse_scenario", "parse_yaml", "save_scenario", "scenario_from_yaml",
     "scenario_to_yaml", "library_folder", "load_shipped", "shipped_scenarios",

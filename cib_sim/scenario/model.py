@@ -351,6 +351,9 @@ class Commissioner(_Model):
     total_cap: float | None = Field(None, gt=0, le=MAX_MONEY, description="Currency over the contract")
     payment_lag: float = Field(0.0, ge=0, le=10, description="Years from verification to payment")
     withdrawal_hazard: float = Field(0.0, ge=0, le=5, description="Probability rate per year of stopping paying")
+    budget_overflow: Literal["lost", "carry"] = Field(
+        "lost", description="Dues above the annual budget: lost, or carried to the next contract year"
+    )
 
     @field_validator("shares")
     @classmethod
@@ -362,29 +365,69 @@ class Commissioner(_Model):
 
 
 class Tranche(_Model):
-    """An investor tranche. The list order is seniority: first is most senior.
+    """An investor tranche. Seniority is ``rank`` (1 is most senior; tranches of equal rank are
+    *pari passu*: paid pro rata to what each is owed), by default the list order.
 
     ``coupon`` (per year, simple, on outstanding capital) is paid before capital. Once all capital
     and coupons are repaid, tranches with ``upside`` share the rest pro rata to commitment, each up
-    to its return cap (``cap_multiple`` of money drawn, and/or ``cap_irr`` a year). ``grant``
-    capital funds delivery and expects nothing back. A ``guarantee`` is not drawn for delivery:
-    at the end it pays the ``covers`` tranche's unrepaid capital, up to ``commitment``.
+    to its return cap (``cap_multiple`` of money drawn, or of money committed with ``cap_basis:
+    committed``; and/or ``cap_irr`` a year). ``grant`` capital funds delivery and expects nothing
+    back; a ``recoverable_grant`` is repaid, without return, in its rank, if income allows. A
+    ``guarantee`` is not drawn for delivery: when the contract ends it pays the ``covers``
+    tranche's loss of principal (capital drawn less everything it received), up to
+    ``commitment`` and, with ``share_of_drawn``, to that share of the capital drawn.
     """
 
     name: str = Field(min_length=1)
-    kind: Literal["senior", "subordinated", "first_loss", "grant", "guarantee"] = "senior"
+    kind: Literal["senior", "subordinated", "first_loss", "grant", "recoverable_grant", "guarantee"] = "senior"
     commitment: float = Field(gt=0, le=MAX_MONEY, description="Currency")
+    rank: int | None = Field(None, ge=1, le=100, description="Seniority, 1 most senior; equal ranks are pari passu")
     coupon: float = Field(0.0, ge=0, le=1, description="Coupon or hurdle rate per year")
-    cap_multiple: float | None = Field(None, ge=1, le=MAX_RATIO, description="Most cash back as a multiple of capital drawn")
+    cap_multiple: float | None = Field(None, ge=1, le=MAX_RATIO, description="Most cash back as a multiple of capital")
+    cap_basis: Literal["drawn", "committed"] = Field("drawn", description="What cap_multiple multiplies")
     cap_irr: float | None = Field(None, ge=0, le=2, description="Most return, as an IRR per year")
     upside: bool | None = Field(None, description="Shares the upside; default: subordinated and first_loss do")
     covers: str | None = Field(None, description="Name of the tranche a guarantee covers")
+    share_of_drawn: float | None = Field(
+        None, gt=0, le=1, description="A guarantee covers at most this share of the covered tranche's capital drawn"
+    )
 
     @property
     def has_upside(self) -> bool:
         if self.upside is not None:
-            return self.upside and self.kind not in ("grant", "guarantee")
+            return self.upside and self.kind not in ("grant", "recoverable_grant", "guarantee")
         return self.kind in ("subordinated", "first_loss")
+
+
+class DeferredFee(_Model):
+    """A fee paid only from outcome income, in the waterfall right behind tranche ``behind``
+    (after it and every more senior tranche are settled, before any junior one): e.g. a
+    provider's deferred margin or an intermediary's deferred management fee."""
+
+    name: str = Field(min_length=1)
+    amount: float = Field(gt=0, le=MAX_MONEY, description="Currency")
+    behind: str = Field(description="Name of the tranche it ranks behind")
+    payee: Literal["intermediary", "partners"] = "intermediary"
+
+
+class BreakClause(_Model):
+    """At review date ``at`` (years), if the measured result is below ``trigger``: ``stop_enrolment``
+    (no new participants; those in service finish and are paid for; fixed and backbone costs
+    stop) or ``stop_contract`` (delivery stops at once: no more costs, undrawn capital is
+    cancelled). Either way outcomes of participants already enrolled are still verified and paid
+    as they fall due, and the contract ends, with its final distribution and guarantee calls,
+    once nothing more can come.
+
+    ``measure``: ``earned`` (currency of outcome payments earned so far, of ``outcome`` or of all
+    outcomes) or ``achievement_rate`` (outcomes achieved per participant in the cohorts of
+    ``outcome`` verified by the review date).
+    """
+
+    at: float = Field(gt=0, le=50, description="Years from the start")
+    measure: Literal["earned", "achievement_rate"] = "earned"
+    outcome: str | None = Field(None, description="The outcome measured (required for achievement_rate)")
+    trigger: float = Field(ge=0, le=MAX_MONEY, description="Below this, the clause applies")
+    action: Literal["stop_enrolment", "stop_contract"] = "stop_enrolment"
 
 
 class Backbone(_Model):
@@ -395,7 +438,15 @@ class Backbone(_Model):
 
 
 class Terms(_Model):
-    """Contract terms between the fund, its investors and its payers."""
+    """Contract terms between the fund, its investors and its payers.
+
+    ``draw_order``: how capital is called for costs: ``pro_rata`` to commitment, ``senior_first``
+    or ``junior_first`` (by rank, pro rata within a rank), or ``upfront`` (all commitments at the
+    start, held in the fund until spent). ``max_outcome_payments``: a cap on all payers' outcome
+    payments together (pro rata to their dues once it binds). ``intermediary_fee``: the
+    intermediary's share of each outcome payment. ``deferred_fees``: fees paid from income in the
+    waterfall behind a named tranche.
+    """
 
     recycling: bool = Field(
         False, description="Outcome payments fund further delivery; distributions wait for delivery to end"
@@ -403,6 +454,10 @@ class Terms(_Model):
     distribution_frequency: Literal["period", "year", "end"] = "period"
     excess_to: Literal["commissioners", "partners", "split"] = "commissioners"
     excess_split: float = Field(0.5, ge=0, le=1, description="Share of excess to commissioners when 'split'")
+    draw_order: Literal["pro_rata", "senior_first", "junior_first", "upfront"] = "pro_rata"
+    max_outcome_payments: float | None = Field(None, gt=0, le=MAX_MONEY, description="Currency, all payers together")
+    intermediary_fee: float = Field(0.0, ge=0, le=1, description="Share of outcome payments to the intermediary")
+    deferred_fees: list[DeferredFee] = Field(default_factory=list)
 
 
 class Uncertainty(_Model):
@@ -438,6 +493,7 @@ class Scenario(_Model):
     backbone: Backbone = Field(default_factory=Backbone)
     terms: Terms = Field(default_factory=Terms)
     uncertainty: Uncertainty = Field(default_factory=Uncertainty)
+    breaks: list[BreakClause] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _cross_check(self) -> "Scenario":
@@ -527,10 +583,6 @@ def _cross_field_errors(s: Scenario) -> list[tuple[str, str]]:
         if any(v < 0 for v in s.delivery.split.values()):
             errs.append(("delivery.split", "shares must be >= 0"))
 
-    for i, p in enumerate(s.partners):
-        if p.contract.outcome_share + s.backbone.success_fee > 1 + 1e-12:
-            errs.append((f"partners[{i}].contract.outcome_share", f"with the backbone's success_fee "
-                         f"({s.backbone.success_fee:g}) it passes on more than all of the outcome payments"))
 
     for i, c in enumerate(s.commissioners):
         for o in c.shares:
@@ -553,6 +605,38 @@ def _cross_field_errors(s: Scenario) -> list[tuple[str, str]]:
                 errs.append((f"tranches[{i}].covers", f"{t.covers!r} is not a senior, subordinated or first_loss tranche"))
         elif t.covers is not None:
             errs.append((f"tranches[{i}].covers", "only a guarantee covers another tranche"))
+        if t.share_of_drawn is not None and t.kind != "guarantee":
+            errs.append((f"tranches[{i}].share_of_drawn", "only a guarantee has a share_of_drawn"))
+        if t.rank is not None and t.kind == "guarantee":
+            errs.append((f"tranches[{i}].rank", "a guarantee is not drawn and has no rank"))
+    capital = [t for t in s.tranches if t.kind != "guarantee"]
+    if any(t.rank is not None for t in capital) and any(t.rank is None for t in capital):
+        errs.append(("tranches", "give every capital tranche a rank, or none (then the list order is seniority)"))
+    capital_names = {t.name for t in capital}
+    for i, f in enumerate(s.terms.deferred_fees):
+        if f.behind not in capital_names:
+            errs.append((f"terms.deferred_fees[{i}].behind", f"{f.behind!r} is not a capital tranche"))
+    fee_names = [f.name for f in s.terms.deferred_fees]
+    for i, n in enumerate(fee_names):
+        if n in fee_names[:i]:
+            errs.append((f"terms.deferred_fees[{i}].name", f"duplicate name {n!r}"))
+    shares = s.terms.intermediary_fee + s.backbone.success_fee
+    for i, p in enumerate(s.partners):
+        if p.contract.outcome_share + shares > 1 + 1e-12:
+            fees = f"the backbone's success_fee ({s.backbone.success_fee:g})"
+            if s.terms.intermediary_fee:
+                fees += f" and the intermediary_fee ({s.terms.intermediary_fee:g})"
+            errs.append((f"partners[{i}].contract.outcome_share", f"with {fees} it passes on more than all of the outcome payments"))
+    for i, b in enumerate(s.breaks):
+        if b.at >= years:
+            errs.append((f"breaks[{i}].at", f"must be before the end of the horizon ({years} years)"))
+        if b.outcome is not None and b.outcome not in known:
+            errs.append((f"breaks[{i}].outcome", f"unknown outcome {b.outcome!r} (known: {known_txt})"))
+        if b.measure == "achievement_rate":
+            if b.outcome is None:
+                errs.append((f"breaks[{i}].outcome", "required when measure is 'achievement_rate'"))
+            if b.trigger > 1:
+                errs.append((f"breaks[{i}].trigger", "an achievement rate is between 0 and 1"))
     return errs
 
 
