@@ -20,3 +20,10 @@ from cases import CASES, normalise, read_stored  # noqa: E402
 def test_fresh_output_matches_stored_backtest(name):
     fresh = normalise(CASES[name]())
     pd.testing.assert_frame_equal(fresh, read_stored(name), check_exact=True)
+
+
+def test_every_shipped_scenario_has_a_backtest():
+    from cib_sim.scenario import shipped_scenarios
+
+    stems = set(shipped_scenarios())  # file stem -> path
+    assert stems and stems <= {name.removeprefix("summary_") for name in CASES}

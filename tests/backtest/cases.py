@@ -26,6 +26,7 @@ SUMMARIES = [
     ("peterborough", 6000, 12),
     ("rate_card_fund", 6000, 13),
     ("stress_slow_start", 6000, 14),
+    ("chicago_child_parent_center", 6000, 15),
 ]
 
 
