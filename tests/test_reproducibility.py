@@ -163,3 +163,31 @@ def test_exact_and_approx_counts_agree_within_monte_carlo_error():
     # and the spread: standard deviations within 10%
     a, b = approx.path["achieved"][:, 0], exact.path["achieved"][:, 0]
     assert a.std() == pytest.approx(b.std(), rel=0.1)
+
+
+def test_an_already_spawned_seed_sequence_gives_the_same_paths_everywhere():
+    """The seed rule (run/plan.py): a SeedSequence is used as it stands, its blocks being the
+    children it would spawn next; simulate, the analysis runner and the reference model all
+    follow it, and none advances the caller's sequence."""
+    import numpy as np
+
+    from cib_sim import simulate
+    from cib_sim.analysis import run as analysis_run
+    from cib_sim.reference.des import simulate_des
+    from cib_sim.run.plan import RunPlan
+
+    seq = np.random.SeedSequence(7)
+    seq.spawn(3)  # already spawned: its next children are 3, 4, ...
+    expected = np.random.SeedSequence(7).spawn(6)[3:]
+    plan = RunPlan.make(2 * BLOCK + 1, seq)
+    assert [b.seed.spawn_key for b in plan.blocks] == [c.spawn_key for c in expected]
+    assert seq.n_children_spawned == 3  # not advanced
+    s = make_scenario(uncertainty={"enabled": True}, **{"partners[0].effect": {"job": {"mean": 0.2, "sd": 0.1}}})
+    a = simulate(s, 50, seed=seq, keep_paths=0).summary()
+    b = analysis_run(s, 50, seed=seq, keep_paths=0).summary()
+    c = simulate(s, 50, seed=seq, keep_paths=0, chunk_size=1).summary()
+    assert a.equals(b) and a.equals(c)
+    d1 = simulate_des(s, 6, seed=seq, keep_paths=0, chunk_size=2).summary()
+    d2 = simulate_des(s, 6, seed=seq, keep_paths=0, chunk_size=6).summary()
+    assert d1.equals(d2)
+    assert seq.n_children_spawned == 3

@@ -76,13 +76,13 @@ from cib_sim.engine import run_paths
 from cib_sim.engine.reduce import ChunkResult, reduce_chunk
 from cib_sim.engine.sample import Draws, sample_block
 from cib_sim.results import Results
-from cib_sim.run.plan import BLOCK, block_seeds
+from cib_sim.run.plan import BLOCK, RunPlan, block_seeds
 from cib_sim.scenario import Outcome, Scenario
 
 DES_STREAM = 0xDE5
 """Spawn-key element that separates the reference model's participant stream from the engine's."""
 
-DEFAULT_CHUNK = 64
+DES_SLICE = 64  # paths per piece of work: the participant-level model is slow (see RunPlan.slices)
 """Paths per job when work is spread over processes (results do not depend on it)."""
 
 
@@ -706,7 +706,7 @@ def simulate_des(
     workers: int = 1,
     keep_paths: int = 2_000,
     options: DesOptions | None = None,
-    chunk_size: int = DEFAULT_CHUNK,
+    chunk_size: int = DES_SLICE,
 ) -> Results:
     """Monte Carlo over ``n_paths`` paths of the participant-level reference model.
 
@@ -720,17 +720,10 @@ def simulate_des(
         raise ValueError(f"n_paths: must be a whole number >= 1 (got {n_paths!r})")
     if workers < 1:
         raise ValueError(f"workers: must be >= 1 (got {workers})")
-    seeds = block_seeds(seed, n_paths)
-    jobs = []
-    left = keep_paths
+    # The run planner's blocks and seeds, in pieces of chunk_size paths (the model is slow).
     text = scenario.model_dump_json()
-    for b, sd in enumerate(seeds):
-        size = min(BLOCK, n_paths - b * BLOCK)
-        for start in range(0, size, chunk_size):
-            stop = min(size, start + chunk_size)
-            keep = max(0, min(left, stop - start))
-            left -= keep
-            jobs.append((text, sd, size, start, stop, options, keep))
+    plan = RunPlan.make(n_paths, seed)
+    jobs = [(text, b.seed, b.size, start, stop, options, keep) for b, start, stop, keep in plan.slices(chunk_size, keep_paths)]
     if workers == 1 or len(jobs) == 1:
         parts = [_job(j) for j in jobs]
     else:

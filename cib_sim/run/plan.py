@@ -113,3 +113,19 @@ class RunPlan:
             left -= keep
             chunks.append(Chunk(group, keep))
         return cls(n, blocks, tuple(chunks))
+
+    def slices(self, size: int, keep_paths: int = 0) -> list[tuple[Block, int, int, int]]:
+        """Pieces of at most ``size`` paths within blocks, for models too slow for whole blocks
+        (the reference model): ``(block, start, stop, keep)`` with ``start``/``stop`` paths
+        within the block and ``keep`` the piece's share of the run's first ``keep_paths``. A
+        path's numbers still come from its block's seed, so the pieces change nothing."""
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+            raise ValueError(f"chunk_size: must be a whole number >= 1 (got {size!r})")
+        out, left = [], max(0, int(keep_paths))
+        for b in self.blocks:
+            for start in range(0, b.size, size):
+                stop = min(b.size, start + size)
+                keep = min(left, stop - start)
+                left -= keep
+                out.append((b, start, stop, keep))
+        return out
