@@ -161,7 +161,7 @@ def test_engine_payments_match_participant_account_exactly(path: Path):
     flows, dl = run_block(s, block_seeds(5, 12)[0], 12, options=DES_OPTIONS)
     scale = max(1.0, float(np.abs(flows["commissioner_paid"]).max()))
     for n in range(12):
-        acc = contract_payments(s, dl.enrolled[n], dl.achieved[n], dl.draws.withdraw_period[n])
+        acc = contract_payments(s, dl.enrolled[n], dl.achieved[n], dl.draws.withdraw_period[n], dl.draws, n)
         np.testing.assert_allclose(acc.earned, flows["earned"][n], rtol=0, atol=1e-9 * scale)
         np.testing.assert_allclose(acc.paid, flows["commissioner_paid"][n], rtol=0, atol=1e-9 * scale)
         np.testing.assert_allclose(acc.earned_after_horizon, flows["earned_after_horizon"][n], rtol=0, atol=1e-9 * scale)
@@ -231,7 +231,7 @@ def test_outcome_with_lag_under_half_a_period_is_paid_in_the_enrolment_period():
     flows, dl = run_block(s, block_seeds(1, 4)[0], 4)
     assert dl.achieved.sum() > 0
     for n in range(4):
-        acc = contract_payments(s, dl.enrolled[n], dl.achieved[n], dl.draws.withdraw_period[n])
+        acc = contract_payments(s, dl.enrolled[n], dl.achieved[n], dl.draws.withdraw_period[n], dl.draws, n)
         np.testing.assert_allclose(acc.paid, flows["commissioner_paid"][n])
         # Every outcome is paid in the period its participant enrolled (price 1000, no lags).
         np.testing.assert_allclose(flows["commissioner_paid"][n, :, 0], 1000.0 * dl.achieved[n, :, 0, 0])
