@@ -304,3 +304,23 @@ def test_drawn_drift_spreads_outcomes_across_paths():
     assert x.mean() == pytest.approx(10 * (0.5 + 0.02 * 1.5), abs=4 * x.std() / np.sqrt(N_STAT))
     slope = np.polyfit(d.drift[:, 0], x, 1)[0]
     assert slope == pytest.approx(15.0, rel=0.15)  # 10 participants x 1.5 years
+
+
+def test_readme_examples_of_the_outcome_terms_validate():
+    """Each one-line YAML example in README's *Outcome measurement terms* is a valid outcome."""
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = text.split("### Outcome measurement terms", 1)[1].split("\n### ", 1)[0]
+    examples = re.findall(r"`(\{name: .*?\})`", section)
+    assert len(examples) == 4
+    for ex in examples:
+        o = yaml.safe_load(ex)
+        d = scenario_dict(outcomes=[o])
+        d["commissioners"][0]["shares"] = {o["name"]: 1.0}
+        d["partners"][0]["effect"] = {o["name"]: {"mean": 0.1}}
+        s = parse_scenario(d)
+        assert run(s)["earned"].shape[2] == 1
