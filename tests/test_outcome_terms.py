@@ -19,7 +19,12 @@ from scenario_builders import make_scenario, run, scenario_dict
 
 from cib_sim import simulate
 from cib_sim.engine.sample import sample_block
-from cib_sim.scenario import ScenarioError, parse_scenario, scenario_from_yaml, scenario_to_yaml
+from cib_sim.scenario import (
+    ScenarioError,
+    parse_scenario,
+    scenario_from_yaml,
+    scenario_to_yaml,
+)
 
 COUNT = {"name": "job", "kind": "count", "baseline_rate": 2.0, "lag": 1.0, "price": 100.0,
          "count": {"per": "year", "window_years": 2.0, "instalments": 1}}

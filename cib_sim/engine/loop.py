@@ -18,7 +18,12 @@ import numpy as np
 
 from cib_sim.engine.arrays import rowsum
 from cib_sim.engine.conservation import ConservationCheck
-from cib_sim.engine.delivery import DeliveryState, counterfactual_outcomes, delivery_end_period, needs_counterfactual
+from cib_sim.engine.delivery import (
+    DeliveryState,
+    counterfactual_outcomes,
+    delivery_end_period,
+    needs_counterfactual,
+)
 from cib_sim.engine.payments import (
     CommissionerLedger,
     RateCard,

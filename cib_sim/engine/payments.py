@@ -207,7 +207,6 @@ class RateCard:
 
     def earned(self, t: int) -> np.ndarray | None:
         """(N, U, O) money earned by cohorts verified in period t; None if no cohort is."""
-        dl = self.dl
         N, U, O = self.paid_so_far.shape
         out = None
         self.outcomes_earned = []
