@@ -329,3 +329,14 @@ def test_readme_examples_of_the_outcome_terms_validate():
         d["partners"][0]["effect"] = {o["name"]: {"mean": 0.1}}
         s = parse_scenario(d)
         assert run(s)["earned"].shape[2] == 1
+
+
+def test_headline_maximum_payment_counts_lump_sums_and_events():
+    from cib_sim.deals.headline import max_outcome_payment
+
+    per_cohort = make_scenario(**{"outcomes[0].payment_basis": "lump_sum", "outcomes[0].schedule": STEPS})
+    assert max_outcome_payment(per_cohort, 20) == pytest.approx(2 * 5000)  # two yearly cohorts
+    programme = make_scenario(**{"outcomes[0].payment_basis": "lump_sum", "outcomes[0].schedule": STEPS,
+                                 "outcomes[0].schedule_per": "programme"})
+    assert max_outcome_payment(programme, 20) == pytest.approx(5000)
+    assert max_outcome_payment(count_scenario(), 20) == pytest.approx(20 * 4 * 100)  # every baseline event avoided
