@@ -192,6 +192,9 @@ def test_count_outcome_value_for_money_counts_events_avoided():
     r = simulate(s, n_paths=1, seed=0)
     np.testing.assert_allclose(r.path["additional"][0], [24])  # 80 baseline events - 56 recorded
     assert r.metric("contract", s.name, "fiscal_value_mean") == pytest.approx(1200)
+    # The payer's cost per outcome is per event avoided: 2,400 paid for 24 avoided.
+    assert r.metric("commissioner", "C", "cost_per_outcome") == pytest.approx(100)
+    assert r.summary().set_index(["group", "metric"]).loc[("outcome", "achieved_mean"), "unit"] == "events"
 
 
 # --- c. comparison groups --------------------------------------------------------------------
