@@ -547,7 +547,8 @@ class Uncertainty(_Model):
     Effects are Normal(mean, sd) per partner and outcome; a common shock with correlation ``rho``
     (a Gaussian copula) moves every partner's effect, maturity delay and referral volume together.
     ``enabled: false`` switches all randomness off: parameters at their means, counts at their
-    expectations, no exits or withdrawals, so a hand calculation can check the engine.
+    expectations, control groups' rates at the counterfactual rate, drifts at their means, no
+    exits or withdrawals, so a hand calculation can check the engine.
     """
 
     enabled: bool = True
