@@ -1,7 +1,9 @@
 """Money is conserved on random valid scenarios, recomputed from the flows independently of the
 engine's own check.
 
-Hypothesis builds scenarios across both delivery models, every payment basis, random caps,
+Hypothesis builds scenarios across both delivery models, every payment basis (lump sums per
+cohort and per programme included), binary and count outcomes (instalments, dispersion),
+comparison groups and drifting baselines, random caps,
 lags, hazards, tranche stacks, guarantees, recycling and terms; each runs on a few paths. For
 every path and period: money in (outcome payments, capital drawn, guarantee calls) = money out
 (delivery, backbone, contingent payments, investors, rebates, bonuses) + the change in cash held;
@@ -58,10 +60,12 @@ def scenarios(draw):
     n_out = draw(st.integers(1, 3))
     outcomes = []
     for i in range(n_out):
-        basis = draw(st.sampled_from(["rate_card", "above_baseline", "tiered"]))
+        basis = draw(st.sampled_from(["rate_card", "above_baseline", "tiered", "lump_sum"]))
+        kind = draw(st.sampled_from(["binary", "binary", "count"]))
         o = {
             "name": f"o{i}",
-            "baseline_rate": draw(st.sampled_from([0.0, 0.1, 0.3, 0.6, 1.0])),
+            "kind": kind,
+            "baseline_rate": draw(st.sampled_from([0.0, 0.1, 0.3, 0.6, 1.0] + ([2.5, 12.0] if kind == "count" else []))),
             "lag": draw(st.sampled_from([0.0, 0.25, 0.5, 1.0, 2.0])),
             "price": draw(st.floats(0, 5000)),
             "payment_basis": basis,
@@ -77,6 +81,25 @@ def scenarios(draw):
         if basis == "tiered":
             levels = sorted(draw(st.sets(st.sampled_from([0.0, 0.05, 0.1, 0.3, 0.8]), min_size=1, max_size=3)))
             o["tiers"] = [{"min_improvement": m, "price": draw(st.floats(0, 5000))} for m in levels]
+        if basis == "lump_sum":
+            levels = sorted(draw(st.sets(st.sampled_from([0.0, 0.05, 0.1, 0.3, 0.8]), min_size=1, max_size=3)))
+            amounts = sorted(draw(st.floats(0, 2e5)) for _ in levels)
+            o["schedule"] = [{"min_improvement": m, "amount": a} for m, a in zip(levels, amounts)]
+            o["schedule_per"] = draw(st.sampled_from(["cohort", "programme"]))
+        if kind == "count":
+            o["count"] = {
+                "per": draw(st.sampled_from(["year", "window"])),
+                "window_years": draw(st.sampled_from([0.25, 1.0, 2.0, 3.5])),
+                "instalments": draw(st.sampled_from([1, 1, 2, 3, 7])),
+                "dispersion": draw(st.none() | st.sampled_from([0.3, 2.0])),
+            }
+        comparison = draw(st.sampled_from(["none", "none", "randomised", "matched", "historical"]))
+        if comparison != "none" and (basis != "rate_card" or kind == "count"):
+            c = {"kind": comparison, "drift": draw(st.sampled_from([0.0, 0.0, -0.1, 0.05])),
+                 "drift_sd": draw(st.sampled_from([0.0, 0.03]))}
+            if comparison != "historical":
+                c["size"] = draw(st.sampled_from([1.0, 30.0, 500.0]))
+            o["comparison"] = c
         outcomes.append(o)
     names = [o["name"] for o in outcomes]
 
@@ -286,8 +309,12 @@ def check_money(s, f):
     after_break = np.arange(T)[None, :] > f["break_period"][:, None]
     assert np.all(f["enrolled"].sum(axis=2)[after_break] == 0)
 
-    # Delivery: outcomes and dropouts never exceed enrolments; enrolment only in the window.
-    assert np.all(f["achieved"] <= f["enrolled"][..., None] + 1e-9)
+    # Delivery: outcomes and dropouts never exceed enrolments (a count outcome counts events,
+    # which can); enrolment only in the window.
+    binary = [k for k, o in enumerate(s.outcomes) if o.kind == "binary"]
+    assert np.all(f["achieved"][..., binary] <= f["enrolled"][..., None] + 1e-9)
+    if "counterfactual" in f:  # events or outcomes without the intervention: never negative
+        assert np.all(f["counterfactual"] >= 0)
     assert np.all(f["dropped"] <= f["enrolled"] + 1e-9)
     h = s.horizon
     units = [s.delivery] if s.delivery.model == "zone" else s.partners

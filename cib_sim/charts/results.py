@@ -422,8 +422,8 @@ def outcomes_chart(data: Results | pd.DataFrame, title: str | None = None) -> al
 
 
 def uplift_frame(results: Results) -> pd.DataFrame:
-    """Outcomes above the no-intervention baseline per participant enrolled, by enrolment
-    period: the partners' maturity as the contract sees it. Columns ``period_start``, ``year``,
+    """Outcomes above the no-intervention baseline (count outcomes: events avoided) per
+    participant enrolled, by enrolment period: the partners' maturity as the contract sees it. Columns ``period_start``, ``year``,
     ``series`` (an outcome in the zone model, a partner in the pipelines model), ``series_kind``,
     ``uplift`` (outcomes per participant), ``enrolled``, ``period``. Periods with no enrolment
     are left out."""
@@ -431,8 +431,11 @@ def uplift_frame(results: Results) -> pd.DataFrame:
     h = s.horizon
     ach = results.period_mean["achieved"]  # (T, U, O)
     enr = results.period_mean["enrolled"]  # (T, U)
-    base = np.array([o.baseline_rate for o in s.outcomes])
+    base = np.array([o.baseline_events for o in s.outcomes])
     above = ach - enr[:, :, None] * base[None, None, :]
+    # A count outcome counts events: what is above the baseline is the events avoided.
+    is_count = np.array([o.kind == "count" for o in s.outcomes])
+    above = np.where(is_count[None, None, :], -above, above)
     idx = results.period_index
     T = ach.shape[0]
     parts = []

@@ -14,7 +14,7 @@ from typing import Any
 from cib_sim.engine import run_paths
 from cib_sim.engine.sample import sample_block
 from cib_sim.run.plan import block_seeds
-from cib_sim.scenario import Scenario
+from cib_sim.scenario import Outcome, Scenario
 
 
 def expected_participants(s: Scenario) -> float:
@@ -27,14 +27,35 @@ def expected_participants(s: Scenario) -> float:
 
 def max_outcome_payment(s: Scenario, participants: float) -> float:
     """The most the payers can pay, in the scenario's currency: the sum of their total caps when
-    every payer has one, else every participant achieving every outcome at its top price (the
-    funded share of it); never above the contract's cap on all payments together."""
+    every payer has one, else every participant achieving every outcome at its top price (count
+    outcomes: avoiding every baseline event), plus every lump sum at its top step (the funded
+    share of it); never above the contract's cap on all payments together."""
     cap_all = s.terms.max_outcome_payments if s.terms.max_outcome_payments is not None else math.inf
     caps = [c.total_cap for c in s.commissioners]
     if all(c is not None for c in caps):
         return float(min(sum(caps), cap_all))  # type: ignore[arg-type]
     unfunded = s.unfunded_shares()
-    return float(min(sum(o.top_price * (1 - unfunded.get(o.name, 0.0)) for o in s.outcomes) * participants, cap_all))
+    per_person = sum(o.top_price * (1 - unfunded.get(o.name, 0.0)) for o in s.outcomes if o.payment_basis != "lump_sum")
+    lump = sum(_most_in_lump_sums(s, o) * (1 - unfunded.get(o.name, 0.0)) for o in s.outcomes if o.payment_basis == "lump_sum")
+    return float(min(per_person * participants + lump, cap_all))
+
+
+def _most_in_lump_sums(s: Scenario, o: Outcome) -> float:
+    """The most a ``lump_sum`` outcome can pay: its top step once for the programme, or once per
+    assessment cohort of each delivery unit (cohorts of ``cohort_years``, default one period, within
+    each unit's enrolment window)."""
+    top = max(step.amount for step in o.schedule)
+    if o.schedule_per == "programme":
+        return top
+    h = s.horizon
+    group = max(1, h.to_periods(o.cohort_years)) if o.cohort_years is not None else 1
+    units = [s.delivery] if s.delivery.model == "zone" else s.partners
+    cohorts = 0
+    for u in units:
+        end = h.n_periods if u.enrolment_end is None else min(h.n_periods, h.to_periods(u.enrolment_end))
+        start = h.to_periods(u.enrolment_start)
+        cohorts += len({t // group for t in range(start, end)})
+    return top * cohorts
 
 
 def headline_terms(s: Scenario) -> dict[str, Any]:

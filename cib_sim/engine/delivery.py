@@ -73,6 +73,67 @@ def poisson_from_normal(z: np.ndarray, lam: np.ndarray) -> np.ndarray:
     return np.where(lam > 0, stats.poisson.ppf(u, np.maximum(lam, 1e-300)), 0.0)
 
 
+def nbinom_from_normal(z: np.ndarray, n: np.ndarray, mu: np.ndarray, shape: float | None) -> np.ndarray:
+    """Exact total count of ``n`` participants, each negative binomial with mean ``mu`` and
+    ``shape`` (Poisson when None), by inverse CDF of ``Phi(z)``: NB(n shape, mean n mu)."""
+    u = special.ndtr(z)
+    lam = np.maximum(n, 0) * np.maximum(mu, 0)
+    if shape is None:
+        return np.where(lam > 0, stats.poisson.ppf(u, np.maximum(lam, 1e-300)), 0.0)
+    r = np.maximum(n, 0) * shape
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.where(lam > 0, r / (r + lam), 1.0)
+    return np.where(lam > 0, stats.nbinom.ppf(u, np.maximum(r, 1e-300), p), 0.0)
+
+
+def count_cumulants(n: np.ndarray, mu: np.ndarray, shape: float | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean, variance and third cumulant of the total count of ``n`` participants, each negative
+    binomial with mean ``mu`` and ``shape`` (Poisson when None)."""
+    if shape is None:
+        m = n * mu
+        return m, m, m
+    mu2 = mu * mu
+    return n * mu, n * (mu + mu2 / shape), n * (mu + 3.0 * mu2 / shape + 2.0 * mu2 * mu / (shape * shape))
+
+
+def years_at(t: int | np.ndarray, ppy: int) -> np.ndarray | float:
+    """Years from the contract start to the middle of period t (when its enrolments happen, on
+    average)."""
+    return (t + 0.5) / ppy
+
+
+def counterfactual_rate(s: Scenario, drift: np.ndarray | None, years: float | np.ndarray) -> np.ndarray:
+    """(N, O) (or (O,) without drift) outcomes per participant without the intervention, for a
+    participant enrolled ``years`` after the contract start: the baseline probability, moved by
+    the path's ``drift`` a year and clipped to [0, 1] (binary), or the baseline events over the
+    tracking window times ``max(0, 1 + drift x years)`` (count)."""
+    base = np.array([o.baseline_events for o in s.outcomes])
+    if drift is None:
+        return base
+    is_count = np.array([o.kind == "count" for o in s.outcomes])
+    shift = drift * years
+    return np.where(is_count, base * np.maximum(0.0, 1.0 + shift), np.clip(base + shift, 0.0, 1.0))
+
+
+def needs_counterfactual(s: Scenario, draws: Draws) -> bool:
+    """Whether the outcomes above the counterfactual need :func:`counterfactual_outcomes` (a
+    count outcome, or a drift): otherwise they are achieved less baseline x enrolled."""
+    return draws.drift is not None or any(o.kind == "count" for o in s.outcomes)
+
+
+def counterfactual_outcomes(s: Scenario, drift: np.ndarray | None, enrolled: np.ndarray) -> np.ndarray:
+    """(N, O) outcomes (count outcomes: events) the participants enrolled (``enrolled`` (N, T,
+    U)) would have had without the intervention, summed over cohorts."""
+    by_period = enrolled.sum(axis=2)  # (N, T)
+    if drift is None:
+        return by_period.sum(axis=1)[:, None] * counterfactual_rate(s, None, 0.0)
+    ppy = s.horizon.periods_per_year
+    out = np.zeros((enrolled.shape[0], len(s.outcomes)))
+    for t in range(enrolled.shape[1]):
+        out += by_period[:, t, None] * counterfactual_rate(s, drift, years_at(t, ppy))
+    return out
+
+
 def maturity(years_since_start: np.ndarray | float, half: np.ndarray, steepness: float, kind: str) -> np.ndarray:
     """Share of the full effect reached, 0..1. ``half`` (N, ...) in years."""
     if kind == "immediate":
@@ -138,7 +199,11 @@ class DeliveryState:
         self.enrolled = np.zeros((T, N, U)).transpose(1, 0, 2)
         self.dropped = np.zeros((T, N, U)).transpose(1, 0, 2)
         self.achieved = np.zeros((T, N, U, O)).transpose(1, 0, 2, 3)
-        self.baseline = np.array([o.baseline_rate for o in s.outcomes])
+        # Count outcomes: the success "probability" is computed with a baseline of 0, so that it
+        # is the share of events avoided (clipped to [0, 1]); their rates are separate.
+        self.baseline = np.array([0.0 if o.kind == "count" else o.baseline_rate for o in s.outcomes])
+        self.count_k = [k for k, o in enumerate(s.outcomes) if o.kind == "count"]
+        self.binary_drift = draws.drift is not None and any(o.kind == "binary" for o in s.outcomes)
         self.reach = np.array([p.reach for p in s.partners])
         self.cost = np.array([p.cost for p in s.partners])
         self.upfront = np.array([p.contract.upfront_share for p in s.partners])
@@ -277,16 +342,47 @@ class DeliveryState:
         """(N, U, O) outcomes achieved by period t's cohort: completers at the success
         probability, dropouts at the baseline."""
         p1 = self.success_probability(t)  # (N, U, O)
+        share_avoided = p1[..., self.count_k] if self.count_k else None
         p0 = self.baseline
+        if self.binary_drift:  # the drift moves every participant's probability, treated or not
+            shift = self.d.drift * years_at(t, self.ppy)
+            shift[:, self.count_k] = 0.0
+            p1 = np.clip(p1 + shift[:, None, :], 0.0, 1.0)
+            p0 = np.clip(p0 + shift[:, None, :], 0.0, 1.0)
         n1, n0 = (enrol - drop)[..., None], drop[..., None]
         z = self.d.noise("outcomes", t)
         if self.mode == "exact":
-            return binomial_from_normal(z, n1, p1) + binomial_from_normal(self.d.noise("outcomes_dropped", t), n0, p0)
-        v1, v0 = p1 * (1 - p1), p0 * (1 - p0)
-        mean = n1 * p1 + n0 * p0
-        var = n1 * v1 + n0 * v0
-        k3 = n1 * v1 * (1 - 2 * p1) + n0 * v0 * (1 - 2 * p0)
-        return count_from_normal(z, mean, var, k3, n1 + n0, self.mode)
+            out = binomial_from_normal(z, n1, p1) + binomial_from_normal(self.d.noise("outcomes_dropped", t), n0, p0)
+        else:
+            v1, v0 = p1 * (1 - p1), p0 * (1 - p0)
+            mean = n1 * p1 + n0 * p0
+            var = n1 * v1 + n0 * v0
+            k3 = n1 * v1 * (1 - 2 * p1) + n0 * v0 * (1 - 2 * p0)
+            out = count_from_normal(z, mean, var, k3, n1 + n0, self.mode)
+        if self.count_k:
+            out = self._draw_counts(t, out, share_avoided, n1[..., 0], n0[..., 0], z)
+        return out
+
+    def _draw_counts(self, t: int, out: np.ndarray, avoided: np.ndarray, n1: np.ndarray, n0: np.ndarray,
+                     z: np.ndarray) -> np.ndarray:
+        """``out`` with its count outcomes' columns replaced by the events of period t's cohort
+        over the tracking window: completers at the baseline rate times (1 - ``avoided``),
+        dropouts at the baseline rate; ``n1``, ``n0`` (N, U) completers and dropouts."""
+        out = np.array(out, dtype=np.float64, copy=True)
+        rate0 = counterfactual_rate(self.s, self.d.drift, years_at(t, self.ppy))  # (O,) or (N, O)
+        for j, k in enumerate(self.count_k):
+            o = self.s.outcomes[k]
+            shape = o.count.dispersion
+            m0 = rate0[..., k] if rate0.ndim == 1 else rate0[:, k][:, None]
+            m1 = m0 * (1.0 - avoided[..., j])
+            if self.mode == "exact":
+                zd = self.d.noise("outcomes_dropped", t)[..., k]
+                out[..., k] = nbinom_from_normal(z[..., k], n1, m1, shape) + nbinom_from_normal(zd, n0, m0, shape)
+                continue
+            a1, v1, c1 = count_cumulants(n1, m1, shape)
+            a0, v0, c0 = count_cumulants(n0, m0, shape)
+            out[..., k] = count_from_normal(z[..., k], a1 + a0, v1 + v0, c1 + c0, None, self.mode)
+        return out
 
     def success_probability(self, t: int) -> np.ndarray:
         """(N, U, O) probability that a completer enrolled in period t achieves each outcome."""

@@ -18,7 +18,12 @@ import numpy as np
 
 from cib_sim.engine.arrays import rowsum
 from cib_sim.engine.conservation import ConservationCheck
-from cib_sim.engine.delivery import DeliveryState, delivery_end_period
+from cib_sim.engine.delivery import (
+    DeliveryState,
+    counterfactual_outcomes,
+    delivery_end_period,
+    needs_counterfactual,
+)
 from cib_sim.engine.payments import (
     CommissionerLedger,
     RateCard,
@@ -51,7 +56,9 @@ def run_paths(
     (N,T,C); excess (N,T); cash (N,T); funded (N,T) bool (delivery not yet stopped by a
     funding shortfall). Also per path: cap_hit, lost_to_caps,
     lost_to_withdrawal, due_after_horizon (N,C); stop_period (N,) (T: never stopped);
-    earned_after_horizon (N,O): outcomes verified after the horizon, currency.
+    earned_after_horizon (N,O): outcomes verified after the horizon, currency; with a count outcome
+    or a drifting counterfactual, counterfactual (N,O): the outcomes (events) the enrolled would
+    have had without the intervention.
 
     ``delivery``: an object with :class:`~cib_sim.engine.delivery.DeliveryState`'s interface to use
     instead of the aggregate one (the reference model plugs its participant-level simulation in
@@ -84,7 +91,7 @@ def _run(
     N, T = draws.n_paths, s.horizon.n_periods
     ppy = s.horizon.periods_per_year
     dl = delivery if delivery is not None else DeliveryState(s, draws, mode)
-    card = RateCard(s, dl)
+    card = RateCard(s, dl, draws, mode)
     ledger = ledger if ledger is not None else CommissionerLedger(s, draws, N)
     wf = Waterfall(s, N)
     W = attribution_weights(s)  # (U, P)
@@ -198,6 +205,8 @@ def _run(
         "due_after_horizon": ledger.due_after_horizon, "stop_period": stop_period, "earned_after_horizon": earned_after,
         "dropped": dl.dropped, "break_period": break_period,
     }
+    if needs_counterfactual(s, draws):
+        per_path["counterfactual"] = counterfactual_outcomes(s, draws.drift, dl.enrolled)
     return sink.finish(dl.enrolled, dl.achieved, per_path)
 
 

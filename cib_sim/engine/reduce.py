@@ -154,6 +154,13 @@ def path_measures(
     baseline = np.array([o.baseline_rate for o in s.outcomes])
     by_outcome = achieved.sum(axis=1)  # (N, O)
     additional = by_outcome - enrolled.sum(axis=1)[:, None] * baseline
+    cf = per_path.get("counterfactual")
+    if cf is not None:  # count outcomes (events avoided) or a drifting counterfactual
+        for k, o in enumerate(s.outcomes):
+            if o.kind == "count":
+                additional[:, k] = cf[:, k] - by_outcome[:, k]
+            elif o.comparison is not None and (o.comparison.drift != 0 or o.comparison.drift_sd > 0):
+                additional[:, k] = by_outcome[:, k] - cf[:, k]
     return {
         "tranche_in": total["drawn"],
         "tranche_out": investor_flows(total)[1],
@@ -200,5 +207,6 @@ def reduce_chunk(s: Scenario, f: dict[str, np.ndarray], keep: int, block_sizes: 
     r = ChunkReducer(s, N, keep, block_sizes)
     for t in range(T):
         r.record(t, {name: f[name][:, t] for name in PERIOD_FLOWS})
-    per_path = {k: f[k] for k in ("cap_hit", "lost_to_caps", "lost_to_withdrawal", "due_after_horizon", "stop_period", "break_period")}
+    per_path = {k: f[k] for k in ("cap_hit", "lost_to_caps", "lost_to_withdrawal", "due_after_horizon", "stop_period",
+                                  "break_period", "counterfactual") if k in f}
     return r.finish(f["enrolled"], f["achieved"], per_path)

@@ -33,6 +33,13 @@ class Draws:
       :meth:`noise`. Period-first, so that each period's slice is contiguous.
     z_outcomes_dropped: (E, N, U, O) or None: extra normals, only for ``exact`` counts.
     z_first: the period of the first row of the noise arrays.
+    drift: (N, O) or None: each outcome's drift a year of the rate without the intervention
+      (None: no outcome drifts).
+    z_control: (T, N, U, O) or None: standard normals for the control group of the assessment
+      cohort that closes in each period (None: no outcome has a control group).
+
+    ``drift`` and ``z_control`` come from their own stream (:data:`OUTCOME_STREAM`), so adding
+    them leaves every other draw, and so every existing result, unchanged.
     """
 
     effect: np.ndarray
@@ -45,6 +52,8 @@ class Draws:
     z_outcomes: np.ndarray
     z_outcomes_dropped: np.ndarray | None = None
     z_first: int = 0
+    drift: np.ndarray | None = None
+    z_control: np.ndarray | None = None
 
     def noise(self, name: str, t: int) -> np.ndarray:
         """Period t's row of the noise array ``z_<name>`` (zeros outside the enrolment window,
@@ -99,6 +108,39 @@ def enrolment_window(s: Scenario) -> tuple[int, int]:
     return first, max(first, stop)
 
 
+OUTCOME_STREAM = 0xC0A7
+"""Spawn-key element of the stream for measurement draws (drift, control groups), separate from
+the block's main stream so that scenarios without them draw exactly what they always drew."""
+
+
+def has_measurement_draws(s: Scenario) -> tuple[bool, bool]:
+    """``(drift, control)``: whether some outcome drifts, whether some has a control group."""
+    drift = any(o.comparison is not None and (o.comparison.drift != 0 or o.comparison.drift_sd > 0) for o in s.outcomes)
+    control = any(o.control_size is not None for o in s.outcomes)
+    return drift, control
+
+
+def _measurement_draws(
+    s: Scenario, seed: np.random.SeedSequence, n: int
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """``(drift (n, O), z_control (T, n, U, O))`` from the block's measurement stream."""
+    want_drift, want_control = has_measurement_draws(s)
+    if not (want_drift or want_control):
+        return None, None
+    sub = np.random.SeedSequence(seed.entropy, spawn_key=tuple(seed.spawn_key) + (OUTCOME_STREAM,))
+    rng = np.random.Generator(np.random.PCG64(sub))
+    O, T, U = len(s.outcomes), s.horizon.n_periods, n_units(s)
+    mean = np.array([o.drift[0] for o in s.outcomes])
+    sd = np.array([o.drift[1] for o in s.outcomes])
+    on = s.uncertainty.enabled
+    eps = rng.standard_normal((n, O))
+    drift = (mean + sd * eps if on else np.broadcast_to(mean, (n, O)).copy()) if want_drift else None
+    z_control = None
+    if want_control:
+        z_control = rng.standard_normal((T, n, U, O)) if on else np.zeros((T, n, U, O))
+    return drift, z_control
+
+
 def _event_period(rng: np.random.Generator, hazard: np.ndarray, shape: tuple[int, ...], ppy: int, T: int) -> np.ndarray:
     """First period at or after an exponential event time with rate ``hazard`` per year."""
     e = rng.standard_exponential(shape)
@@ -140,6 +182,7 @@ def sample_block(s: Scenario, seed: np.random.SeedSequence, n: int, exact: bool 
     z_out = rng.standard_normal((E, n, U, O))
     z_out_d = rng.standard_normal((E, n, U, O)) if exact else None
 
+    drift, z_control = _measurement_draws(s, seed, n)
     if not u.enabled:
         return Draws(
             effect=np.broadcast_to(mean, (n, P, O)).copy(),
@@ -152,6 +195,8 @@ def sample_block(s: Scenario, seed: np.random.SeedSequence, n: int, exact: bool 
             z_outcomes=np.zeros((E, n, U, O)),
             z_outcomes_dropped=np.zeros((E, n, U, O)) if exact else None,
             z_first=first,
+            drift=drift,
+            z_control=z_control,
         )
 
     shock = common[:, None]
@@ -160,7 +205,7 @@ def sample_block(s: Scenario, seed: np.random.SeedSequence, n: int, exact: bool 
     half_m = np.maximum(0.0, half - u.maturity_delay_sd * (a * shock + b * eps_delay))
     sig = u.referral_sd
     ref_mult = np.exp(sig * (a * shock + b * eps_ref) - 0.5 * sig * sig)
-    return Draws(effect, half_m, ref_mult, exit_period, withdraw_period, z_ref, z_drop, z_out, z_out_d, first)
+    return Draws(effect, half_m, ref_mult, exit_period, withdraw_period, z_ref, z_drop, z_out, z_out_d, first, drift, z_control)
 
 
 def sample(s: Scenario, seeds: list[np.random.SeedSequence], sizes: list[int], exact: bool = False) -> Draws:

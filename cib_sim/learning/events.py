@@ -8,7 +8,7 @@ import pandas as pd
 
 from cib_sim.engine.delivery import unit_plan
 from cib_sim.engine.metrics import LOSS_RTOL
-from cib_sim.engine.payments import improvement
+from cib_sim.engine.payments import improvement, measured_improvement
 from cib_sim.engine.reduce import investor_flows
 from cib_sim.learning.observed import unit_names
 from cib_sim.scenario import Scenario
@@ -23,11 +23,16 @@ def _event_key(group: str, name: str, event: str) -> str:
 
 def _cohort_improvement(o, flows: dict[str, np.ndarray], u: int, k: int, lo: int, hi: int) -> np.ndarray:
     """(N,) improvement of the participants unit u enrolled in periods lo..hi-1 on outcome k
-    (NaN where nobody enrolled), as the contract measures it."""
+    (NaN where nobody enrolled), as the contract measures it (against the baseline: a control
+    group's drawn rate is not seen here)."""
     a = flows["achieved"][:, lo:hi, u, k].sum(axis=1)
     n = flows["enrolled"][:, lo:hi, u].sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = np.where(n > 0, a / np.where(n > 0, n, 1.0), 0.0)
+    if o.kind == "count" or o.payment_basis == "lump_sum":
+        # Against the baseline: a control group's draw is not in the flows.
+        imp = measured_improvement(rate, o.baseline_events, o.improvement, o.kind == "count")
+        return np.where(n > 0, imp, np.nan)
     return np.where(n > 0, improvement(rate, o.baseline_rate, o.improvement), np.nan)
 
 
@@ -58,6 +63,8 @@ def path_events(s: Scenario, flows: dict[str, np.ndarray]) -> pd.DataFrame:
             levels.append((f"meets the {o.threshold:.3g} threshold", o.threshold))
         for tier in o.tiers:
             levels.append((f"reaches the {tier.min_improvement:.3g} tier", tier.min_improvement))
+        for step in o.schedule:
+            levels.append((f"reaches the {step.min_improvement:.3g} step", step.min_improvement))
         for u, uname in enumerate(units):
             start, end = int(plan.start[u]), int(plan.end[u])
             label = o.name if len(units) == 1 else f"{o.name} / {uname}"

@@ -543,7 +543,7 @@ def validate_observed(df: pd.DataFrame, s: Scenario, as_of: int | None = None, l
             continue
         if (t, u) not in enrol_rows and row_errors:
             continue  # its enrolment row is among the bad rows: say nothing more
-        if a > enrolled[t, u]:
+        if a > enrolled[t, u] and s.outcomes[k].kind != "count":  # a count outcome counts events
             errors.append(
                 f"{lab}: achieved {a:g} is above enrolled {enrolled[t, u]:g} (partner {units[u]!r}, "
                 f"period {t}, outcome {outcomes[k]!r})"

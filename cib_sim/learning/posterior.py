@@ -175,6 +175,7 @@ class Likelihood:
         ended = obs.partner_ended
         self.exit_period = np.where(ended >= 0, ended, T).astype(np.int64)
         self.baseline = np.array([o.baseline_rate for o in s.outcomes])
+        self.count_k = [k for k, o in enumerate(s.outcomes) if o.kind == "count"]
         dropout = np.array([s.delivery.dropout] if s.delivery.model == "zone" else [p.dropout for p in s.partners])
         self.terms = []  # per cohort period: (t, mask (U, O), x (U, O), n (U,), completer share (U,))
         for t in range(obs.as_of):
@@ -258,8 +259,23 @@ class Likelihood:
             p = w1[None, :, None] * p1 + (1.0 - w1)[None, :, None] * b[None, None, :]
             p = np.clip(p, eps, 1.0 - eps)
             contrib = x * np.log(p) + (n[:, None] - x) * np.log1p(-p)
+            for k in self.count_k:  # events: Poisson or negative binomial totals, not binomial
+                contrib[..., k] = self._count_loglik(k, x[:, k], n, w1, p1[..., k])
             ll += np.where(mask, contrib, 0.0).reshape(z.shape[0], -1).sum(axis=1)
         return ll
+
+    def _count_loglik(self, k: int, x: np.ndarray, n: np.ndarray, w1: np.ndarray, avoided: np.ndarray) -> np.ndarray:
+        """(M, U) log-likelihood of ``x`` (U,) events of a count outcome from ``n`` (U,)
+        participants, a share ``w1`` of them completers who avoid ``avoided`` (M, U) of the
+        baseline events (constants in the parameters dropped)."""
+        o = self.s.outcomes[k]
+        mu = n[None, :] * o.baseline_events * (w1[None, :] * (1.0 - avoided) + (1.0 - w1)[None, :])
+        mu = np.maximum(mu, 1e-12)
+        shape = o.count.dispersion
+        if shape is None:
+            return x[None, :] * np.log(mu) - mu
+        r = np.maximum(n, 1e-12)[None, :] * shape
+        return r * np.log(r / (r + mu)) + x[None, :] * np.log(mu / (r + mu))
 
 
 # --------------------------------------------------------------------------------------------

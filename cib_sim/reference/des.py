@@ -203,6 +203,7 @@ class _Path:
         d = m.draws
         P, O = m.P, m.O
         self.effect = d.effect[n].tolist()  # [P][O]
+        self.drift = None if d.drift is None else d.drift[n].tolist()  # [O]
         self.half = d.half_maturity[n].tolist()  # [P]
         self.exit = d.exit_period[n].tolist()  # [P]
         plan = m.plan
@@ -332,6 +333,8 @@ class _Path:
         baseline = m.baseline
         if p.dropped:
             prob = baseline
+            if m.count_k:
+                prob = list(prob)
         else:
             if m.opts.maturity_at == "enrolment":
                 mat = [self._maturity(i, (x - m.partner_start[i]) / m.ppy) for i in p.package]
@@ -345,9 +348,36 @@ class _Path:
                 for i, mi in zip(p.package, mat):
                     total += self.effect[i][k] * mi
                 prob.append(min(1.0, max(0.0, baseline[k] + total * factor)))
-        p.outcomes = [self._uniform() < prob[k] for k in range(m.O)]
+        if m.drift is not None or m.count_k:
+            p.outcomes = self._draw_outcomes(p, prob, x)
+        else:
+            p.outcomes = [self._uniform() < prob[k] for k in range(m.O)]
         self.pending.append(p)
         self._count(p, +1)
+
+    def _draw_outcomes(self, p: _Person, prob: list[float], x: float) -> list:
+        """A participant's outcomes with count outcomes or a drift: a binary outcome's
+        probability moves by the path's drift (to the participant's enrolment time) and is drawn
+        as usual; a count outcome's events over its tracking window are Poisson, or gamma-Poisson
+        (negative binomial), at the baseline rate (moved by the drift) times one less the share
+        avoided (``prob``, computed with a baseline of 0; dropouts avoid nothing)."""
+        m = self.dl
+        years = x / m.ppy
+        out: list = []
+        for k in range(m.O):
+            d = 0.0 if m.drift is None else self.drift[k] * years
+            if k not in m.count_set:
+                out.append(self._uniform() < min(1.0, max(0.0, prob[k] + d)))
+                continue
+            avoided = 0.0 if p.dropped else prob[k]
+            mu = m.events0[k] * max(0.0, 1.0 + d) * (1.0 - avoided)
+            shape = m.dispersion[k]
+            if mu <= 0:
+                out.append(0)
+                continue
+            lam = mu if shape is None else self.rng.gamma(shape, mu / shape)
+            out.append(int(self.rng.poisson(lam)))
+        return out
 
     def _count(self, p: _Person, sign: int) -> None:
         u = p.unit
@@ -355,7 +385,7 @@ class _Path:
         ach = self.c_achieved[u]
         for k, hit in enumerate(p.outcomes):
             if hit:
-                ach[k] += sign
+                ach[k] += sign * hit
         if p.dropped:
             self.c_dropped[u] += sign
             for i in p.package:
@@ -422,7 +452,13 @@ class ParticipantDelivery:
         self.N, self.P, self.O, self.U = N, P, O, U
         self.partner_unit = np.zeros(P, dtype=np.int64) if self.zone else np.arange(P)
         self.partner_start = self.plan.start[self.partner_unit].astype(np.float64).tolist()  # [P]
-        self.baseline = [o.baseline_rate for o in s.outcomes]
+        # Count outcomes: the probability is the share of events avoided (baseline 0, as the engine).
+        self.baseline = [0.0 if o.kind == "count" else o.baseline_rate for o in s.outcomes]
+        self.count_k = [k for k, o in enumerate(s.outcomes) if o.kind == "count"]
+        self.count_set = set(self.count_k)
+        self.events0 = [o.baseline_events for o in s.outcomes]
+        self.dispersion = [o.count.dispersion if o.count is not None else None for o in s.outcomes]
+        self.drift = draws.drift
         self.reach = [p.reach for p in s.partners]
         self.interaction = s.delivery.interaction
         self.immediate = [p.maturity.kind == "immediate" for p in s.partners]
@@ -523,33 +559,90 @@ class ParticipantDelivery:
 # Verification and payment, participant by participant (an independent account of payments.py)
 
 
-def _improvement(rate: float, baseline: float, measure: str) -> float:
-    diff = rate - baseline
+def _improvement(rate: float, baseline: float, measure: str, count: bool = False) -> float:
+    diff = baseline - rate if count else rate - baseline
     if measure == "absolute":
         return diff
-    denom = baseline if measure == "relative" else 1.0 - baseline
+    denom = baseline if (measure == "relative" or count) else 1.0 - baseline
     if denom <= 0:
         return math.inf if diff > 0 else 0.0
     return diff / denom
 
 
-def cohort_value(o: Outcome, achieved: float, enrolled: float) -> tuple[float, float]:
-    """``(payable, before the per-participant cap)`` for one assessment cohort, currency."""
-    if o.payment_basis == "rate_card":
+def cohort_value(o: Outcome, achieved: float, enrolled: float, baseline: float | None = None) -> tuple[float, float]:
+    """``(payable, before the per-participant cap)`` for one assessment cohort, currency, measured
+    against ``baseline`` outcomes per participant (default the outcome's own; a control group's
+    rate). A count outcome's ``achieved`` is its events; it pays per event avoided."""
+    count = o.kind == "count"
+    b = o.baseline_events if baseline is None else baseline
+    if o.payment_basis == "rate_card" and not count:
         value = o.price * achieved
     elif enrolled <= 0:
         value = 0.0
     else:
-        imp = _improvement(achieved / enrolled, o.baseline_rate, o.improvement)
-        above = max(0.0, achieved - o.baseline_rate * enrolled)
-        if o.payment_basis == "above_baseline":
-            price = o.price if imp >= o.threshold - 1e-12 else 0.0
-        else:
+        imp = _improvement(achieved / enrolled, b, o.improvement, count)
+        above = max(0.0, b * enrolled - achieved) if count else max(0.0, achieved - b * enrolled)
+        if o.payment_basis == "rate_card":
+            value = o.price * above
+        elif o.payment_basis == "above_baseline":
+            value = (o.price if imp >= o.threshold - 1e-12 else 0.0) * above
+        elif o.payment_basis == "tiered":
             reached = [t.price for t in o.tiers if imp >= t.min_improvement - 1e-12]
-            price = reached[-1] if reached else 0.0
-        value = price * above
+            value = (reached[-1] if reached else 0.0) * above
+        else:
+            steps = [st.amount for st in o.schedule if imp >= st.min_improvement - 1e-12]
+            value = steps[-1] if steps else 0.0
     capped = value if o.max_per_participant is None else min(value, o.max_per_participant * enrolled)
     return capped, value
+
+
+def control_outcomes(s: Scenario, o: Outcome, z: float, rate: float) -> tuple[float, float]:
+    """``(outcomes, people)`` of a control group of ``o.comparison.size`` (rounded) whose rate
+    per person is ``rate``, from the standard normal ``z``: the exact binomial, or negative
+    binomial (Poisson) total, by inverse CDF; with uncertainty off, its expectation."""
+    from scipy import special, stats
+
+    m = float(max(1, round(o.control_size)))
+    if not s.uncertainty.enabled or rate <= 0:
+        return m * rate, m
+    u = float(special.ndtr(z))
+    if o.kind == "binary":
+        return float(stats.binom.ppf(u, m, min(1.0, rate))), m
+    shape = o.count.dispersion
+    if shape is None:
+        return float(stats.poisson.ppf(u, m * rate)), m
+    r = m * shape
+    return float(stats.nbinom.ppf(u, r, r / (r + m * rate))), m
+
+
+def _no_intervention_rate(s: Scenario, k: int, drift: float | None, enrolled: np.ndarray) -> float:
+    """Outcomes per person without the intervention for a cohort enrolled ``enrolled`` (periods,)
+    in periods 0.. : the baseline, or moved by ``drift`` a year to the middle of each period of
+    enrolment, weighted by enrolments."""
+    o = s.outcomes[k]
+    b = o.baseline_events
+    if drift is None:
+        return b
+    ppy = s.horizon.periods_per_year
+
+    def at(t: int) -> float:
+        d = drift * (t + 0.5) / ppy
+        return b * max(0.0, 1.0 + d) if o.kind == "count" else min(1.0, max(0.0, b + d))
+
+    periods = np.flatnonzero(enrolled > 0)
+    if periods.size == 0:
+        return at(len(enrolled) - 1)
+    return float(sum(enrolled[t] * at(t) for t in periods) / enrolled[periods].sum())
+
+
+def payment_offsets(o: Outcome, ppy: int) -> list[int]:
+    """Periods from a cohort's last enrolment period to each payment: ``lag``, then for a count
+    outcome in ``instalments`` equal parts, one every ``window_years / instalments``."""
+    lag = verification_lag(o, ppy)
+    if o.count is None:
+        return [lag]
+    n, w = o.count.instalments, o.count.window_years
+    return [lag + round(j * w * ppy / n) for j in range(n)]
 
 
 def verification_lag(o: Outcome, ppy: int) -> int:
@@ -582,7 +675,10 @@ class PathPayments:
     cohorts: list[dict[str, Any]]
 
 
-def contract_payments(s: Scenario, enrolled: np.ndarray, achieved: np.ndarray, withdraw_period: np.ndarray) -> PathPayments:
+def contract_payments(
+    s: Scenario, enrolled: np.ndarray, achieved: np.ndarray, withdraw_period: np.ndarray,
+    draws: Draws | None = None, path: int = 0,
+) -> PathPayments:
     """Verification and payment for one path from its cohorts, written from the contract's
     rules (see :mod:`cib_sim.engine.payments`) as plain loops. ``enrolled`` (T, U), ``achieved``
     (T, U, O) by enrolment period; ``withdraw_period`` (C,).
@@ -594,6 +690,11 @@ def contract_payments(s: Scenario, enrolled: np.ndarray, achieved: np.ndarray, w
     ``payment_lag`` later, within its annual budget (contract years) and total cap, unless
     withdrawn; what a cap or withdrawal stops, or what falls due after the horizon (recorded), is
     never paid.
+
+    Count outcomes pay in instalments over their tracking window; a ``lump_sum`` for the
+    ``programme`` is assessed once, after the last enrolment, and attributed to units pro rata to
+    their enrolments. With a control group (or a drift) ``draws`` (the path's engine draws, path
+    ``path``) give its normals and the drift; its outcomes are recomputed here by exact inverse CDF.
     """
     h = s.horizon
     T, ppy = h.n_periods, h.periods_per_year
@@ -605,38 +706,79 @@ def contract_payments(s: Scenario, enrolled: np.ndarray, achieved: np.ndarray, w
     earned_after = np.zeros(O)
     cohorts = []
     lags_c = [round(c.payment_lag * ppy) for c in s.commissioners]
+
+    def book(k: int, o: Outcome, row: dict, value: float) -> None:
+        """Earn ``value`` of cohort ``row`` in its instalments and book commissioners' dues."""
+        offsets = payment_offsets(o, ppy)
+        for off in offsets:
+            part = value / len(offsets) if len(offsets) > 1 else value
+            verified = row["last"] + off
+            if verified < T:
+                earned[verified, k] += part
+            else:
+                earned_after[k] += part
+            for c, com in enumerate(s.commissioners):
+                amount = part * com.shares.get(o.name, 0.0)
+                when = verified + lags_c[c]
+                if when >= T:
+                    after[c] += amount
+                else:
+                    due[when, c] += amount
+
+    drift_n = None if draws is None or draws.drift is None else draws.drift[path]
     for k, o in enumerate(s.outcomes):
         lag = verification_lag(o, ppy)
         group = max(1, round(o.cohort_years * ppy)) if o.cohort_years is not None else 1
+        d_k = None if drift_n is None else float(drift_n[k])
+
+        def measured(u: int | None, first: int, last: int) -> tuple[float | None, float, float]:
+            if o.control_size is None:
+                return None, 0.0, 0.0
+            n_t = enrolled[: last + 1].sum(axis=1) if u is None else enrolled[: last + 1, u]
+            n_t = np.where(np.arange(last + 1) >= first, n_t, 0.0)
+            rate = _no_intervention_rate(s, k, d_k, n_t)
+            c, m = control_outcomes(s, o, float(draws.z_control[last, path, 0 if u is None else u, k]), rate)
+            return c / m, c, m
+
+        if o.schedule_per == "programme":
+            last = int(plan.end.max()) - 1
+            n = float(enrolled[: last + 1].sum())
+            a = float(achieved[: last + 1, :, k].sum())
+            b, _, _ = measured(None, 0, last)
+            value, uncapped = cohort_value(o, a, n, b)
+            for u in range(U):
+                n_u = float(enrolled[: last + 1, u].sum())
+                share = n_u / n if n > 0 else 0.0
+                row = {"unit": u, "outcome": k, "first": 0, "last": last, "verified": last + lag,
+                       "enrolled": n_u, "achieved": float(achieved[: last + 1, u, k].sum()), "value": value * share,
+                       "uncapped": uncapped * share}
+                cohorts.append(row)
+                book(k, o, row, value * share)
+            continue
         for u in range(U):
             end = int(plan.end[u])
+            controls, people = 0.0, 0.0
             for first in range(0, end, group):
                 last = min(first + group, end) - 1
                 verified = last + lag
                 n = float(enrolled[first : last + 1, u].sum())
                 a = float(achieved[first : last + 1, u, k].sum())
-                value, uncapped = cohort_value(o, a, n)
+                b, c_out, c_people = measured(u, first, last)
+                controls, people = controls + c_out, people + c_people
+                value, uncapped = cohort_value(o, a, n, b)
                 if o.overall_threshold is not None and last == end - 1:
-                    # The last cohort's assessment also looks at all cohorts together.
+                    # The last cohort's assessment also looks at all cohorts together (and at all
+                    # their control groups together).
                     everyone = replace_outcome(o, threshold=o.overall_threshold)
                     total, _ = cohort_value(everyone, float(achieved[: last + 1, u, k].sum()),
-                                            float(enrolled[: last + 1, u].sum()))
+                                            float(enrolled[: last + 1, u].sum()), None if b is None else controls / people)
                     already = sum(c["value"] for c in cohorts if c["unit"] == u and c["outcome"] == k)
                     top_up = max(0.0, total - already - value)
                     value, uncapped = value + top_up, uncapped + top_up
-                if verified < T:
-                    earned[verified, k] += value
-                else:
-                    earned_after[k] += value
-                cohorts.append({"unit": u, "outcome": k, "first": first, "last": last, "verified": verified,
-                                    "enrolled": n, "achieved": a, "value": value, "uncapped": uncapped})
-                for c, com in enumerate(s.commissioners):
-                    amount = value * com.shares.get(o.name, 0.0)
-                    when = verified + lags_c[c]
-                    if when >= T:
-                        after[c] += amount
-                    else:
-                        due[when, c] += amount
+                row = {"unit": u, "outcome": k, "first": first, "last": last, "verified": verified,
+                       "enrolled": n, "achieved": a, "value": value, "uncapped": uncapped}
+                cohorts.append(row)
+                book(k, o, row, value)
     paid = np.zeros((T, C))
     frac = np.zeros((T, C))
     lost_caps, lost_wd = np.zeros(C), np.zeros(C)
@@ -744,9 +886,10 @@ def journeys(scenario: Scenario, seed: int = 1, path: int = 0, n_paths: int | No
     delivery stopped, while queued), ``dropped_out``, ``completed``, ``outcome_achieved``,
     ``paid``), ``time`` (years from the start), ``period`` (the contract period it counts in),
     ``outcome``, ``commissioner`` and ``amount`` (currency, for ``paid``). An outcome is dated at
-    its verification (enrolment + lag). ``paid`` rows: per participant for ``rate_card``
+    its verification (enrolment + lag). ``paid`` rows: per participant for binary ``rate_card``
     outcomes (its share of the commissioner's payment after caps); per cohort (participant -1)
-    for ``above_baseline`` and ``tiered``.
+    for the other bases and for count outcomes (one row per instalment). A count outcome's
+    ``outcome_achieved`` row marks a participant with at least one event.
     """
     n_paths = path + 1 if n_paths is None else n_paths
     if not 0 <= path < n_paths:
@@ -758,7 +901,7 @@ def journeys(scenario: Scenario, seed: int = 1, path: int = 0, n_paths: int | No
     s = scenario
     ppy = s.horizon.periods_per_year
     units = ["zone"] if dl.zone else s.partner_names
-    pay = contract_payments(s, dl.enrolled[0], dl.achieved[0], dl.draws.withdraw_period[0])
+    pay = contract_payments(s, dl.enrolled[0], dl.achieved[0], dl.draws.withdraw_period[0], dl.draws, 0)
     rows: list[tuple] = []
 
     def add(pid, unit, event, t, period=None, outcome=None, com=None, amount=math.nan):
@@ -784,7 +927,8 @@ def journeys(scenario: Scenario, seed: int = 1, path: int = 0, n_paths: int | No
             when = p.t_end + lags[k]
             add(p.pid, p.unit, "outcome_achieved", when, p.period + lags[k], o.name)
             cohort = cohort_of.get((p.unit, k, p.period - p.period % group[k]))
-            if o.payment_basis != "rate_card" or cohort is None or cohort["uncapped"] <= 0 or cohort["verified"] >= T:
+            if (o.payment_basis != "rate_card" or o.kind == "count" or cohort is None or cohort["uncapped"] <= 0
+                    or cohort["verified"] >= T):
                 continue  # cohort-level payment, or verified after the horizon
             f = cohort["value"] / cohort["uncapped"]
             for c, com in enumerate(s.commissioners):
@@ -796,14 +940,17 @@ def journeys(scenario: Scenario, seed: int = 1, path: int = 0, n_paths: int | No
                     o.price * share * f * pay.paid_fraction[tp, c])
     for c_row in pay.cohorts:
         o = s.outcomes[c_row["outcome"]]
-        if o.payment_basis == "rate_card" or c_row["value"] <= 0:
+        if (o.payment_basis == "rate_card" and o.kind != "count") or c_row["value"] <= 0:
             continue
-        for c, com in enumerate(s.commissioners):
-            share = com.shares.get(o.name, 0.0)
-            tp = c_row["verified"] + lag_c[c]
-            if share <= 0 or tp >= s.horizon.n_periods or pay.paid_fraction[tp, c] <= 0:
-                continue
-            add(-1, c_row["unit"], "paid", float(tp), tp, o.name, com.name, c_row["value"] * share * pay.paid_fraction[tp, c])
+        offsets = payment_offsets(o, ppy)
+        for off in offsets:
+            for c, com in enumerate(s.commissioners):
+                share = com.shares.get(o.name, 0.0)
+                tp = c_row["last"] + off + lag_c[c]
+                if share <= 0 or tp >= s.horizon.n_periods or pay.paid_fraction[tp, c] <= 0:
+                    continue
+                add(-1, c_row["unit"], "paid", float(tp), tp, o.name, com.name,
+                    c_row["value"] / len(offsets) * share * pay.paid_fraction[tp, c])
     df = pd.DataFrame(rows, columns=["participant", "unit", "event", "time", "period", "outcome", "commissioner", "amount"])
     order = {e: i for i, e in enumerate(["referred", "enrolled", "abandoned", "turned_away", "dropped_out", "completed", "outcome_achieved", "paid"])}
     df["_o"] = df["event"].map(order)

@@ -280,7 +280,9 @@ class Results:
         """Headline measures, tidy: one row per (group, name, metric) with value and unit.
 
         Value for money is the fiscal value of the outcomes *above the counterfactual*
-        (achieved minus baseline rate x enrolled) over what was paid.
+        (achieved minus baseline rate x enrolled; count outcomes: the events avoided) over what
+        was paid; a commissioner's cost per outcome counts a count outcome's events avoided.
+        A count outcome's ``achieved_mean`` is its events recorded (unit ``events``).
 
         Computed a column (one tranche, one commissioner ...) at a time, so memory holds a few
         (paths,) arrays whatever the store.
@@ -326,10 +328,15 @@ class Results:
             add("deferred_fee", fee.name, "paid_mean", paid.mean(), cur)
             add("deferred_fee", fee.name, "prob_paid_in_full", float(np.mean(paid >= fee.amount * (1 - 1e-9))), "probability")
         fiscal = np.array([o.fiscal_value for o in s.outcomes])
+        counts = np.array([o.kind == "count" for o in s.outcomes])
         for c, com in enumerate(s.commissioners):
             paid = col("commissioner_paid", c)
             share = np.array([com.shares.get(o, 0.0) for o in s.outcome_names])
-            their_outcomes = self._dot_columns("achieved", share).sum()
+            if counts.any():  # a count outcome's outcomes are its events avoided, not its events
+                their_outcomes = (self._dot_columns("achieved", share * ~counts).sum()
+                                  + self._dot_columns("additional", share * counts).sum())
+            else:
+                their_outcomes = self._dot_columns("achieved", share).sum()
             their_value = self._dot_columns("additional", share * fiscal).sum()
             net = paid - col("commissioner_rebate", c)
             # Gross: what the payer paid out; net: less the rebates that came back to it.
@@ -352,7 +359,7 @@ class Results:
             add("partner", part.name, "attributed_mean", col("partner_attributed", p).mean(), cur)
             add("partner", part.name, "outcomes_mean", col("partner_outcomes", p).mean(), "outcomes")
         for o, out in enumerate(s.outcomes):
-            add("outcome", out.name, "achieved_mean", col("achieved", o).mean(), "outcomes")
+            add("outcome", out.name, "achieved_mean", col("achieved", o).mean(), "events" if out.kind == "count" else "outcomes")
             add("outcome", out.name, "earned_mean", col("earned", o).mean(), cur)
         total_paid = self._row_sums("commissioner_paid")
         fiscal_value = col("fiscal_value")

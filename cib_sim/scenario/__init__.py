@@ -12,6 +12,8 @@ from cib_sim.scenario.model import (
     Backbone,
     BreakClause,
     Commissioner,
+    Comparison,
+    CountMeasure,
     DeferredFee,
     Delivery,
     Effect,
@@ -23,6 +25,7 @@ from cib_sim.scenario.model import (
     PartnerContract,
     Scenario,
     ScenarioError,
+    Step,
     Terms,
     Tier,
     Tranche,
@@ -39,7 +42,7 @@ from cib_sim.scenario.model import (
 __all__ = [
     "MAX_MONEY", "MAX_PEOPLE", "MAX_RATIO", "FieldErrors",
     "PERIODS_PER_YEAR", "Backbone", "BreakClause", "DeferredFee", "Commissioner", "Delivery", "Effect", "Horizon", "Maturity", "Outcome",
-    "Partner", "PartnerContract", "Scenario", "ScenarioError", "Terms", "Tier", "Tranche", "Uncertainty",
+    "Partner", "PartnerContract", "Scenario", "ScenarioError", "Step", "Terms", "Tier", "Comparison", "CountMeasure", "Tranche", "Uncertainty",
     "errors_from_validation", "load_scenario", "parse_scenario", "parse_yaml", "save_scenario", "scenario_from_yaml",
     "scenario_to_yaml", "library_folder", "load_shipped", "shipped_scenarios",
 ]

@@ -201,16 +201,88 @@ class Tier(_Model):
     price: float = Field(ge=0, le=MAX_MONEY, description="Currency per outcome above the baseline")
 
 
+class Step(_Model):
+    """One step of a lump-sum schedule: a measured improvement at or above ``min_improvement``
+    earns ``amount`` (a lump sum, not a price per outcome)."""
+
+    min_improvement: float = Field(ge=0, le=MAX_RATIO, description="Measured improvement, as a fraction (or absolute)")
+    amount: float = Field(ge=0, le=MAX_MONEY, description="Currency paid when the improvement reaches this step")
+
+
+class CountMeasure(_Model):
+    """How a ``count`` outcome is measured: events or days per participant (reconviction events,
+    bed days, days in care, school absences, years of special education).
+
+    The outcome's ``baseline_rate`` is then the expected number of events per participant without
+    the intervention, ``per`` year of the tracking window or over the whole ``window_years``. Each
+    participant's count is Poisson, or negative binomial with shape ``dispersion`` (variance
+    mean + mean^2 / dispersion: smaller is more over-dispersed). A partner's ``effect`` on a count
+    outcome is the proportional reduction of the rate at full maturity (0.1: 10% fewer events;
+    a negative effect is clipped: the rate never rises above the baseline). The window's events
+    are measured once and paid in ``instalments`` equal parts: the first ``lag`` after enrolment
+    (after the cohort closes), the others every ``window_years / instalments`` after it.
+    """
+
+    per: Literal["year", "window"] = Field("year", description="baseline_rate is events per participant per year of the window, or per window")
+    window_years: float = Field(1.0, gt=0, le=30, description="Years of tracking after which events are counted")
+    instalments: int = Field(1, ge=1, le=360, description="Equal payments spread over the tracking window")
+    dispersion: float | None = Field(
+        None, gt=0, le=MAX_RATIO, description="Negative binomial shape (variance mean + mean^2 / dispersion); None: Poisson"
+    )
+
+    def per_participant(self, baseline_rate: float) -> float:
+        """Expected events per participant over the whole window at ``baseline_rate``."""
+        return baseline_rate * (self.window_years if self.per == "year" else 1.0)
+
+
+class Comparison(_Model):
+    """The counterfactual a cohort's result is measured against.
+
+    - ``historical`` (the default when no ``comparison`` is given): the fixed ``baseline_rate``.
+      With ``drift`` (and ``drift_sd``: drawn once per path, Normal(drift, drift_sd)), the true
+      rate without the intervention moves by ``drift`` a year from the contract start (binary
+      outcomes: by that much probability a year; count outcomes: by that share of the baseline a
+      year), while the contract still pays against the fixed baseline.
+    - ``randomised`` or ``matched``: each assessment cohort is compared with its own control group
+      of ``size`` people, whose outcome rate is drawn (binomial from the counterfactual rate; for a
+      count outcome a negative binomial or Poisson total), so the measured improvement carries
+      sampling error. An overall threshold compares all cohorts with all their control groups.
+      With uncertainty off the control group's rate is the counterfactual rate exactly.
+    """
+
+    kind: Literal["historical", "randomised", "matched"] = "historical"
+    size: float | None = Field(None, gt=0, le=MAX_PEOPLE, description="People in each cohort's control group (randomised, matched)")
+    drift: float = Field(0.0, ge=-1, le=1, description="Change a year of the rate without the intervention (count outcomes: a share of the baseline)")
+    drift_sd: float = Field(0.0, ge=0, le=1, description="Sd across paths of the drift a year")
+
+    @model_validator(mode="after")
+    def _check_kind(self) -> "Comparison":
+        if self.kind == "historical" and self.size is not None:
+            raise FieldErrors([("size", "only a randomised or matched comparison has a control group size")])
+        if self.kind != "historical" and self.size is None:
+            raise FieldErrors([("size", f"a {self.kind} comparison needs the size of each cohort's control group")])
+        return self
+
+
 class Outcome(_Model):
     """An outcome metric, its counterfactual, its lag and its price on the rate card.
 
-    Each enrolled participant achieves each outcome at most once. ``payment_basis``:
+    ``kind``: ``binary`` (each enrolled participant achieves the outcome at most once, with a
+    probability) or ``count`` (events or days per participant over a tracking window, see
+    :class:`CountMeasure`; the outcome pays per event *avoided* against the counterfactual, and
+    ``achieved`` counts the events recorded). ``payment_basis``:
 
-    - ``rate_card``: every verified outcome is paid ``price``;
+    - ``rate_card``: every verified outcome is paid ``price`` (count outcomes: every event
+      avoided against the baseline);
     - ``above_baseline``: per assessment cohort, only outcomes above ``baseline_rate`` x enrolled
       are paid, and only if the cohort's improvement reaches ``threshold``;
     - ``tiered``: as ``above_baseline``, but the price per outcome is that of the highest tier
-      whose ``min_improvement`` the cohort reached (nothing below the first tier).
+      whose ``min_improvement`` the cohort reached (nothing below the first tier);
+    - ``lump_sum``: the ``schedule``'s amount for the highest step whose ``min_improvement`` the
+      measured improvement reached (nothing below the first step), per assessment cohort
+      (``schedule_per: cohort``) or once for the whole programme (``programme``: all cohorts of
+      all delivery units together, assessed ``lag`` after the last enrolment and attributed to
+      units pro rata to their enrolments).
 
     With ``overall_threshold`` (above_baseline only), when the last cohort is assessed, an
     improvement across all cohorts together at or above it earns the outcomes above baseline
@@ -218,48 +290,112 @@ class Outcome(_Model):
 
     ``improvement`` says how the improvement of achieved rate ``a`` over baseline ``b`` is
     measured: ``relative`` (a-b)/b, ``absolute`` a-b, or ``relative_reduction`` (a-b)/(1-b), the
-    relative fall in the rate of the bad event (Peterborough's "10% fewer reconvictions").
+    relative fall in the rate of the bad event. For a count outcome the improvement is the fall in
+    events per participant: ``relative`` and ``relative_reduction`` (b-a)/b, ``absolute`` b-a.
+
+    ``comparison`` (see :class:`Comparison`): what the cohort is measured against; a control group
+    of its own, drawn, or the historical baseline, perhaps with the world drifting away from it.
     """
 
     name: str = Field(min_length=1)
-    baseline_rate: float = Field(ge=0, le=1, description="Probability per participant without the intervention")
-    lag: float = Field(ge=0, le=20, description="Years from enrolment until the outcome is verified")
-    price: float = Field(ge=0, le=MAX_MONEY, description="Currency per outcome (rate card)")
-    fiscal_value: float = Field(0.0, ge=0, le=MAX_MONEY, description="Currency of public value per outcome achieved")
+    kind: Literal["binary", "count"] = Field("binary", description="binary: achieved or not; count: events per participant")
+    baseline_rate: float = Field(
+        ge=0, le=MAX_RATIO, description="Probability per participant without the intervention (count: events per participant, see count.per)"
+    )
+    lag: float = Field(ge=0, le=20, description="Years from enrolment until the outcome is verified (count: the first instalment)")
+    price: float = Field(ge=0, le=MAX_MONEY, description="Currency per outcome (rate card; count: per event avoided)")
+    fiscal_value: float = Field(0.0, ge=0, le=MAX_MONEY, description="Currency of public value per outcome achieved (count: per event avoided)")
     max_per_participant: float | None = Field(
         None, gt=0, le=MAX_MONEY, description="Cap on this outcome's payment, currency per enrolled participant, per cohort"
     )
-    payment_basis: Literal["rate_card", "above_baseline", "tiered"] = "rate_card"
+    payment_basis: Literal["rate_card", "above_baseline", "tiered", "lump_sum"] = "rate_card"
     threshold: float = Field(0.0, ge=0, le=MAX_RATIO, description="Minimum improvement for any payment (above_baseline)")
     overall_threshold: float | None = Field(
         None, ge=0, le=MAX_RATIO, description="above_baseline: if all cohorts together reach this improvement, the "
         "outcomes above baseline across all cohorts are paid at the end (less what cohorts were paid)"
     )
     tiers: list[Tier] = Field(default_factory=list)
+    schedule: list[Step] = Field(default_factory=list, description="lump_sum: improvement -> amount, by increasing improvement")
+    schedule_per: Literal["cohort", "programme"] = Field(
+        "cohort", description="lump_sum: each assessment cohort earns a lump sum, or the whole programme once"
+    )
     improvement: Literal["relative", "absolute", "relative_reduction"] = "relative"
     cohort_years: float | None = Field(
-        None, gt=0, le=50, description="Length of an assessment cohort in years (above_baseline, tiered); "
+        None, gt=0, le=50, description="Length of an assessment cohort in years (above_baseline, tiered, lump_sum, count); "
         "None: each period's enrolments are a cohort"
     )
+    count: CountMeasure | None = Field(None, description="How a count outcome is measured (kind: count)")
+    comparison: Comparison | None = Field(None, description="What the result is measured against; None: the fixed baseline")
 
     @model_validator(mode="after")
     def _check_basis(self) -> "Outcome":
+        errs: list[tuple[str, str]] = []
         if self.payment_basis == "tiered":
             if not self.tiers:
-                raise FieldErrors([("tiers", "a tiered outcome needs at least one tier")])
+                errs.append(("tiers", "a tiered outcome needs at least one tier"))
             levels = [t.min_improvement for t in self.tiers]
             if levels != sorted(levels) or len(set(levels)) != len(levels):
-                raise FieldErrors([("tiers", "min_improvement must be strictly increasing")])
+                errs.append(("tiers", "min_improvement must be strictly increasing"))
         elif self.tiers:
-            raise FieldErrors([("tiers", f"only used when payment_basis is 'tiered' (it is {self.payment_basis!r})")])
+            errs.append(("tiers", f"only used when payment_basis is 'tiered' (it is {self.payment_basis!r})"))
+        if self.payment_basis == "lump_sum":
+            if not self.schedule:
+                errs.append(("schedule", "a lump_sum outcome needs at least one step (min_improvement, amount)"))
+            for i in range(1, len(self.schedule)):
+                a, b = self.schedule[i - 1], self.schedule[i]
+                if b.min_improvement <= a.min_improvement:
+                    errs.append((f"schedule[{i}].min_improvement", f"must be above the step before ({a.min_improvement:g}): "
+                                 "steps go by strictly increasing improvement"))
+                if b.amount < a.amount:
+                    errs.append((f"schedule[{i}].amount", f"must not be below the step before ({a.amount:g}): "
+                                 "a larger improvement cannot earn less"))
+        else:
+            if self.schedule:
+                errs.append(("schedule", f"only used when payment_basis is 'lump_sum' (it is {self.payment_basis!r})"))
+            if self.schedule_per != "cohort":
+                errs.append(("schedule_per", f"only used when payment_basis is 'lump_sum' (it is {self.payment_basis!r})"))
         if self.overall_threshold is not None and self.payment_basis != "above_baseline":
-            raise FieldErrors([("overall_threshold", "only used when payment_basis is 'above_baseline'")])
+            errs.append(("overall_threshold", "only used when payment_basis is 'above_baseline'"))
+        if self.kind == "binary":
+            if self.baseline_rate > 1:
+                errs.append(("baseline_rate", "must be <= 1 (a probability; only a count outcome's baseline can be larger)"))
+            if self.count is not None:
+                errs.append(("count", "only used when kind is 'count'"))
+        elif self.count is None:
+            errs.append(("count", "a count outcome needs its measurement (window_years, per, instalments, dispersion)"))
+        if (self.comparison is not None and self.comparison.kind != "historical" and self.kind == "binary"
+                and self.payment_basis == "rate_card"):
+            errs.append(("comparison", "a rate_card outcome pays every outcome whatever a control group does: use "
+                         "above_baseline, tiered or lump_sum to pay on the measured difference"))
+        if errs:
+            raise FieldErrors(errs)
         return self
 
     @property
     def top_price(self) -> float:
-        """The most this outcome can pay per outcome achieved."""
-        return max([self.price] + [t.price for t in self.tiers])
+        """The most this outcome can pay per outcome achieved (count: per participant, every
+        baseline event avoided)."""
+        top = max([self.price] + [t.price for t in self.tiers])
+        if self.count is not None:
+            return top * self.count.per_participant(self.baseline_rate)
+        return top
+
+    @property
+    def baseline_events(self) -> float:
+        """Expected outcomes per participant without the intervention: ``baseline_rate`` for a
+        binary outcome, the events over the whole tracking window for a count outcome."""
+        return self.baseline_rate if self.count is None else self.count.per_participant(self.baseline_rate)
+
+    @property
+    def control_size(self) -> float | None:
+        """People in each cohort's control group, or None (measured against the baseline)."""
+        return None if self.comparison is None else self.comparison.size
+
+    @property
+    def drift(self) -> tuple[float, float]:
+        """``(drift, drift_sd)`` a year of the rate without the intervention."""
+        c = self.comparison
+        return (0.0, 0.0) if c is None else (c.drift, c.drift_sd)
 
 
 # --------------------------------------------------------------------------------------------
@@ -466,7 +602,8 @@ class Uncertainty(_Model):
     Effects are Normal(mean, sd) per partner and outcome; a common shock with correlation ``rho``
     (a Gaussian copula) moves every partner's effect, maturity delay and referral volume together.
     ``enabled: false`` switches all randomness off: parameters at their means, counts at their
-    expectations, no exits or withdrawals, so a hand calculation can check the engine.
+    expectations, control groups' rates at the counterfactual rate, drifts at their means, no
+    exits or withdrawals, so a hand calculation can check the engine.
     """
 
     enabled: bool = True

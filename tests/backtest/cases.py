@@ -27,6 +27,7 @@ SUMMARIES = [
     ("rate_card_fund", 6000, 13),
     ("stress_slow_start", 6000, 14),
     ("chicago_child_parent_center", 6000, 15),
+    ("utah_preschool", 6000, 16),
 ]
 
 
