@@ -193,3 +193,16 @@ def test_capital_structure_validation():
                       terms={"deferred_fees": [{"name": "f", "amount": 1.0, "behind": "X"}]})
     paths = {p for p, _ in exc.value.errors}
     assert {"tranches", "tranches[2].rank", "terms.deferred_fees[0].behind"} <= paths
+
+
+def test_break_clauses_apply_in_the_reference_model():
+    """The participant-level model runs through the same loop: a triggered stop_contract ends
+    enrolment and costs there too."""
+    from cib_sim.reference.des import simulate_des
+
+    s = _with_break(measure="earned", trigger=1e12, action="stop_contract")  # always below the trigger
+    r = simulate_des(s, n_paths=3, seed=2, keep_paths=3)
+    assert (r.path.column("break_period") == 2).all()
+    assert r.kept["enrolled"][:, 3:].sum() == 0
+    assert r.kept["drawn"][:, 3:].sum() == 0
+    assert r.kept["enrolled"][:, :3].sum() > 0
