@@ -42,6 +42,16 @@ st.set_page_config(page_title="CIB simulator", page_icon="📈", layout="wide", 
                    menu_items={"Get help": None, "Report a bug": None, "About": "Collective Impact Bond simulator (cib_sim)"})
 st.markdown(SM.STRIP_CSS, unsafe_allow_html=True)
 ss = st.session_state
+_T0 = time.perf_counter()
+_TIMING = os.environ.get("CIB_APP_TIMING") == "1"
+
+
+def _tick(label: str) -> None:
+    """With ``CIB_APP_TIMING=1``: how long the run has taken up to ``label`` (on stderr)."""
+    if _TIMING:
+        import sys
+
+        print(f"[timing] {label}: {time.perf_counter() - _T0:.3f} s", file=sys.stderr, flush=True)
 
 
 def _int_param(name: str, default: int) -> int:
@@ -246,6 +256,7 @@ try:
 except Exception as exc:  # noqa: BLE001 - keep the app up whatever the tables hold
     working, tables = ss.get("working", ss["editor_base"]), None
     cell_problems = [("", f"could not read the edits: {type(exc).__name__}: {exc}")]
+_tick("read edits")
 ss["working"] = working
 base: dict = ss["editor_base"]
 CUR = str(working.get("currency") or base.get("currency") or "GBP")
@@ -258,6 +269,7 @@ if scenario is not None:
     ss["last_valid"] = scenario_json(scenario)
 shown: Scenario | None = scenario or (Scenario.model_validate_json(ss["last_valid"]) if ss.get("last_valid") else None)
 
+_tick("validated")
 # --------------------------------------------------------------------------------------------
 # Sidebar: scenario, run, compare, download
 
@@ -290,24 +302,52 @@ with st.sidebar:
 # --------------------------------------------------------------------------------------------
 # Top: title, what to do, the summary strip (kept in view), problems
 
-st.title("Collective Impact Bond simulator")
+st.markdown('<p class="cib-title">Collective Impact Bond simulator</p>', unsafe_allow_html=True)
 st.caption("**1.** Pick a scenario in the sidebar (or upload one). **2.** Edit the contract in **Design**: the strip "
            "below shows the effect of each edit against the base. **3.** Read the details in **Results**; compare "
            "**Cases**; find what matters in **Sensitivity**. Download the scenario or an Excel workbook in the sidebar.")
 strip_box = st.container(key="summary_strip")
 problem_box = st.container()
 with problem_box:
+    # One line whatever the number of problems, so that nothing below moves when one comes or goes
+    # (a table being typed into must stay under the cursor).
     if errors:
-        lines = []
-        for sec, msgs in by_section.items():
-            for m in msgs:
-                lines.append(f"- **{A.SECTIONS[sec]}** — {m}")
-        st.error(f"The scenario has {len(errors)} problem{'s' if len(errors) != 1 else ''} (all listed; the "
-                 "figures above are from the last valid run until they are fixed). Nothing typed is lost, and the "
-                 "draft can be downloaded from the sidebar.\n\n" + "\n".join(lines))
+        with st.expander(f"⚠️ The scenario has {len(errors)} problem{'s' if len(errors) != 1 else ''}: all listed "
+                         "here and next to their tables (tabs marked ⚠). Nothing typed is lost; the draft can be "
+                         "downloaded.", expanded=False):
+            lines = []
+            for sec, msgs in by_section.items():
+                for m in msgs:
+                    lines.append(f"- **{A.SECTIONS[sec]}** — {m}")
+            st.error("\n".join(lines))
+    else:
+        with st.expander("✅ No problems in the scenario", expanded=False):
+            st.caption("Problems in the scenario would be listed here and next to their tables, with the tabs that "
+                       "hold them marked ⚠.")
 
 MAIN = ["Design", "Results", "Cases", "Sensitivity", "Real deals", "Learning"]
-main_tabs = dict(zip(MAIN, st.tabs([f"Design ⚠ {len(errors)}" if errors else "Design", *MAIN[1:]])))
+
+
+def tabs_kept_open(labels: list[str], key: str) -> list:
+    """``st.tabs`` that stay on the open tab when its label changes (an error count comes or
+    goes): the open tab is tracked in session state under ``key`` and carried to its new label."""
+    was = ss.get(key)
+    if isinstance(was, str) and was not in labels:
+        stem = was.split(" ⚠")[0]
+        match = [lab for lab in labels if lab.split(" ⚠")[0] == stem]
+        if match:
+            ss[key] = match[0]
+        else:
+            del ss[key]
+    return st.tabs(labels, key=key, on_change="rerun")
+
+
+# Widgets of tabs drawn only when open keep their values (Streamlit forgets a widget not drawn).
+for _key in ("waterfall_stat", "risk_what"):
+    if _key in ss:
+        ss[_key] = ss[_key]
+
+main_tabs = dict(zip(MAIN, tabs_kept_open([f"Design ⚠ {len(errors)}" if errors else "Design", *MAIN[1:]], "main_tabs")))
 
 # --------------------------------------------------------------------------------------------
 # Design: the deal's terms, then every part of the scenario
@@ -330,6 +370,7 @@ def tab_label(sec: str) -> str:
 
 
 def section_messages(sec: str, container) -> None:
+    """The section's problems, drawn below its tables (so a table does not move as they come and go)."""
     secs = [sec, "general"] if sec == "horizon" else [sec]
     for s_ in secs:
         for m in by_section.get(s_, []):
@@ -406,20 +447,20 @@ with main_tabs["Design"]:
     st.caption("Edit any value; tables take new rows at the bottom (type into the empty last row) and delete selected "
                "rows. Numbers can be typed as 1500, 1,500, 1.5k or 1.5e3. Problems are listed next to their table, "
                "rows counted from 1; nothing you type is thrown away.")
-    tabs = st.tabs([tab_label(s_) for s_ in SEC_ORDER])
+    tabs = tabs_kept_open([tab_label(s_) for s_ in SEC_ORDER], "design_tabs")
     T = dict(zip(SEC_ORDER, tabs))
 
     with T["horizon"]:
-        section_messages("horizon", st.container())
         scalar_inputs("general", st.container(), columns=2)
         st.divider()
         scalar_inputs("horizon", st.container(), columns=4)
+        section_messages("horizon", st.container())
 
     with T["outcomes"]:
-        section_messages("outcomes", st.container())
         entity_editor("outcomes", st.container(),
                       "The shared measurement framework and its rate card. Baseline rate is the chance of the outcome "
                       "without the intervention (deadweight).")
+        section_messages("outcomes", st.container())
         st.markdown("**Tiers** (for outcomes paid on the *tiered* basis)")
         st.data_editor(
             frames["tiers"], key=km("tiers"), num_rows="dynamic", hide_index=True, width="stretch", placeholder="—",
@@ -432,11 +473,11 @@ with main_tabs["Design"]:
         )
 
     with T["partners"]:
-        section_messages("partners", st.container())
         entity_editor("partners", st.container(),
                       "Delivery partners. Referrals, capacity and the enrolment window are used by the pipelines "
                       "model; reach by the zone model. A new row's empty cells take the model's defaults (flagged "
                       "above when they look unintended).")
+        section_messages("partners", st.container())
         matrix_editor("effect_mean", st.container(), "Partner", help_text="**Effect at full maturity**: uplift in "
                       "each outcome's probability (0–1), partner by outcome; empty = no effect.")
         matrix_editor("effect_sd", st.container(), "Partner", help_text="**Uncertainty of the effect**: its "
@@ -444,8 +485,8 @@ with main_tabs["Design"]:
         maturity_box = st.container()
 
     with T["delivery"]:
-        section_messages("delivery", st.container())
         scalar_inputs("delivery", st.container(), columns=3)
+        section_messages("delivery", st.container())
         st.markdown("**Fixed attribution split** (used when payments are attributed by a *fixed* split; shares sum "
                     "to 1)")
         st.data_editor(
@@ -456,32 +497,33 @@ with main_tabs["Design"]:
         )
 
     with T["commissioners"]:
-        section_messages("commissioners", st.container())
         entity_editor("commissioners", st.container(),
                       "Outcome payers, with their budgets, caps, payment lag and the chance each year that they stop "
                       "paying.")
+        section_messages("commissioners", st.container())
         matrix_editor("shares", st.container(), "Commissioner",
                       help_text="**Shares of each outcome's price** paid by each commissioner (0–1; at most 1 in "
                                 "total per outcome; any remainder is unfunded).")
         unfunded_box = st.container()
 
     with T["tranches"]:
-        section_messages("tranches", st.container())
         entity_editor("tranches", st.container(),
                       "Tranches in order of seniority (1 is repaid first). A guarantee is not drawn: at the end it "
                       "pays the tranche it covers its unrepaid capital, up to its commitment.")
+        section_messages("tranches", st.container())
         stack_box = st.container()
 
     with T["backbone"]:
-        section_messages("backbone", st.container())
         scalar_inputs("backbone", st.container(), columns=2)
         st.divider()
         scalar_inputs("terms", st.container(), columns=2)
+        section_messages("backbone", st.container())
 
     with T["uncertainty"]:
-        section_messages("uncertainty", st.container())
         scalar_inputs("uncertainty", st.container(), columns=4)
+        section_messages("uncertainty", st.container())
 
+_tick("editors drawn")
 if shown is not None:
     with maturity_box:
         st.markdown("**Maturity: share of full effect over the contract** (the slow start)")
@@ -495,6 +537,7 @@ if shown is not None:
                              + ", ".join(f"{o}: {v:.0%}" for o, v in unfunded.items()))
 
 
+_tick("design charts")
 def deal_terms(s: Scenario) -> dict:
     memo = ss.get("deal_terms")
     if memo is None or memo[0] != ss["last_valid"]:
@@ -516,7 +559,7 @@ with deal_box:
         st.markdown(f"#### {shown.name}")
         if shown.description:
             st.caption(shown.description)
-        cols = st.columns(6)
+        cols = st.columns(3) + st.columns(3)
         cols[0].metric("Capital committed", C.fmt_money(terms["capital"], cur), border=True,
                        help="Sum of the tranches that provide capital (guarantees not included)")
         cols[1].metric("Maximum outcome payments", C.fmt_money(terms["max_outcome_payment"], cur), border=True,
@@ -528,8 +571,8 @@ with deal_box:
                             f"{shown.horizon.years:g} years")
         cols[5].metric("Delivery model", {"zone": "Zone (collective)", "pipelines": "Pipelines"}.get(
             shown.delivery.model, shown.delivery.model), border=True)
-        if scenario is None:
-            st.caption("The scenario has problems: these terms are those of the last valid scenario.")
+        st.caption("The scenario has problems: these terms are those of the last valid scenario." if scenario is None
+                   else "The deal's terms as edited (no simulation needed).")
 
 # --------------------------------------------------------------------------------------------
 # Real deals (no simulation: follows every valid edit)
@@ -577,8 +620,18 @@ def real_deals_section(terms: dict, key: str) -> None:
                                 "Country": st.column_config.TextColumn("Country", width=65)})
 
 
+
+
+def is_open(tab) -> bool:
+    """Whether a main tab is the open one. The Results and Real deals tabs are drawn only when
+    open (their charts cost most of a rerun); the others always, so their inputs keep state."""
+    return getattr(tab, "open", None) is not False
+
+
 with main_tabs["Real deals"]:
-    if shown is None:
+    if not is_open(main_tabs["Real deals"]):
+        pass
+    elif shown is None:
         st.info("The scenario has problems; fix them to compare it with real deals.")
     else:
         if scenario is None:
@@ -589,6 +642,7 @@ with main_tabs["Real deals"]:
             except Exception as exc:  # noqa: BLE001 - a benchmark is not worth falling over for
                 st.info(f"The comparison with real deals is not available: {type(exc).__name__}: {exc}")
 
+_tick("real deals")
 # --------------------------------------------------------------------------------------------
 # Run
 
@@ -660,6 +714,7 @@ with strip_box:
         st.error(f"The simulation failed: {type(exc).__name__}: {exc}")
         ss.pop("run_key", None)
         st.stop()
+_tick("simulated")
 ss["results"] = results
 rs: Scenario = results.scenario
 cur = rs.currency
@@ -684,19 +739,16 @@ ref_summary = summary_of(ref_results) if ref_results is not None else None
 ss["summary"] = summary
 
 with strip_box:
-    note = (f"{results.n_paths:,} paths, seed {results.seed}"
-            + (f", simulated in {results.extra['elapsed_s']:.2f} s" if "elapsed_s" in results.extra else "")
+    note = (f"{results.n_paths:,} paths · seed {results.seed}"
+            + (f" · {results.extra['elapsed_s']:.2f} s" if "elapsed_s" in results.extra else "")
             + f" · base: {ss.get('reference_label', '')}")
     if stale:
-        note = ("These figures are for the scenario as it was at the last run — "
-                + ("fix the problems, then run again. " if scenario is None else "press Run simulation to update. ")
-                + note)
-    st.markdown(SM.strip_html(SM.strip_cards(summary, ref_summary, results.tranche_names, cur), note),
+        note = ("⏸ These results are for the scenario as it was at the last run: "
+                + ("fix the problems, then run again" if scenario is None else "press Run simulation to update")
+                + " · " + note)
+    st.markdown(SM.strip_html(SM.strip_cards(summary, ref_summary, results.tranche_names, cur), note, stale),
                 unsafe_allow_html=True)
-    if stale:
-        st.warning("These results are for the scenario as it was at the last run. "
-                   + ("Fix the problems, then run again." if scenario is None else "Press **Run simulation** to update."),
-                   icon="⏸️")
+_tick("strip")
 downloads(results, summary)
 
 # --------------------------------------------------------------------------------------------
@@ -707,7 +759,9 @@ def _val(s: pd.DataFrame | None, group: str, name: str, metric: str) -> float:
     return SM.value_of(s, group, name, metric)
 
 
-with main_tabs["Results"]:
+def render_results() -> None:
+    """The Results tab: headline figures, value for money explained, investors, commissioners, waterfall,
+    distributions, flows over time, and the comparison with the base."""
     st.subheader("Headline figures")
     cm = A.contract_metrics(summary)
     cols = st.columns(5)
@@ -785,24 +839,34 @@ with main_tabs["Results"]:
         comp = A.comparison_table(ref_summary, summary, cur)
         st.dataframe(comp[["Measure", "Base", "Edited", "Change"]], hide_index=True, width="stretch",
                      height=35 * (len(comp) + 1) + 3)
+    with vfm_box:
+        from cib_sim.app.vfm import render_value_for_money
 
-with vfm_box:
-    from cib_sim.app.vfm import render_value_for_money
+        render_value_for_money(st, results, summary)
 
-    render_value_for_money(st, results, summary)
+
+if is_open(main_tabs["Results"]):
+    with main_tabs["Results"]:
+        render_results()
+_tick("results tab")
+
 
 # --------------------------------------------------------------------------------------------
 # Cases and sensitivity (run on request, on the scenario of the last run)
 
 from cib_sim.app.studies_page import render_cases, render_sensitivity  # noqa: E402
 
+_tick("value for money")
 with main_tabs["Cases"]:
     render_cases(st, ss, results, run_key, stale)
+_tick("cases")
 with main_tabs["Sensitivity"]:
     render_sensitivity(st, ss, results, run_key, stale)
 
+_tick("sensitivity")
 # --------------------------------------------------------------------------------------------
 # Learning as results arrive: observed quarters update the projections
 
 with main_tabs["Learning"]:
     render_nowcast(st, scenario, auto=bool(ss["autorun"]))
+_tick("learning (end)")

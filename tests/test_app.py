@@ -7,17 +7,13 @@ session state) is ``{"edited_rows": {row: {column: value}}, "added_rows": [...],
 (``v<version>:<name>``), which changes when rows are added, deleted or renamed.
 
 The app runs 400 paths here (``CIB_APP_PATHS``) so the whole file takes a few seconds.
-The real-browser check is ``test_browser_check`` (marked ``browser``; skipped without Chromium).
+The real-browser checks are in ``tests/test_app_browser.py`` (Playwright and Chromium).
 """
 
 from __future__ import annotations
 
 import io
 import json
-import math
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -46,8 +42,11 @@ def fresh_cache(monkeypatch):
     st.cache_data.clear()
 
 
-def start() -> AppTest:
+def start(tab: str = "Results") -> AppTest:
+    """The app, run once, with main tab ``tab`` open (the Results and Real deals tabs are drawn
+    only when open)."""
     at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["main_tabs"] = tab
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -106,12 +105,12 @@ def test_app_loads_and_runs_the_reference_scenario():
     for label in ("Capital committed", "Expected payments", "95th pct payments", "Value for money"):
         assert label in m
     for name in results.tranche_names:
-        assert f"{name}: P(loss)" in strip(at) and f"{name}: median IRR" in strip(at)
-    # Every chart is a Vega-Lite spec, each one of these, told apart by titles only it has.
+        assert f"{name}: P(loss) · median IRR" in strip(at)
+    # Every chart is a Vega-Lite spec, each one of these, told apart by titles only it has (the
+    # real-deals chart is on its own tab).
     specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
     assert all(s["$schema"].startswith("https://vega.github.io/schema/vega-lite/") for s in specs)
     charts = {
-        "deals": {"Capital committed (GBP, log scale)", "Maximum outcome payments (GBP, log scale)"},
         "maturity": {"Share of full effect"},
         "capital stack": {"Commitment (GBP)"},
         "waterfall": {"Running total (GBP, over the contract)"},
@@ -131,7 +130,7 @@ def test_app_loads_and_runs_the_reference_scenario():
     assert len(tranche_table) == len(results.tranche_names) and not tranche_table.isna().any().any()
     assert any(any(c.startswith("95th pct spend") for c in t.columns) for t in tables)
     assert not at.get("progress")  # the bar goes once the run is done; the strip says how long it took
-    assert "paths, seed" in strip(at)
+    assert f"{PATHS} paths · seed 1" in strip(at)
 
 
 def test_edited_price_changes_the_headline_figures():
@@ -161,7 +160,7 @@ def test_bad_price_shows_an_error_naming_the_field_and_keeps_other_edits():
     assert w["outcomes"][2]["lag"] == 1.5
     assert w["backbone"]["cost"] == 123_456.0
     # The last valid results stay, flagged as out of date.
-    assert any("last run" in x.value for x in at.warning)
+    assert "at the last run" in strip(at)
     assert "Expected payments" in metrics(at)
     # Fixing the price clears the error and keeps the other edits.
     edit(at, "outcomes", {0: {"price": 900.0}, 2: {"lag": 1.5}})
@@ -234,7 +233,7 @@ def test_autorun_off_waits_for_the_run_button():
     price = at.session_state["working"]["outcomes"][1]["price"]
     edit(at, "outcomes", {1: {"price": price + 500}})
     assert at.session_state["results"] is first or at.session_state["results"].scenario == first.scenario
-    assert any("last run" in x.value for x in at.warning)
+    assert "at the last run" in strip(at)
     at.button(key="run").click().run()
     assert at.session_state["results"].scenario.outcomes[1].price == price + 500
 
@@ -325,7 +324,7 @@ def _capital_percentile(at: AppTest) -> float:
 
 
 def test_real_deals_section_follows_the_edits_without_a_simulation():
-    at = start()
+    at = start("Real deals")
     assert "Compared with real deals" in [h.value for h in at.subheader]
     pct, near = _deal_tables(at)
     assert pct["Measure"].iloc[0] == "Capital committed (GBP)" and pct["Percentile among real deals"].between(0, 100).all()
@@ -473,23 +472,3 @@ def test_summary_csv_and_parquet_downloads():
     assert scenario_from_yaml(meta[b"cib_sim.scenario"].decode()) == s and meta[b"cib_sim.seed"] == b"3"
     comp = A.comparison_table(r.summary(), r.summary(), s.currency)
     assert set(comp["Change"]) <= {"–", "n/a"}
-
-
-# --------------------------------------------------------------------------------------------
-# The real browser
-
-
-@pytest.mark.browser
-def test_browser_check(tmp_path):
-    if not any(shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")):
-        pytest.skip("chromium is not installed (apt-get install -y chromium)")
-    out = tmp_path / "artifacts"
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "browser_check.py"), "--out", str(out), "--paths", "2000",
-         "--timeout", "150"],
-        check=False, capture_output=True, text=True, timeout=400,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert (out / "page.png").stat().st_size > 50_000
-    assert math.isfinite(len(list(out.glob("tab_*.png"))))
-    assert len(list(out.glob("tab_*.png"))) == 8

@@ -88,6 +88,8 @@ def test_a_new_row_keeps_what_is_typed_and_its_defaults_are_flagged():
     d, frames, scalars = _wlz()
     # The browser adds an empty row first, then the typed cell: neither loses anything.
     w, (_, errors), tables = _compose(d, frames, scalars, partners={"added_rows": [{}]})
+    assert errors == [] and A.rebuild_needed(tables, w, d, A.entity_names(d)) is None  # blank: not there yet
+    w, (_, errors), tables = _compose(d, frames, scalars, partners={"added_rows": [{"reach": "0.2"}]})
     assert A.rebuild_needed(tables, w, d, A.entity_names(d)) == "matrices"  # the partners table is left alone
     assert ("partners[4].name", "required") in errors
     assert A.describe_error("partners[4].name", "required", w) == "Partners · row 5 · Partner: required"

@@ -571,6 +571,8 @@ def _entity_rows(kind: str, df: pd.DataFrame, base_items: list[dict], reader: _R
     for pos, (_, row) in enumerate(df.iterrows()):
         rid = _row_id(row.get("_id"))
         known = rid is not None and 0 <= rid < len(base_items) and isinstance(base_items[rid], dict)
+        if not known and all(_clean(row.get(c.field)) is None for c in cols if c.kind not in ("tri",)):
+            continue  # a new row still blank (being typed into): not part of the scenario yet
         item = copy.deepcopy(base_items[rid]) if known else {}
         if not known:
             rid = len(base_items) + n_new

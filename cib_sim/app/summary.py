@@ -73,13 +73,25 @@ def strip_cards(summary: pd.DataFrame, base: pd.DataFrame | None, tranches: list
         cards.append(Card(label, _fmt(now, kind, currency) + extra, delta, good, help_))
 
     for t in tranches:
-        card(f"{t}: P(loss)", "tranche", t, "prob_loss", "prob", False,
-             "Share of paths where the tranche gets back less than it put in")
-        card(f"{t}: median IRR", "tranche", t, "irr_p50", "pct", True, "Median over paths of the tranche's IRR per year")
+        # One card a tranche: P(loss) and median IRR, coloured by the change in P(loss).
+        p, irr = value_of(summary, "tranche", t, "prob_loss"), value_of(summary, "tranche", t, "irr_p50")
+        p0 = value_of(base, "tranche", t, "prob_loss") if base is not None else math.nan
+        i0 = value_of(base, "tranche", t, "irr_p50") if base is not None else math.nan
+        dp, di = _delta(p, p0, "prob", currency), _delta(irr, i0, "pct", currency)
+        delta = None
+        if base is not None and (dp or di):
+            if (dp or "").startswith("no change") and (di or "").startswith("no change"):
+                delta = "no change vs base"
+            else:
+                delta = " · ".join(x.replace(" vs base", "") for x in (dp or "n/a", di or "n/a")) + " vs base"
+        good = None if not dp or dp.startswith("no change") else p < p0
+        cards.append(Card(f"{t}: P(loss) · median IRR", f"{_fmt(p, 'prob', currency)} · {_fmt(irr, 'pct', currency)}",
+                          delta, good, "Share of paths where the tranche gets back less than it put in · median over "
+                          "paths of its IRR per year"))
     gross = value_of(summary, "contract", None, "outcome_payments_mean")
     rebates = summary[(summary.group == "commissioner") & (summary.metric == "rebate_mean")].value.sum()
-    net = f" (net of rebates {fmt_money(gross - rebates, currency)})" if rebates > 0.5 else ""
-    card("Payments expected", "contract", None, "outcome_payments_mean", "money", None,
+    net = f" (net {fmt_money(gross - rebates, currency)})" if rebates > 0.5 else ""
+    card("Payments expected" + (" (net of rebates)" if net else ""), "contract", None, "outcome_payments_mean", "money", None,
          "Mean over paths of all commissioners' outcome payments (gross; rebates of cash above the caps come back to "
          "them)", net)
     card("Payments, 95th pct", "contract", None, "outcome_payments_p95", "money", None,
@@ -89,7 +101,7 @@ def strip_cards(summary: pd.DataFrame, base: pd.DataFrame | None, tranches: list
     return cards
 
 
-def strip_html(cards: list[Card], note: str = "") -> str:
+def strip_html(cards: list[Card], note: str = "", stale: bool = False) -> str:
     """The cards as one row of small boxes (HTML; the app keeps it in view with CSS)."""
     boxes = []
     for c in cards:
@@ -98,19 +110,23 @@ def strip_html(cards: list[Card], note: str = "") -> str:
         boxes.append(
             f'<div class="cib-card" title="{html.escape(c.help)}"><div class="cib-label">{html.escape(c.label)}</div>'
             f'<div class="cib-value">{html.escape(c.value)}</div>{delta}</div>')
-    tail = f'<div class="cib-note">{html.escape(note)}</div>' if note else ""
+    tail = f'<div class="cib-note{" cib-stale" if stale else ""}">{html.escape(note)}</div>' if note else ""
     return f'<div class="cib-strip">{"".join(boxes)}</div>{tail}'
 
 
 STRIP_CSS = """
 <style>
-.st-key-summary_strip {position: sticky; top: 3.75rem; z-index: 990; background: var(--background-color, #fff);
-  background-color: white; padding: 0.3rem 0 0.4rem 0; border-bottom: 1px solid #d0d7de;}
+div:has(> .st-key-summary_strip) {position: sticky; top: 3.75rem; z-index: 990; background-color: white;}
+.st-key-summary_strip {background-color: white; padding: 0.3rem 0 0.4rem 0; border-bottom: 1px solid #d0d7de;}
+[data-testid="stMainBlockContainer"] {padding-top: 1.2rem;}
+.cib-title {font-size: 1.7rem; font-weight: 700; margin: 0;}
 .cib-strip {display: flex; flex-wrap: wrap; gap: 0.4rem;}
-.cib-card {border: 1px solid #d0d7de; border-radius: 0.4rem; padding: 0.2rem 0.55rem; min-width: 8.5rem;}
-.cib-label {font-size: 0.72rem; color: #57606a; white-space: nowrap;}
-.cib-value {font-size: 1.05rem; font-weight: 600; white-space: nowrap;}
+.cib-card {border: 1px solid #d0d7de; border-radius: 0.4rem; padding: 0.15rem 0.5rem; min-width: 7rem; max-width: 16rem;}
+.cib-label {font-size: 0.7rem; color: #57606a; white-space: nowrap; overflow: hidden; text-overflow: ellipsis;}
+.cib-value {font-size: 1rem; font-weight: 600; white-space: nowrap;}
 .cib-delta {font-size: 0.72rem; white-space: nowrap;}
-.cib-note {font-size: 0.75rem; color: #57606a; margin-top: 0.2rem;}
+.cib-note {font-size: 0.75rem; color: #57606a; margin-top: 0.2rem; white-space: nowrap; overflow: hidden;
+  text-overflow: ellipsis;}
+.cib-stale {color: #9a6700; font-weight: 600;}
 </style>
 """
