@@ -83,6 +83,9 @@ def render_cases(st: Any, ss: Any, results: Results, run_key: Any, stale: bool) 
         return
     key, frame, stored_spec = stored
     _stale_note(st, key, run_key, stale)
+    cases_names = [c for c in frame.columns if c not in ("Measure", "kind")]
+    st.caption(f"{len(cases_names)} cases run on the same {results.n_paths:,} paths, seed {results.seed}: "
+               + ", ".join(cases_names) + ".")
     if stored_spec != spec:
         st.caption("The cases table has changed since these were run.")
     st.dataframe(SD.display_frame(frame, cur), hide_index=True, width="stretch",

@@ -80,13 +80,18 @@ def render_value_for_money(st: Any, r: Results, summary: pd.DataFrame) -> None:
                 help="Payments for outcomes that would have happened without the programme (rate-card outcomes pay "
                      "every verified outcome; above-baseline and tiered ones pay only the uplift); payments after "
                      "caps are shared pro rata")
-    worst = dw.sort_values("earned_on_deadweight", ascending=False).head(1)
     example = ""
-    if len(worst) and worst["earned_on_deadweight"].iloc[0] > 0:
-        w = worst.iloc[0]
+    paid_dw = dw[dw["earned_on_deadweight"] > 0].sort_values("earned_on_deadweight", ascending=False)
+    if len(paid_dw):
+        w = paid_dw.iloc[0]
         example = (f" The largest part is **{w['outcome']}**: priced at {fmt_money(w['price'], cur)} with a baseline "
                    f"rate of {w['baseline_rate']:.2f}, so {w['deadweight_share']:.0%} of the {w['outcome']} outcomes paid "
                    "for would have happened anyway.")
+    full = [r for _, r in paid_dw.iterrows() if r["deadweight_share"] >= 0.995]
+    if full:
+        example += (" Paid for although none is above the baseline: " + "; ".join(
+            f"**{r['outcome']}** (priced at {fmt_money(r['price'], cur)}, baseline rate {r['baseline_rate']:.2f}, "
+            f"{fmt_money(r['earned_on_deadweight'], cur)} earned)" for r in full) + ".")
     st.caption(f"Value for money = fiscal value of the outcomes above the baseline ÷ all outcome payments = "
                f"{fmt_money(f['fiscal_value'], cur)} ÷ {fmt_money(f['payments'], cur)}. Payments include outcomes "
                "that would have happened anyway (deadweight), which add no fiscal value." + example)
