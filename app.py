@@ -702,7 +702,7 @@ if "run_key" not in ss:
     with main_tabs["Results"]:
         st.info("Press **Run simulation** in the sidebar to simulate this scenario.")
     with main_tabs["Learning"]:
-        render_nowcast(st, scenario, auto=False)
+        render_nowcast(st, scenario, auto=False, on_request=True)
     st.stop()
 
 run_key = ss["run_key"]
@@ -868,5 +868,5 @@ _tick("sensitivity")
 # Learning as results arrive: observed quarters update the projections
 
 with main_tabs["Learning"]:
-    render_nowcast(st, scenario, auto=bool(ss["autorun"]))
+    render_nowcast(st, scenario, auto=bool(ss["autorun"]), on_request=True)
 _tick("learning (end)")

@@ -177,12 +177,14 @@ def _money(x: float, cur: str) -> str:
     return fmt_money(x, cur)
 
 
-def render_nowcast(st: Any, scenario: Scenario | None, key: str = "nowcast", auto: bool = True) -> None:
+def render_nowcast(st: Any, scenario: Scenario | None, key: str = "nowcast", auto: bool = True,
+                   on_request: bool = False) -> None:
     """Draw the section into ``st`` for ``scenario`` (None: ask for a valid scenario).
 
-    ``auto``: the app's "Run automatically". The update (a fit and two simulations, most of a
-    second) runs when **Update the projections** is pressed, and after that on every change
-    while ``auto`` is on; with ``auto`` off, the last update stays on screen, marked out of date."""
+    ``on_request`` (the app): the update (a fit and two simulations, most of a second) runs when
+    **Update the projections** is pressed, and after that on every change while ``auto`` (the
+    app's "Run automatically") is on; with ``auto`` off, the last update stays on screen, marked
+    out of date. Without ``on_request``, it runs on every change."""
     from cib_sim.learning import simulate_world
 
     st.subheader("Learning as results arrive")
@@ -230,13 +232,14 @@ def render_nowcast(st: Any, scenario: Scenario | None, key: str = "nowcast", aut
 
     ss = st.session_state
     args = (scenario.model_dump_json(), csv_now, csv_prev, n_paths, seed, 8000)
-    clicked = st.button("Update the projections", key=f"{key}_update", type="primary",
-                        help="Fit the effects to the reported data and simulate the rest of the contract. After the "
-                             "first update, later changes update it again while **Run automatically** is on.")
+    clicked = on_request and st.button(
+        "Update the projections", key=f"{key}_update", type="primary",
+        help="Fit the effects to the reported data and simulate the rest of the contract. After the first update, "
+             "later changes update it again while **Run automatically** is on.")
     if clicked:
         ss[f"{key}_active"] = True
     last = ss.get(f"{key}_last")
-    if clicked or (auto and ss.get(f"{key}_active")):
+    if not on_request or clicked or (auto and ss.get(f"{key}_active")):
         compute = st.cache_data(max_entries=16, show_spinner=False)(_compute)
         try:
             with st.spinner("Updating the effects and simulating the rest of the contract..."):
