@@ -671,7 +671,7 @@ def downloads(results: Results | None, summary: pd.DataFrame | None) -> None:
                  "keeps its comments.")
         if results is None or summary is None:
             return
-        st.download_button("Workbook (Excel)", lambda: workbook_bytes(results), width="stretch", on_click="ignore",
+        st.download_button("Workbook (Excel)", workbook_data(results), width="stretch", on_click="ignore",
                            file_name=f"{A.file_stem(results.scenario.name)}.xlsx", key="dl_xlsx",
                            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                            help="Terms, assumptions, summary, quarterly cash flows per tranche and payer (mean, 10th, "
@@ -685,14 +685,21 @@ def downloads(results: Results | None, summary: pd.DataFrame | None) -> None:
                    + (f", {results.extra['elapsed_s']:.2f} s" if "elapsed_s" in results.extra else ""))
 
 
-def workbook_bytes(results: Results) -> bytes:
-    from cib_sim.app.workbook import build_workbook
-
+def workbook_data(results: Results):
+    """The workbook's bytes as a callable (built when the button is clicked, outside the script
+    run: what it needs from the session is taken now)."""
     key = ss.get("run_key")
     cases = ss.get("study:cases")
-    sens = {label: df for label, (k_, df) in (ss.get("study:tables") or {}).items() if k_ and k_[0] == key}
-    return build_workbook(results.scenario, results, summary_of(results),
-                          cases=cases[1] if cases and cases[0] == key else None, sensitivity=sens or None)
+    cases = cases[1] if cases and cases[0] == key else None
+    sens = {label: df for label, (k_, df) in (ss.get("study:tables") or {}).items() if k_ == key} or None
+    summary = summary_of(results)
+
+    def build() -> bytes:
+        from cib_sim.app.workbook import build_workbook
+
+        return build_workbook(results.scenario, results, summary, cases=cases, sensitivity=sens)
+
+    return build
 
 
 if "run_key" not in ss:
@@ -749,7 +756,6 @@ with strip_box:
     st.markdown(SM.strip_html(SM.strip_cards(summary, ref_summary, results.tranche_names, cur), note, stale),
                 unsafe_allow_html=True)
 _tick("strip")
-downloads(results, summary)
 
 # --------------------------------------------------------------------------------------------
 # Results
@@ -864,6 +870,7 @@ with main_tabs["Sensitivity"]:
     render_sensitivity(st, ss, results, run_key, stale)
 
 _tick("sensitivity")
+downloads(results, summary)  # last, so that the workbook has the cases and tables run in this rerun
 # --------------------------------------------------------------------------------------------
 # Learning as results arrive: observed quarters update the projections
 

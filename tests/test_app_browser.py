@@ -52,7 +52,8 @@ def _free_port() -> int:
 def app_url():
     port = _free_port()
     ARTIFACTS.mkdir(exist_ok=True)
-    env = dict(os.environ, CIB_APP_PATHS=str(PATHS), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
+    env = dict(os.environ, CIB_APP_PATHS=str(PATHS), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
+               CIB_APP_TIMING="1")  # the server's own time for each run, in the log
     log = open(ARTIFACTS / "streamlit_browser_tests.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
@@ -258,15 +259,23 @@ def test_an_edit_settles_quickly_and_moves_the_strip(page):
 def test_cases_side_by_side(page):
     open_tab(page, "Cases")
     page.get_by_role("button", name="Run the cases").click()
-    shown(page, "cases run on the same").wait_for(timeout=120_000)
+    caption = shown(page, "cases run on the same")
+    caption.wait_for(timeout=120_000)
     settle(page, 120_000)
-    panel = page.get_by_role("tabpanel").filter(visible=True).first
-    assert panel.locator("th").filter(has_text="Downside").count() == 1
-    assert panel.locator("th").filter(has_text="Upside").count() == 1
-    chart = panel.locator('[data-testid="stVegaLiteChart"]').first
+    assert caption.inner_text().endswith(f"{PATHS:,} paths, seed 1: Base, Upside, Downside.")
+    chart = page.locator('[data-testid="stVegaLiteChart"]').filter(visible=True).first
     chart.wait_for()
     chart.evaluate("e => e.scrollIntoView({block: 'center'})")
     shot(page, "browser_cases")
+    # The workbook now carries the cases.
+    from openpyxl import load_workbook
+
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Workbook (Excel)").click()
+    wb = load_workbook(io.BytesIO(Path(dl.value.path()).read_bytes()))
+    assert "Cases" in wb.sheetnames
+    header = [c.value for c in next(r for r in wb["Cases"].iter_rows() if r[0].value == "Measure")]
+    assert header[1:4] == ["Base", "Upside", "Downside"]
 
 
 def test_sensitivity_heat_map(page):
@@ -283,6 +292,18 @@ def test_sensitivity_heat_map(page):
     chart.wait_for()
     chart.scroll_into_view_if_needed()
     shot(page, "browser_sensitivity_heat_map")
+
+
+def test_an_uploaded_scenario_with_a_problem_is_loaded_and_the_problem_shown(page, tmp_path):
+    text = (ROOT / "scenarios" / "rate_card_fund.yaml").read_text()
+    bad = tmp_path / "my_deal.yaml"
+    bad.write_text(text.replace("name: ", "name: My deal, copy of ", 1).replace("years: 4", "years: -4", 1))
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(bad))
+    shown(page, "Editing: upload: my_deal.yaml").wait_for()
+    settle(page)
+    expect(page.get_by_role("tab", name="Scenario & horizon ⚠ 1")).to_be_visible()
+    assert shown(page, "Contract length (years)").count()
+    shot(page, "browser_upload_with_a_problem")
 
 
 def test_workbook_download_opens_with_its_sheets(page):
