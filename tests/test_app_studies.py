@@ -69,3 +69,15 @@ def test_break_even_reports_its_monte_carlo_error():
     r = SD.break_even(S, "price_multiplier", pay, 0.9 * base, (0.5, 1.5), 400, 1)
     assert r.status == "solved" and 0.5 < r.value < 1.0 and r.std_error >= 0
     assert r.achieved == pytest.approx(0.9 * base, rel=1e-3)
+
+
+def test_charts_of_cases_and_tables_are_valid_vega_lite():
+    from cib_sim.charts import studies as CS
+
+    frame = pd.DataFrame({"Measure": ["Senior: P(loss)", "Payments expected"], "kind": ["prob", "money"],
+                          "Base": [0.01, 1e6], "Downside": [0.05, float("nan")]})
+    spec = CS.cases_chart(frame).to_dict(validate=True)
+    assert [p["title"]["text"] for p in spec["concat"]] == ["Senior: P(loss)", "Payments expected"]
+    long = pd.DataFrame({"x": [0.8, 1.2, 0.8, 1.2], "y": [0.5, 0.5, 1.0, 1.0], "value": [0.1, 0.0, 0.05, 0.0]})
+    CS.heatmap_chart(long, "Prices", "Effects", "Senior: P(loss)").to_dict(validate=True)
+    CS.one_way_chart(pd.DataFrame({"p": [0.8, 1.0], "m": [0.1, 0.2]}), "p", "m", "Prices").to_dict(validate=True)

@@ -10,24 +10,27 @@ from cib_sim.charts.style import SERIES
 _FORMATS = {"money": "~s", "prob": ".1%", "pct": ".1%", "x": ".2f", "count": ",.0f"}
 
 
-def cases_chart(frame: pd.DataFrame, width: int = 210) -> alt.FacetChart:
-    """Small multiples, one panel per measure, one bar per case (from
-    :func:`cib_sim.app.studies.cases_frame`): the cases side by side on every measure."""
+def cases_chart(frame: pd.DataFrame, width: int = 200) -> alt.ConcatChart:
+    """Small multiples, one panel per measure (each with its own scale and number format), one
+    bar per case (from :func:`cib_sim.app.studies.cases_frame`): the cases side by side."""
     cases = [c for c in frame.columns if c not in ("Measure", "kind")]
-    long = frame.melt(id_vars=["Measure", "kind"], value_vars=cases, var_name="Case", value_name="value")
-    long = long[pd.to_numeric(long["value"], errors="coerce").notna()]
     colours = ["#9e9e9e"] + (SERIES * 4)[: max(0, len(cases) - 1)]  # the first case (base) in grey
     colour = alt.Color("Case:N", sort=cases, legend=alt.Legend(orient="top", title=None),
                        scale=alt.Scale(domain=cases, range=colours))
-    base = alt.Chart(long).mark_bar().encode(
-        y=alt.Y("Case:N", sort=cases, title=None, axis=alt.Axis(labels=False, ticks=False)),
-        x=alt.X("value:Q", title=None, axis=alt.Axis(format="~s", labelFlush=True, tickCount=4)),
-        color=colour,
-        tooltip=[alt.Tooltip("Measure:N"), alt.Tooltip("Case:N"), alt.Tooltip("value:Q", format=",.4g")],
-    ).properties(width=width, height=alt.Step(16))
-    return base.facet(facet=alt.Facet("Measure:N", sort=list(frame["Measure"]), title=None,
-                                      header=alt.Header(labelFontWeight="bold", labelLimit=width + 40)),
-                      columns=3).resolve_scale(x="independent")
+    panels = []
+    for _, row in frame.iterrows():
+        d = pd.DataFrame({"Case": cases, "value": [row[c] for c in cases]})
+        d = d[pd.to_numeric(d["value"], errors="coerce").notna()]
+        fmt = _FORMATS.get(row.get("kind"), ".3g")
+        money = row.get("kind") == "money"
+        panels.append(alt.Chart(d).mark_bar().encode(
+            y=alt.Y("Case:N", sort=cases, title=None, axis=alt.Axis(labels=False, ticks=False)),
+            x=alt.X("value:Q", title=None, axis=alt.Axis(format=fmt, tickCount=4, labelFlush=True)),
+            color=colour,
+            tooltip=[alt.Tooltip("Case:N"), alt.Tooltip("value:Q", title=str(row["Measure"]),
+                                                        format=",.0f" if money else fmt)],
+        ).properties(width=width, height=alt.Step(16), title=alt.Title(str(row["Measure"]), fontSize=12)))
+    return alt.concat(*panels, columns=3).resolve_scale(x="independent")
 
 
 def heatmap_chart(long: pd.DataFrame, x_title: str, y_title: str, value_title: str, kind: str = "prob",
