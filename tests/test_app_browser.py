@@ -338,3 +338,27 @@ def test_learning_section_updates_on_request_and_states_events(page):
     assert page.locator("th").filter(has_text="Standard error").count() == 1
     shown(page, "What the data say about each partner").evaluate("e => e.scrollIntoView({block: 'start'})")
     shot(page, "browser_learning")
+
+
+@pytest.mark.slow
+def test_tornado_and_break_even_with_its_monte_carlo_error(page):
+    open_tab(page, "Sensitivity")
+    paths = page.get_by_role("spinbutton", name="Paths per variant")
+    paths.fill("500")
+    paths.press("Enter")
+    settle(page)
+    page.get_by_role("tab", name="Tornado").click()
+    page.get_by_role("button", name="Run the tornado").click()
+    chart = page.locator('[data-testid="stVegaLiteChart"]').filter(visible=True).first
+    chart.wait_for(timeout=180_000)
+    settle(page, 180_000)
+    chart.evaluate("e => e.scrollIntoView({block: 'center'})")
+    shot(page, "browser_tornado")
+    page.get_by_role("tab", name="Break-even").click()
+    page.get_by_role("button", name="Solve", exact=True).click()
+    result = page.locator('[data-testid="stAlertContentSuccess"], [data-testid="stAlertContentWarning"]').filter(visible=True).filter(has_text="P(loss)").first
+    result.wait_for(timeout=180_000)
+    text = result.inner_text()
+    assert "Prices (× every price on the rate card) = " in text and "gives Senior social lender: P(loss) = " in text
+    result.evaluate("e => e.scrollIntoView({block: 'center'})")
+    shot(page, "browser_break_even")
