@@ -312,16 +312,16 @@ with problem_box:
     # One line whatever the number of problems, so that nothing below moves when one comes or goes
     # (a table being typed into must stay under the cursor).
     if errors:
-        with st.expander(f"⚠️ The scenario has {len(errors)} problem{'s' if len(errors) != 1 else ''}: all listed "
+        with st.expander(f"The scenario has {len(errors)} problem{'s' if len(errors) != 1 else ''}: all listed "
                          "here and next to their tables (tabs marked ⚠). Nothing typed is lost; the draft can be "
-                         "downloaded.", expanded=False):
+                         "downloaded.", expanded=False, icon=":material/error:"):
             lines = []
             for sec, msgs in by_section.items():
                 for m in msgs:
                     lines.append(f"- **{A.SECTIONS[sec]}** — {m}")
             st.error("\n".join(lines))
     else:
-        with st.expander("✅ No problems in the scenario", expanded=False):
+        with st.expander("No problems in the scenario", expanded=False, icon=":material/check_circle:"):
             st.caption("Problems in the scenario would be listed here and next to their tables, with the tabs that "
                        "hold them marked ⚠.")
 
@@ -374,9 +374,9 @@ def section_messages(sec: str, container) -> None:
     secs = [sec, "general"] if sec == "horizon" else [sec]
     for s_ in secs:
         for m in by_section.get(s_, []):
-            container.error(m, icon="⚠️")
+            container.error(m, icon=":material/error:")
         for m in warn_by_section.get(s_, []):
-            container.warning(f"Check: {m}", icon="🔎")
+            container.warning(f"Check: {m}", icon=":material/help:")
 
 
 def scalar_inputs(section: str, container, columns: int = 2) -> None:
@@ -476,7 +476,7 @@ with main_tabs["Design"]:
         entity_editor("partners", st.container(),
                       "Delivery partners. Referrals, capacity and the enrolment window are used by the pipelines "
                       "model; reach by the zone model. A new row's empty cells take the model's defaults (flagged "
-                      "above when they look unintended).")
+                      "below the table when they look unintended).")
         section_messages("partners", st.container())
         matrix_editor("effect_mean", st.container(), "Partner", help_text="**Effect at full maturity**: uplift in "
                       "each outcome's probability (0–1), partner by outcome; empty = no effect.")
@@ -750,7 +750,7 @@ with strip_box:
             + (f" · {results.extra['elapsed_s']:.2f} s" if "elapsed_s" in results.extra else "")
             + f" · base: {ss.get('reference_label', '')}")
     if stale:
-        note = ("⏸ These results are for the scenario as it was at the last run: "
+        note = ("Out of date: these results are for the scenario as it was at the last run: "
                 + ("fix the problems, then run again" if scenario is None else "press Run simulation to update")
                 + " · " + note)
     st.markdown(SM.strip_html(SM.strip_cards(summary, ref_summary, results.tranche_names, cur), note, stale),

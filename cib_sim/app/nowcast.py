@@ -253,7 +253,7 @@ def render_nowcast(st: Any, scenario: Scenario | None, key: str = "nowcast", aut
         if last[0] != args:
             st.warning("The scenario or the data have changed since this update: press **Update the projections** "
                        "(automatic runs are off)." if not auto else "The scenario or the data have changed since this "
-                       "update: press **Update the projections**.", icon="⏸️")
+                       "update: press **Update the projections**.", icon=":material/pause_circle:")
     else:
         st.info("Press **Update the projections** to fit the reported data (most of a second).")
         return
@@ -262,7 +262,7 @@ def render_nowcast(st: Any, scenario: Scenario | None, key: str = "nowcast", aut
     events = res.get("events") or []
     if events:
         st.warning("**Reported events** — causes of jumps in the projections:\n\n" + "\n".join(f"- {e}" for e in events),
-                   icon="📣")
+                   icon=":material/campaign:")
 
     cur = scenario.currency
     K = res["as_of"]

@@ -28,7 +28,7 @@ def _bar(st: Any, text: str):
 
 def _stale_note(st: Any, stored_key: Any, run_key: Any, stale: bool) -> None:
     if stored_key != run_key:
-        st.warning("These tables are for an earlier version of the scenario: run them again.", icon="⏸️")
+        st.warning("These tables are for an earlier version of the scenario: run them again.", icon=":material/pause_circle:")
     elif stale:
         st.caption("Run on the scenario of the last simulation (the edits since are not in them yet).")
 

@@ -118,7 +118,7 @@ STRIP_CSS = """
 <style>
 div:has(> .st-key-summary_strip) {position: sticky; top: 3.75rem; z-index: 990; background-color: white;}
 .st-key-summary_strip {background-color: white; padding: 0.3rem 0 0.9rem 0; border-bottom: 1px solid #d0d7de;}
-[data-testid="stMainBlockContainer"] {padding-top: 1.2rem;}
+[data-testid="stMainBlockContainer"] {padding-top: 4rem;}
 .cib-title {font-size: 1.7rem; font-weight: 700; margin: 0;}
 .cib-strip {display: flex; flex-wrap: wrap; gap: 0.4rem;}
 .cib-card {border: 1px solid #d0d7de; border-radius: 0.4rem; padding: 0.15rem 0.5rem; min-width: 7rem; max-width: 16rem;}
