@@ -5,7 +5,8 @@ Each flow clicks, types into table cells, downloads, and asserts what the page s
 a screenshot under ``artifacts/``. One Streamlit server (West London Zone at 10,000 paths) serves
 the module; each test opens a fresh page (a fresh session). Skipped when Chromium or Playwright is
 missing. Waits are for elements, never fixed sleeps. The edit-to-settle time of a price edit is
-measured and written to ``artifacts/edit_settle.json``.
+measured and written to ``artifacts/edit_settle.json``. The heat map, tornado, break-even and
+learning flows are marked ``slow`` (``-m slow``); the others take about a minute and a half.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
 CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None)
-PATHS = 10_000
+PATHS = 10_000  # the measured flows (first screen, edit to settle) run the default, as a designer does
+QUICK_PATHS = 2_000  # the other flows, opened with ?paths=2000
+FULL = {"test_first_screen_shows_the_summary_strip_and_no_developer_toolbar", "test_an_edit_settles_quickly_and_moves_the_strip"}
 ROW = 35  # the data editor's row height (and its header's), in pixels
 
 try:
@@ -97,7 +100,7 @@ def page(browser, app_url, request):
     pg.set_default_timeout(60_000)
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
-    pg.goto(app_url)
+    pg.goto(app_url if request.node.name in FULL else f"{app_url}?paths={QUICK_PATHS}")
     pg.locator(".cib-strip").wait_for(timeout=120_000)
     settle(pg)
     failed = request.session.testsfailed
@@ -232,7 +235,7 @@ def test_an_edit_settles_quickly_and_moves_the_strip(page):
     """An edit of WLZ at 10,000 paths: time from Enter to the strip showing the new figures."""
     open_tab(page, "Outcomes & rate card")
     before = strip_text(page)
-    timings = []
+    timings, sims = [], []
     for price in ("1,200", "1,400", "1,100"):
         ed = editor(page)
         ed.click(position={"x": 60, "y": ROW + ROW // 2})
@@ -247,11 +250,15 @@ def test_an_edit_settles_quickly_and_moves_the_strip(page):
         settle(page)
         timings.append(time.perf_counter() - t0)
         before = strip_text(page)
+        note = page.locator(".cib-note").inner_text()  # "10,000 paths · seed 1 · 0.31 s · base: ..."
+        sims.append(float(note.split(" · ")[2].rstrip(" s")))
     assert "vs base" in before and "no change vs base" not in before.split("Payments expected")[1].split("\n")[2]
     result = {"paths": PATHS, "scenario": "west_london_zone.yaml", "edit_settle_s": [round(t, 3) for t in timings],
-              "median_s": round(sorted(timings)[1], 3)}
+              "median_s": round(sorted(timings)[1], 3), "simulation_s": sims,
+              "load_average": os.getloadavg()[0], "cpus": os.cpu_count()}
     (ARTIFACTS / "edit_settle.json").write_text(json.dumps(result, indent=2))
-    print(f"edit settles in {result['median_s']} s (median of {timings})")
+    print(f"edit settles in {result['median_s']} s (median of {timings}; simulation {sims} s; "
+          f"load average {result['load_average']:.1f} on {result['cpus']} cpus)")
     assert result["median_s"] < 5  # the target is < 1 s on a free machine; CI machines are shared
     shot(page, "browser_after_edit")
 
@@ -262,7 +269,7 @@ def test_cases_side_by_side(page):
     caption = shown(page, "cases run on the same")
     caption.wait_for(timeout=120_000)
     settle(page, 120_000)
-    assert caption.inner_text().endswith(f"{PATHS:,} paths, seed 1: Base, Upside, Downside.")
+    assert caption.inner_text().endswith(f"{QUICK_PATHS:,} paths, seed 1: Base, Upside, Downside.")
     chart = page.locator('[data-testid="stVegaLiteChart"]').filter(visible=True).first
     chart.wait_for()
     chart.evaluate("e => e.scrollIntoView({block: 'center'})")
@@ -278,6 +285,7 @@ def test_cases_side_by_side(page):
     assert header[1:4] == ["Base", "Upside", "Downside"]
 
 
+@pytest.mark.slow
 def test_sensitivity_heat_map(page):
     open_tab(page, "Sensitivity")
     page.get_by_role("tab", name="Two-way table (heat map)").click()
@@ -329,6 +337,7 @@ def test_results_explain_value_for_money(page):
     shot(page, "browser_value_for_money")
 
 
+@pytest.mark.slow
 def test_learning_section_updates_on_request_and_states_events(page):
     open_tab(page, "Learning")
     page.get_by_role("button", name="Update the projections").click()
