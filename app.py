@@ -569,8 +569,10 @@ with deal_box:
         cols[4].metric("Service duration", f"{terms['duration_years']:.3g} years", border=True,
                        help=f"From the first enrolment to the end of the last service; contract horizon "
                             f"{shown.horizon.years:g} years")
-        cols[5].metric("Delivery model", {"zone": "Zone (collective)", "pipelines": "Pipelines"}.get(
-            shown.delivery.model, shown.delivery.model), border=True)
+        cols[5].metric("Delivery model", {"zone": "Zone", "pipelines": "Pipelines"}.get(shown.delivery.model,
+                       shown.delivery.model), border=True,
+                       help="Zone: participants enrol once and get a package from several partners (collective); "
+                            "pipelines: each partner recruits and serves its own participants")
         st.caption("The scenario has problems: these terms are those of the last valid scenario." if scenario is None
                    else "The deal's terms as edited (no simulation needed).")
 
