@@ -2,11 +2,19 @@
 
     streamlit run app.py
 
-The page reads top to bottom: the deal's terms and how they compare with real deals (INDIGO), the
-editors (every part of the scenario), then the results (headline figures, the payout waterfall,
-investors' risk, flows over time, and a comparison with the base scenario). The scenario being
-edited is a plain dict in ``st.session_state["working"]``, validated on every rerun; see
-``cib_sim/app_state.py`` for how the editors' tables map to it and back.
+The page: a summary strip kept in view at the top (per tranche P(loss) and median IRR, payments
+expected and their 95th percentile, value for money, each against the base run), then tabs:
+**Design** (the deal's terms and every part of the scenario, in sub-tabs that carry their error
+counts), **Results**, **Cases** (base, upside, downside and the user's own, on common random
+numbers), **Sensitivity** (one-way and two-way tables, tornado, break-even solver), **Real deals**
+(the terms among the INDIGO impact bonds) and **Learning** (observed quarters update the
+projections). The sidebar loads, runs, pins the base and downloads (a draft YAML even with errors,
+and an Excel workbook).
+
+Editing: every number is typed as text and read by :mod:`cib_sim.app.cells` (``1.5k``, ``1e3``,
+``1,500``; anything else is "not a number", naming the cell). The tables' edits are read from the
+editors' state before the page is drawn (:func:`cib_sim.app.state.apply_edits`), so every error is
+known, and counted on its tab, in one pass. See ``cib_sim/app/state.py`` for tables <-> scenario.
 
 Settings: ``CIB_APP_PATHS`` (environment) or ``?paths=`` (URL) sets the default number of paths;
 ``?seed=`` the default seed; ``?autorun=0`` starts with automatic runs off.
@@ -23,13 +31,27 @@ import streamlit as st
 from cib_sim import charts as C
 from cib_sim import simulate
 from cib_sim.app import state as A
+from cib_sim.app import summary as SM
+from cib_sim.app.cells import format_number
 from cib_sim.app.nowcast import render_nowcast
 from cib_sim.deals import headline_terms
 from cib_sim.results import Results
 from cib_sim.scenario import Scenario
 
-st.set_page_config(page_title="CIB simulator", page_icon="📈", layout="wide", initial_sidebar_state="expanded")
+st.set_page_config(page_title="CIB simulator", page_icon="📈", layout="wide", initial_sidebar_state="expanded",
+                   menu_items={"Get help": None, "Report a bug": None, "About": "Collective Impact Bond simulator (cib_sim)"})
+st.markdown(SM.STRIP_CSS, unsafe_allow_html=True)
 ss = st.session_state
+_T0 = time.perf_counter()
+_TIMING = os.environ.get("CIB_APP_TIMING") == "1"
+
+
+def _tick(label: str) -> None:
+    """With ``CIB_APP_TIMING=1``: how long the run has taken up to ``label`` (on stderr)."""
+    if _TIMING:
+        import sys
+
+        print(f"[timing] {label}: {time.perf_counter() - _T0:.3f} s", file=sys.stderr, flush=True)
 
 
 def _int_param(name: str, default: int) -> int:
@@ -58,13 +80,18 @@ def run_simulation(scenario_json: str, n_paths: int, seed: int) -> Results:
     def progress(done: int, total: int) -> None:
         bar.progress(min(1.0, done / total), text=f"Simulating: {done:,} of {total:,} paths")
 
-    # The engine's default chunk (4 blocks) is its fastest; the bar moves once a chunk, so a long
-    # run shows progress (results do not depend on the chunk size).
     r = simulate(s, n_paths=n_paths, seed=seed, progress=progress)
     elapsed = time.perf_counter() - t0
     r.extra["elapsed_s"] = elapsed
-    bar.progress(1.0, text=f"{n_paths:,} paths simulated in {elapsed:.2f} s (seed {seed})")
+    r.extra["summary"] = r.summary()
+    bar.empty()
     return r
+
+
+def summary_of(r: Results) -> pd.DataFrame:
+    if "summary" not in r.extra:
+        r.extra["summary"] = r.summary()
+    return r.extra["summary"]
 
 
 def scenario_json(s: Scenario) -> str:
@@ -86,9 +113,479 @@ def show_chart(key: tuple, build, width: str = "stretch") -> None:
     st.vega_lite_chart(spec, width=width)
 
 
+def progress_bar(text: str):
+    bar = st.progress(0.0, text=text)
+
+    def tick(done: int, total: int) -> None:
+        bar.progress(min(1.0, done / max(total, 1)), text=f"{text} {done:,} of {total:,} tasks")
+
+    return bar, tick
+
+
+# --------------------------------------------------------------------------------------------
+# Loading scenarios
+
+
+def load_into_session(d: dict, source: str, messages: list[tuple[str, str]] | None = None,
+                      text: str | None = None) -> None:
+    """Make ``d`` the scenario being edited and the base for comparison; reset the editors.
+    ``text``: the file's YAML, so that a saved draft keeps its comments."""
+    ss["editor_base"] = d
+    ss["loaded"] = d
+    ss["source_text"] = text
+    ss["working"] = d
+    ss["reference"] = d
+    ss["reference_label"] = source
+    ss["source"] = source
+    ss["version"] = ss.get("version", 0) + 1
+    ss["frames"] = A.build_frames(d)
+    ss["matrices_on"] = A.entity_names(d)
+    ss["matrix_names"] = A.matrix_columns(d)
+    ss["load_messages"] = messages or []
+    ss.pop("run_key", None)
+    for k in [k for k in ss if isinstance(k, str) and k.startswith("study:")]:
+        del ss[k]
+
+
+def load_library_choice() -> None:
+    lib = A.library()
+    path = lib.get(ss.get("library_choice"))
+    if path is None:
+        return
+    text = path.read_text(encoding="utf-8")
+    d, errors = A.read_yaml(text)
+    if d is None:
+        ss["load_messages"] = errors
+        return
+    load_into_session(d, path.name, errors, text)
+
+
+def load_upload() -> None:
+    f = ss.get("upload")
+    if f is None:
+        return
+    d, errors = A.read_yaml(f.getvalue())
+    if d is None:
+        ss["load_messages"] = [(p, f"{f.name}: {m}") for p, m in errors]
+        return
+    load_into_session(d, f"upload: {f.name}", errors, f.getvalue().decode("utf-8", errors="replace"))
+
+
+LIB = A.library()
+if "editor_base" not in ss:
+    ss["library_choice"] = next(iter(LIB), None)
+    load_library_choice()
+    ss.setdefault("n_paths", DEFAULT_PATHS)
+    ss.setdefault("seed", DEFAULT_SEED)
+    ss.setdefault("autorun", DEFAULT_AUTORUN)
+if "editor_base" not in ss:
+    st.error(f"No scenario could be loaded from {A.LIBRARY}: "
+             + "; ".join(A.describe_error(p, m) for p, m in ss.get("load_messages") or []))
+    st.stop()
+
+
+def k(name: str) -> str:
+    """Widget key for the current editor version (a new version rebuilds every editor)."""
+    return f"v{ss['version']}:{name}"
+
+
+def km(name: str) -> str:
+    """Widget key of a table that depends on the entity lists (rebuilt when they change)."""
+    return f"v{ss['version']}m{ss.get('matrix_version', 0)}:{name}"
+
+
+def table_key(name: str) -> str:
+    return km(name) if name in A.MATRICES else k(name)
+
+
+# --------------------------------------------------------------------------------------------
+# Read every edit before drawing: compose, validate, rebuild what depends on the entity lists
+
+
+def scalar_value(f: A.Field_, base: dict):
+    """An input's value: its widget's state if drawn before, else the scenario's."""
+    key = k(f.path)
+    return ss[key] if key in ss else scalar_initial(f, base)
+
+
+def scalar_initial(f: A.Field_, base: dict):
+    """An input's initial value, from the scenario the editors were built from (constant for a
+    version of the editors, so the widget keeps its identity while it is edited)."""
+    default = A.scalar_default(base, f.path)
+    if f.kind == "number":
+        return format_number(default) or ""
+    if f.kind == "date":
+        try:
+            return pd.Timestamp(default).date() if default else None
+        except (ValueError, TypeError):
+            return None
+    if f.kind == "bool":
+        return bool(default)
+    if f.kind in ("text", "textarea"):
+        return "" if default is None else str(default)
+    if f.kind == "yaml":
+        return A.yaml_text(default)
+    return default
+
+
+def read_edits() -> tuple[dict, list[tuple[str, str]], dict[str, pd.DataFrame], dict]:
+    base = ss["editor_base"]
+    frames = ss["frames"]
+    tables = {name: A.apply_edits(frames[name], ss.get(table_key(name))) for name in frames}
+    scalars = {f.path: scalar_value(f, base) for fs in A.SCALARS.values() for f in fs}
+    problems: list[tuple[str, str]] = []
+    working = A.compose(base, scalars, tables, problems, column_names=ss["matrix_names"])
+    problems += A.table_problems(working, tables)
+    return working, problems, tables, scalars
+
+
+try:
+    working, cell_problems, tables, scalars = read_edits()
+    rebuild = A.rebuild_needed(tables, working, ss["editor_base"], ss["matrices_on"])
+    if rebuild == "all":
+        # Rows deleted, tranches re-ranked or the currency changed: every editor from the working dict.
+        ss["editor_base"] = working
+        ss["frames"] = A.build_frames(working)
+        ss["version"] += 1
+    if rebuild is not None:
+        # Rows added or renamed: only the tables that depend on them (effects, shares, tiers,
+        # split), so the table being typed into keeps its state and nothing typed is lost.
+        ss["frames"].update(A.build_matrices(working))
+        ss["matrix_version"] = ss.get("matrix_version", 0) + 1
+        ss["matrices_on"] = A.entity_names(working)
+        ss["matrix_names"] = A.matrix_columns(working)
+        working, cell_problems, tables, scalars = read_edits()
+except Exception as exc:  # noqa: BLE001 - keep the app up whatever the tables hold
+    working, tables = ss.get("working", ss["editor_base"]), None
+    cell_problems = [("", f"could not read the edits: {type(exc).__name__}: {exc}")]
+_tick("read edits")
+ss["working"] = working
+base: dict = ss["editor_base"]
+CUR = str(working.get("currency") or base.get("currency") or "GBP")
+
+scenario, errors = A.check(working, cell_problems)
+by_section = A.errors_by_section(errors, working)
+warnings_ = A.suspicious(working, ss.get("loaded"))
+warn_by_section = A.errors_by_section(warnings_, working)
+if scenario is not None:
+    ss["last_valid"] = scenario_json(scenario)
+shown: Scenario | None = scenario or (Scenario.model_validate_json(ss["last_valid"]) if ss.get("last_valid") else None)
+
+_tick("validated")
+# --------------------------------------------------------------------------------------------
+# Sidebar: scenario, run, compare, download
+
+with st.sidebar:
+    st.header("Scenario")
+    st.selectbox("Start from the library", list(LIB), key="library_choice", on_change=load_library_choice,
+                 help="Loading a scenario replaces the one being edited (download it first to keep it).")
+    st.button("Reload it (discard edits)", on_click=load_library_choice, width="stretch", key="reload")
+    st.file_uploader("…or upload a scenario (YAML)", type=["yaml", "yml"], key="upload", on_change=load_upload)
+    st.caption(f"Editing: **{ss['source']}**")
+    for path, msg in ss.get("load_messages") or []:
+        st.warning(f"Loaded with a problem — {A.describe_error(path, msg, working)}")
+
+    st.header("Run")
+    st.number_input("Paths", min_value=100, max_value=500_000, step=1_000, key="n_paths",
+                    help="Monte Carlo paths. 10,000 take about a third of a second on a reference scenario.")
+    st.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="seed",
+                    help="Same seed, same results. The base scenario uses the same seed, so comparisons "
+                         "show the effect of the edit, not noise.")
+    st.toggle("Run automatically after each change", key="autorun",
+              help="Off: edits wait for **Run simulation** (and the learning section is not re-fitted).")
+    run_clicked = st.button("Run simulation", type="primary", width="stretch", key="run")
+
+    st.header("Compare")
+    st.caption(f"Base: **{ss.get('reference_label', '')}**")
+    pin_clicked = st.button("Make the current scenario the base", width="stretch", key="pin",
+                            help="Compare later edits against the scenario as it is now.")
+    download_box = st.container()
+
+# --------------------------------------------------------------------------------------------
+# Top: title, what to do, the summary strip (kept in view), problems
+
+st.markdown('<p class="cib-title">Collective Impact Bond simulator</p>', unsafe_allow_html=True)
+st.caption("**1.** Pick a scenario in the sidebar (or upload one). **2.** Edit the contract in **Design**: the strip "
+           "below shows the effect of each edit against the base. **3.** Read the details in **Results**; compare "
+           "**Cases**; find what matters in **Sensitivity**. Download the scenario or an Excel workbook in the sidebar.")
+strip_box = st.container(key="summary_strip")
+problem_box = st.container()
+with problem_box:
+    # One line whatever the number of problems, so that nothing below moves when one comes or goes
+    # (a table being typed into must stay under the cursor).
+    if errors:
+        with st.expander(f"The scenario has {len(errors)} problem{'s' if len(errors) != 1 else ''}: all listed "
+                         "here and next to their tables (tabs marked ⚠). Nothing typed is lost; the draft can be "
+                         "downloaded.", expanded=False, icon=":material/error:"):
+            lines = []
+            for sec, msgs in by_section.items():
+                for m in msgs:
+                    lines.append(f"- **{A.SECTIONS[sec]}** — {m}")
+            st.error("\n".join(lines))
+    else:
+        with st.expander("No problems in the scenario", expanded=False, icon=":material/check_circle:"):
+            st.caption("Problems in the scenario would be listed here and next to their tables, with the tabs that "
+                       "hold them marked ⚠.")
+
+MAIN = ["Design", "Results", "Cases", "Sensitivity", "Real deals", "Learning"]
+
+
+def tabs_kept_open(labels: list[str], key: str) -> list:
+    """``st.tabs`` that stay on the open tab when its label changes (an error count comes or
+    goes): the open tab is tracked in session state under ``key`` and carried to its new label."""
+    was = ss.get(key)
+    if isinstance(was, str) and was not in labels:
+        stem = was.split(" ⚠")[0]
+        match = [lab for lab in labels if lab.split(" ⚠")[0] == stem]
+        if match:
+            ss[key] = match[0]
+        else:
+            del ss[key]
+    return st.tabs(labels, key=key, on_change="rerun")
+
+
+# Widgets of tabs drawn only when open keep their values (Streamlit forgets a widget not drawn).
+for _key in ("waterfall_stat", "risk_what"):
+    if _key in ss:
+        ss[_key] = ss[_key]
+
+main_tabs = dict(zip(MAIN, tabs_kept_open([f"Design ⚠ {len(errors)}" if errors else "Design", *MAIN[1:]], "main_tabs")))
+
+# --------------------------------------------------------------------------------------------
+# Design: the deal's terms, then every part of the scenario
+
+FORMATS = {"money": "localized"}
+SEC_ORDER = ["horizon", "outcomes", "partners", "delivery", "commissioners", "tranches", "backbone", "uncertainty"]
+SEC_LABEL = {"horizon": "Scenario & horizon", "outcomes": "Outcomes & rate card", "partners": "Partners",
+             "delivery": "Delivery model", "commissioners": "Commissioners", "tranches": "Investors",
+             "backbone": "Backbone & terms", "uncertainty": "Uncertainty"}
+
+
+def _count(sec: str) -> int:
+    n = len(by_section.get(sec, []))
+    return n + (len(by_section.get("general", [])) if sec == "horizon" else 0)
+
+
+def tab_label(sec: str) -> str:
+    n = _count(sec)
+    return f"{SEC_LABEL[sec]} ⚠ {n}" if n else SEC_LABEL[sec]
+
+
+def section_messages(sec: str, container) -> None:
+    """The section's problems, drawn below its tables (so a table does not move as they come and go)."""
+    secs = [sec, "general"] if sec == "horizon" else [sec]
+    for s_ in secs:
+        for m in by_section.get(s_, []):
+            container.error(m, icon=":material/error:")
+        for m in warn_by_section.get(s_, []):
+            container.warning(f"Check: {m}", icon=":material/help:")
+
+
+def scalar_inputs(section: str, container, columns: int = 2) -> None:
+    fields = A.SCALARS[section]
+    cols = container.columns(columns)
+    for i, f in enumerate(fields):
+        c = cols[i % columns]
+        key = k(f.path)
+        label = f.label.format(cur=CUR)
+        v = scalar_initial(f, base)
+        if f.kind == "number":
+            c.text_input(label, value=v, key=key, help=(f.help or "") + " Type a number: "
+                         "1500, 1,500, 1.5k or 1.5e3.", placeholder="empty")
+        elif f.kind == "select":
+            opts = list(f.options)
+            c.selectbox(label, opts, index=opts.index(v) if v in opts else 0, key=key, help=f.help or None)
+        elif f.kind == "bool":
+            c.toggle(label, value=bool(v), key=key, help=f.help or None)
+        elif f.kind == "date":
+            c.date_input(label, value=v, key=key, help=f.help or None)
+        elif f.kind == "textarea":
+            container.text_area(label, value=v or "", key=key, height=80)
+        elif f.kind == "yaml":
+            container.text_area(label, value=v or "", key=key, height=68, help=f.help or None,
+                                placeholder="none (a YAML list)")
+        else:
+            c.text_input(label, value=v, key=key, help=f.help or None)
+
+
+def column_config(cols: tuple[A.Col, ...]) -> dict:
+    cfg: dict = {"_id": None}
+    for c in cols:
+        label = c.label.format(cur=CUR)
+        if c.kind in A.NUMERIC_KINDS:
+            cfg[c.field] = st.column_config.TextColumn(label, help=(c.help or "") + " (a number: 1500, 1,500, 1.5k, 1e3)")
+        elif c.kind in ("select", "tri"):
+            cfg[c.field] = st.column_config.SelectboxColumn(label, options=list(c.options), help=c.help or None)
+        else:
+            cfg[c.field] = st.column_config.TextColumn(label, help=c.help or None)
+    return cfg
+
+
+frames: dict[str, pd.DataFrame] = ss["frames"]
+OUT_COLS = ss["matrix_names"]
+
+
+def entity_editor(kind: str, container, help_text: str = "") -> None:
+    if help_text:
+        container.caption(help_text)
+    container.data_editor(
+        frames[kind], key=k(kind), num_rows="dynamic", hide_index=True, width="stretch", placeholder="—",
+        column_config=column_config(A.ENTITY_COLS[kind]),
+    )
+
+
+def matrix_editor(name: str, container, label_col: str, help_text: str = "") -> None:
+    if help_text:
+        container.caption(help_text)
+    cfg: dict = {"_id": None, label_col: st.column_config.TextColumn(label_col, disabled=True)}
+    for col, oname in OUT_COLS.items():
+        cfg[col] = st.column_config.TextColumn(oname)
+    container.data_editor(
+        frames[name], key=km(name), num_rows="fixed", hide_index=True, width="stretch", column_config=cfg,
+        placeholder="—", disabled=[label_col],
+    )
+
+
+with main_tabs["Design"]:
+    deal_box = st.container()
+    st.subheader("Design the contract")
+    st.caption("Edit any value; tables take new rows at the bottom (type into the empty last row) and delete selected "
+               "rows. Numbers can be typed as 1500, 1,500, 1.5k or 1.5e3. Problems are listed next to their table, "
+               "rows counted from 1; nothing you type is thrown away.")
+    tabs = tabs_kept_open([tab_label(s_) for s_ in SEC_ORDER], "design_tabs")
+    T = dict(zip(SEC_ORDER, tabs))
+
+    with T["horizon"]:
+        scalar_inputs("general", st.container(), columns=2)
+        st.divider()
+        scalar_inputs("horizon", st.container(), columns=4)
+        section_messages("horizon", st.container())
+
+    with T["outcomes"]:
+        entity_editor("outcomes", st.container(),
+                      "The shared measurement framework and its rate card. Baseline rate is the chance of the outcome "
+                      "without the intervention (deadweight).")
+        section_messages("outcomes", st.container())
+        st.markdown("**Tiers** (for outcomes paid on the *tiered* basis)")
+        st.data_editor(
+            frames["tiers"], key=km("tiers"), num_rows="dynamic", hide_index=True, width="stretch", placeholder="—",
+            column_config={
+                "outcome_id": None,
+                "outcome": st.column_config.SelectboxColumn("Outcome", options=list(OUT_COLS.values())),
+                "min_improvement": st.column_config.TextColumn("Min improvement (fraction)"),
+                "price": st.column_config.TextColumn(f"Price ({CUR}/outcome above baseline)"),
+            },
+        )
+
+    with T["partners"]:
+        entity_editor("partners", st.container(),
+                      "Delivery partners. Referrals, capacity and the enrolment window are used by the pipelines "
+                      "model; reach by the zone model. A new row's empty cells take the model's defaults (flagged "
+                      "below the table when they look unintended).")
+        section_messages("partners", st.container())
+        matrix_editor("effect_mean", st.container(), "Partner", help_text="**Effect at full maturity**: uplift in "
+                      "each outcome's probability (0–1), partner by outcome; empty = no effect.")
+        matrix_editor("effect_sd", st.container(), "Partner", help_text="**Uncertainty of the effect**: its "
+                      "standard deviation across paths (0–1).")
+        maturity_box = st.container()
+
+    with T["delivery"]:
+        scalar_inputs("delivery", st.container(), columns=3)
+        section_messages("delivery", st.container())
+        st.markdown("**Fixed attribution split** (used when payments are attributed by a *fixed* split; shares sum "
+                    "to 1)")
+        st.data_editor(
+            frames["split"], key=km("split"), num_rows="fixed", hide_index=True, placeholder="—",
+            column_config={"_id": None, "Partner": st.column_config.TextColumn("Partner", disabled=True),
+                           "share": st.column_config.TextColumn("Share of outcome payments")},
+            disabled=["Partner"],
+        )
+
+    with T["commissioners"]:
+        entity_editor("commissioners", st.container(),
+                      "Outcome payers, with their budgets, caps, payment lag and the chance each year that they stop "
+                      "paying.")
+        section_messages("commissioners", st.container())
+        matrix_editor("shares", st.container(), "Commissioner",
+                      help_text="**Shares of each outcome's price** paid by each commissioner (0–1; at most 1 in "
+                                "total per outcome; any remainder is unfunded).")
+        unfunded_box = st.container()
+
+    with T["tranches"]:
+        entity_editor("tranches", st.container(),
+                      "Tranches in order of seniority (1 is repaid first). A guarantee is not drawn: at the end it "
+                      "pays the tranche it covers its unrepaid capital, up to its commitment.")
+        section_messages("tranches", st.container())
+        stack_box = st.container()
+
+    with T["backbone"]:
+        scalar_inputs("backbone", st.container(), columns=2)
+        st.divider()
+        scalar_inputs("terms", st.container(), columns=2)
+        section_messages("backbone", st.container())
+
+    with T["uncertainty"]:
+        scalar_inputs("uncertainty", st.container(), columns=4)
+        section_messages("uncertainty", st.container())
+
+_tick("editors drawn")
+if shown is not None:
+    with maturity_box:
+        st.markdown("**Maturity: share of full effect over the contract** (the slow start)")
+        show_chart(("maturity", ss["last_valid"]), lambda: C.maturity_chart(C.maturity_frame(shown)))
+    with stack_box:
+        st.markdown("**Capital stack** (top is most senior)")
+        show_chart(("stack", ss["last_valid"]), lambda: C.capital_stack_chart(C.capital_stack_frame(shown)))
+    unfunded = shown.unfunded_shares()
+    if unfunded:
+        unfunded_box.warning("Unfunded shares of the price (no commissioner pays them): "
+                             + ", ".join(f"{o}: {v:.0%}" for o, v in unfunded.items()))
+
+
+_tick("design charts")
+def deal_terms(s: Scenario) -> dict:
+    memo = ss.get("deal_terms")
+    if memo is None or memo[0] != ss["last_valid"]:
+        try:
+            terms = headline_terms(s)
+        except Exception:  # noqa: BLE001 - a summary of terms is not worth falling over for
+            terms = {"capital": sum(t.commitment for t in s.capital_tranches), "max_outcome_payment": float("nan"),
+                     "outcome_to_capital": float("nan"), "participants": float("nan"),
+                     "duration_years": s.horizon.years}
+        memo = (ss["last_valid"], terms)
+        ss["deal_terms"] = memo
+    return memo[1]
+
+
+with deal_box:
+    if shown is not None:
+        terms = deal_terms(shown)
+        cur = shown.currency
+        st.markdown(f"#### {shown.name}")
+        if shown.description:
+            st.caption(shown.description)
+        cols = st.columns(3) + st.columns(3)
+        cols[0].metric("Capital committed", C.fmt_money(terms["capital"], cur), border=True,
+                       help="Sum of the tranches that provide capital (guarantees not included)")
+        cols[1].metric("Maximum outcome payments", C.fmt_money(terms["max_outcome_payment"], cur), border=True,
+                       help="Sum of the commissioners' total caps (or top prices × participants)")
+        cols[2].metric("Max payments ÷ capital", f"{terms['outcome_to_capital']:.1f}x", border=True)
+        cols[3].metric("Participants (expected)", f"{terms['participants']:,.0f}", border=True)
+        cols[4].metric("Service duration", f"{terms['duration_years']:.3g} years", border=True,
+                       help=f"From the first enrolment to the end of the last service; contract horizon "
+                            f"{shown.horizon.years:g} years")
+        cols[5].metric("Delivery model", {"zone": "Zone", "pipelines": "Pipelines"}.get(shown.delivery.model,
+                       shown.delivery.model), border=True,
+                       help="Zone: participants enrol once and get a package from several partners (collective); "
+                            "pipelines: each partner recruits and serves its own participants")
+        st.caption("The scenario has problems: these terms are those of the last valid scenario." if scenario is None
+                   else "The deal's terms as edited (no simulation needed).")
+
+# --------------------------------------------------------------------------------------------
+# Real deals (no simulation: follows every valid edit)
+
+
 def real_deals_section(terms: dict, key: str) -> None:
-    """Compared with real deals: the scenario's terms among the INDIGO impact bonds. Cheap (no
-    simulation), so it follows every valid edit; ``key`` (the scenario's JSON) keys the cache."""
     memo = ss.get("real_deals")
     if memo is None or memo[0] != key:
         memo = (key, A.real_deals(terms))
@@ -131,366 +628,28 @@ def real_deals_section(terms: dict, key: str) -> None:
 
 
 
-# --------------------------------------------------------------------------------------------
-# Loading scenarios
+
+def is_open(tab) -> bool:
+    """Whether a main tab is the open one. The Results and Real deals tabs are drawn only when
+    open (their charts cost most of a rerun); the others always, so their inputs keep state."""
+    return getattr(tab, "open", None) is not False
 
 
-def load_into_session(d: dict, source: str, messages: list[tuple[str, str]] | None = None) -> None:
-    """Make ``d`` the scenario being edited and the base for comparison; reset the editors."""
-    ss["editor_base"] = d
-    ss["working"] = d
-    ss["reference"] = d
-    ss["reference_label"] = source
-    ss["source"] = source
-    ss["version"] = ss.get("version", 0) + 1
-    ss["frames"] = A.build_frames(d)
-    ss["load_messages"] = messages or []
-    ss.pop("run_key", None)
-
-
-def load_library_choice() -> None:
-    lib = A.library()
-    path = lib.get(ss.get("library_choice"))
-    if path is None:
-        return
-    d, errors = A.read_yaml(path.read_text(encoding="utf-8"))
-    if d is None:
-        ss["load_messages"] = errors
-        return
-    load_into_session(d, path.name, errors)
-
-
-def load_upload() -> None:
-    f = ss.get("upload")
-    if f is None:
-        return
-    d, errors = A.read_yaml(f.getvalue())
-    if d is None:
-        ss["load_messages"] = [(p, f"{f.name}: {m}") for p, m in errors]
-        return
-    load_into_session(d, f"upload: {f.name}", errors)
-
-
-LIB = A.library()
-if "editor_base" not in ss:
-    ss["library_choice"] = next(iter(LIB), None)
-    load_library_choice()
-    ss.setdefault("n_paths", DEFAULT_PATHS)
-    ss.setdefault("seed", DEFAULT_SEED)
-    ss.setdefault("autorun", DEFAULT_AUTORUN)
-if "editor_base" not in ss:
-    st.error(f"No scenario could be loaded from {A.LIBRARY}: "
-             + "; ".join(A.describe_error(p, m) for p, m in ss.get("load_messages") or []))
-    st.stop()
-
-
-def k(name: str) -> str:
-    """Widget key for the current editor version (a new version rebuilds every editor)."""
-    return f"v{ss['version']}:{name}"
-
-
-base: dict = ss["editor_base"]
-CUR = str(base.get("currency") or "GBP")
-
-# --------------------------------------------------------------------------------------------
-# Sidebar: scenario, run, compare, download
-
-with st.sidebar:
-    st.header("Scenario")
-    st.selectbox("Start from the library", list(LIB), key="library_choice", on_change=load_library_choice,
-                 help="Loading a scenario replaces the one being edited (download it first to keep it).")
-    st.button("Reload it (discard edits)", on_click=load_library_choice, width="stretch", key="reload")
-    st.file_uploader("…or upload a scenario (YAML)", type=["yaml", "yml"], key="upload", on_change=load_upload)
-    st.caption(f"Editing: **{ss['source']}**")
-    for path, msg in ss.get("load_messages") or []:
-        st.warning(f"Loaded with a problem — {A.describe_error(path, msg)}")
-
-    st.header("Run")
-    st.number_input("Paths", min_value=100, max_value=500_000, step=1_000, key="n_paths",
-                    help="Monte Carlo paths. 10,000 take about a second on a reference scenario.")
-    st.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="seed",
-                    help="Same seed, same results. The base scenario uses the same seed, so comparisons "
-                         "show the effect of the edit, not noise.")
-    st.toggle("Run automatically after each change", key="autorun")
-    run_clicked = st.button("Run simulation", type="primary", width="stretch", key="run")
-
-    st.header("Compare")
-    st.caption(f"Base: **{ss.get('reference_label', '')}**")
-    pin_clicked = st.button("Make the current scenario the base", width="stretch", key="pin",
-                            help="Compare later edits against the scenario as it is now.")
-    download_box = st.container()
-
-# --------------------------------------------------------------------------------------------
-# 1. The deal
-
-st.title("Collective Impact Bond simulator")
-deal_box = st.container()
-
-# --------------------------------------------------------------------------------------------
-# 2. Design: every part of the scenario
-
-st.header("Design the contract")
-st.caption("Edit any value; tables take new rows at the bottom and delete selected rows. Problems are "
-           "shown next to the section they belong to; nothing you type is thrown away.")
-error_banner = st.container()
-tabs = st.tabs([
-    "Scenario & horizon", "Outcomes & rate card", "Partners", "Delivery model", "Commissioners",
-    "Investors", "Backbone & terms", "Uncertainty",
-])
-T = dict(zip(["horizon", "outcomes", "partners", "delivery", "commissioners", "tranches", "backbone", "uncertainty"], tabs))
-err_box: dict[str, st.delta_generator.DeltaGenerator] = {}
-for sec, tab in T.items():
-    err_box[sec] = tab.container()
-err_box["general"] = err_box["horizon"]
-
-FORMATS = {
-    "money": ("%.0f", 1000.0), "years": ("%.2f", 0.25), "rate": ("%.3f", 0.01), "count": ("%.0f", 10.0),
-}
-
-
-def _fmt_kind(f: A.Field_) -> str:
-    if "{cur}" in f.label:
-        return "money"
-    if "(years)" in f.label:
-        return "years"
-    if "referrals" in f.path or "capacity" in f.path:
-        return "count"
-    return "rate"
-
-
-scalars: dict[str, object] = {}
-
-
-def scalar_inputs(section: str, container, columns: int = 2) -> None:
-    fields = A.SCALARS[section]
-    cols = container.columns(columns)
-    for i, f in enumerate(fields):
-        c = cols[i % columns]
-        key = k(f.path)
-        label = f.label.format(cur=CUR)
-        default = A.scalar_default(base, f.path)
-        if f.kind == "number":
-            fmt, step = FORMATS[_fmt_kind(f)]
-            v = c.number_input(label, value=None if default is None else float(default), step=step, format=fmt,
-                               key=key, help=f.help or None)
-        elif f.kind == "select":
-            opts = list(f.options)
-            v = c.selectbox(label, opts, index=opts.index(default) if default in opts else 0, key=key, help=f.help or None)
-        elif f.kind == "bool":
-            v = c.toggle(label, value=bool(default), key=key, help=f.help or None)
-        elif f.kind == "date":
-            try:
-                d0 = pd.Timestamp(default).date() if default else None
-            except (ValueError, TypeError):
-                d0 = None
-            v = c.date_input(label, value=d0, key=key, help=f.help or None)
-        elif f.kind == "textarea":
-            v = container.text_area(label, value=default or "", key=key, height=80)
-        else:
-            v = c.text_input(label, value="" if default is None else str(default), key=key, help=f.help or None)
-        scalars[f.path] = v
-
-
-def column_config(cols: tuple[A.Col, ...]) -> dict:
-    cfg: dict = {"_id": None}
-    for c in cols:
-        label = c.label.format(cur=CUR)
-        if c.kind == "number":
-            fmt = "localized" if "{cur}" in c.label or "participants" in c.label or "/year, pipelines" in c.label else None
-            cfg[c.field] = st.column_config.NumberColumn(label, help=c.help or None, format=fmt)
-        elif c.kind == "int":
-            cfg[c.field] = st.column_config.NumberColumn(label, help=c.help or None, format="%g")
-        elif c.kind in ("select", "tri"):
-            cfg[c.field] = st.column_config.SelectboxColumn(label, options=list(c.options), help=c.help or None)
-        else:
-            cfg[c.field] = st.column_config.TextColumn(label, help=c.help or None)
-    return cfg
-
-
-tables: dict[str, pd.DataFrame] = {}
-frames: dict[str, pd.DataFrame] = ss["frames"]
-OUT_COLS = A.matrix_columns(base)
-
-
-def entity_editor(kind: str, container, help_text: str = "") -> None:
-    if help_text:
-        container.caption(help_text)
-    tables[kind] = container.data_editor(
-        frames[kind], key=k(kind), num_rows="dynamic", hide_index=True, width="stretch", placeholder="—",
-        column_config=column_config(A.ENTITY_COLS[kind]),
-    )
-
-
-def matrix_editor(name: str, container, label_col: str, fmt: str = "%.3f", help_text: str = "") -> None:
-    if help_text:
-        container.caption(help_text)
-    cfg: dict = {"_id": None, label_col: st.column_config.TextColumn(label_col, disabled=True)}
-    for col, oname in OUT_COLS.items():
-        cfg[col] = st.column_config.NumberColumn(oname, format=fmt)
-    tables[name] = container.data_editor(
-        frames[name], key=k(name), num_rows="fixed", hide_index=True, width="stretch", column_config=cfg,
-        placeholder="—", disabled=[label_col],
-    )
-
-
-# -- Scenario & horizon
-with T["horizon"]:
-    scalar_inputs("general", st.container(), columns=2)
-    st.divider()
-    scalar_inputs("horizon", st.container(), columns=4)
-
-# -- Outcomes & rate card
-with T["outcomes"]:
-    entity_editor("outcomes", st.container(),
-                  "The shared measurement framework and its rate card. Baseline rate is the chance of the outcome "
-                  "without the intervention (deadweight).")
-    st.markdown("**Tiers** (for outcomes paid on the *tiered* basis)")
-    tables["tiers"] = st.data_editor(
-        frames["tiers"], key=k("tiers"), num_rows="dynamic", hide_index=True, width="stretch", placeholder="—",
-        column_config={
-            "outcome_id": None,
-            "outcome": st.column_config.SelectboxColumn("Outcome", options=list(OUT_COLS.values())),
-            "min_improvement": st.column_config.NumberColumn("Min improvement (fraction)", format="%.3f"),
-            "price": st.column_config.NumberColumn(f"Price ({CUR}/outcome above baseline)", format="localized"),
-        },
-    )
-
-# -- Partners
-with T["partners"]:
-    entity_editor("partners", st.container(),
-                  "Delivery partners. Referrals, capacity and the enrolment window are used by the pipelines model; "
-                  "reach by the zone model.")
-    matrix_editor("effect_mean", st.container(), "Partner", help_text="**Effect at full maturity**: uplift in each "
-                  "outcome's probability (0–1), partner by outcome; empty = no effect.")
-    matrix_editor("effect_sd", st.container(), "Partner", help_text="**Uncertainty of the effect**: its standard "
-                  "deviation across paths (0–1).")
-    maturity_box = st.container()
-
-# -- Delivery model
-with T["delivery"]:
-    scalar_inputs("delivery", st.container(), columns=3)
-    st.markdown("**Fixed attribution split** (used when payments are attributed by a *fixed* split; shares sum to 1)")
-    tables["split"] = st.data_editor(
-        frames["split"], key=k("split"), num_rows="fixed", hide_index=True, placeholder="—",
-        column_config={"_id": None, "Partner": st.column_config.TextColumn("Partner", disabled=True),
-                       "share": st.column_config.NumberColumn("Share of outcome payments", format="%.3f")},
-        disabled=["Partner"],
-    )
-
-# -- Commissioners
-with T["commissioners"]:
-    entity_editor("commissioners", st.container(),
-                  "Outcome payers, with their budgets, caps, payment lag and the chance each year that they stop paying.")
-    matrix_editor("shares", st.container(), "Commissioner",
-                  help_text="**Shares of each outcome's price** paid by each commissioner (0–1; at most 1 in total "
-                            "per outcome; any remainder is unfunded).")
-    unfunded_box = st.container()
-
-# -- Investors
-with T["tranches"]:
-    entity_editor("tranches", st.container(),
-                  "Tranches in order of seniority (1 is repaid first). A guarantee is not drawn: at the end it pays "
-                  "the tranche it covers its unrepaid capital, up to its commitment.")
-    stack_box = st.container()
-
-# -- Backbone & terms
-with T["backbone"]:
-    scalar_inputs("backbone", st.container(), columns=2)
-    st.divider()
-    scalar_inputs("terms", st.container(), columns=2)
-
-# -- Uncertainty
-with T["uncertainty"]:
-    scalar_inputs("uncertainty", st.container(), columns=4)
-
-# --------------------------------------------------------------------------------------------
-# Compose, validate, place the errors
-
-composed = True
-try:
-    working = A.compose(base, scalars, tables)
-    compose_errors: list[tuple[str, str]] = A.table_problems(base, tables)
-except Exception as exc:  # noqa: BLE001 - keep the app up whatever the tables hold
-    composed = False
-    working, compose_errors = ss.get("working", base), [("", f"could not read the edits: {exc}")]
-ss["working"] = working
-
-restructure = composed and (A.tables_restructured(tables) or A.structure(working) != A.structure(base))
-if restructure and ss.get("restructures_in_a_row", 0) < 3:  # (a guard against a rebuild loop)
-    # Rows added, deleted, renamed or reordered: rebuild every editor from the working dict.
-    ss["restructures_in_a_row"] = ss.get("restructures_in_a_row", 0) + 1
-    ss["editor_base"] = working
-    ss["frames"] = A.build_frames(working)
-    ss["version"] += 1
-    st.rerun()
-ss["restructures_in_a_row"] = 0
-
-scenario, errors = A.validate(working)
-errors = compose_errors + errors
-by_section = A.errors_by_section(errors, working)
-if errors:
-    with error_banner:
-        lines = []
-        for sec, msgs in by_section.items():
-            for m in msgs:
-                lines.append(f"- **{A.SECTIONS[sec]}** — `{m}`")
-        st.error(f"The scenario has {len(errors)} problem{'s' if len(errors) != 1 else ''}; the last valid results "
-                 "stay on screen until it is fixed.\n\n" + "\n".join(lines))
-for sec, msgs in by_section.items():
-    with err_box[sec]:
-        for m in msgs:
-            st.error(f"`{m}`", icon="⚠️")
-
-if scenario is not None:
-    ss["last_valid"] = scenario_json(scenario)
-shown: Scenario | None = scenario or (Scenario.model_validate_json(ss["last_valid"]) if ss.get("last_valid") else None)
-
-if shown is not None:
-    with maturity_box:
-        st.markdown("**Maturity: share of full effect over the contract** (the slow start)")
-        show_chart(("maturity", ss["last_valid"]), lambda: C.maturity_chart(C.maturity_frame(shown)))
-    with stack_box:
-        st.markdown("**Capital stack** (top is most senior)")
-        show_chart(("stack", ss["last_valid"]), lambda: C.capital_stack_chart(C.capital_stack_frame(shown)))
-    unfunded = shown.unfunded_shares()
-    if unfunded:
-        unfunded_box.warning("Unfunded shares of the price (no commissioner pays them): "
-                             + ", ".join(f"{o}: {v:.0%}" for o, v in unfunded.items()))
-
-# -- The deal (top of the page), from the valid scenario
-with deal_box:
-    if shown is not None:
-        st.subheader(shown.name)
-        if shown.description:
-            st.caption(shown.description)
-        try:
-            terms = headline_terms(shown)
-        except Exception:  # noqa: BLE001 - a summary of terms is not worth falling over for
-            terms = {"capital": sum(t.commitment for t in shown.capital_tranches), "max_outcome_payment": float("nan"),
-                     "outcome_to_capital": float("nan"), "participants": float("nan"),
-                     "duration_years": shown.horizon.years}
-        cur = shown.currency
-        cols = st.columns(3) + st.columns(3)
-        cols[0].metric("Capital committed", C.fmt_money(terms["capital"], cur), border=True,
-                       help="Sum of the tranches that provide capital (guarantees not included)")
-        cols[1].metric("Maximum outcome payments", C.fmt_money(terms["max_outcome_payment"], cur), border=True,
-                       help="Sum of the commissioners' total caps (or top prices × participants)")
-        cols[2].metric("Max outcome payments ÷ capital", f"{terms['outcome_to_capital']:.1f}x", border=True)
-        cols[3].metric("Participants (expected)", f"{terms['participants']:,.0f}", border=True)
-        cols[4].metric("Service duration", f"{terms['duration_years']:.3g} years", border=True,
-                       help=f"From the first enrolment to the end of the last service; contract horizon "
-                            f"{shown.horizon.years:g} years")
-        cols[5].metric("Delivery model", {"zone": "Zone (collective)", "pipelines": "Pipelines"}.get(
-            shown.delivery.model, shown.delivery.model), border=True)
+with main_tabs["Real deals"]:
+    if not is_open(main_tabs["Real deals"]):
+        pass
+    elif shown is None:
+        st.info("The scenario has problems; fix them to compare it with real deals.")
+    else:
         if scenario is None:
-            st.caption("The scenario has problems (see below): these terms and the comparison with real deals "
-                       "are those of the last valid scenario.")
+            st.caption("The scenario has problems: this is the last valid scenario.")
         with st.container(key="real_deals"):
             try:
-                real_deals_section({**terms, "currency": cur}, ss["last_valid"])
+                real_deals_section({**deal_terms(shown), "currency": shown.currency}, ss["last_valid"])
             except Exception as exc:  # noqa: BLE001 - a benchmark is not worth falling over for
                 st.info(f"The comparison with real deals is not available: {type(exc).__name__}: {exc}")
 
+_tick("real deals")
 # --------------------------------------------------------------------------------------------
 # Run
 
@@ -503,172 +662,225 @@ if pin_clicked:
     if scenario is not None:
         ss["reference"] = working
         ss["reference_label"] = f"{scenario.name} (pinned {time.strftime('%H:%M:%S')})"
-        st.rerun()
     else:
         st.sidebar.error("Fix the problems in the scenario before making it the base.")
 
-st.header("Results")
-run_box = st.container()
+
+def downloads(results: Results | None, summary: pd.DataFrame | None) -> None:
+    with download_box:
+        st.header("Download")
+        name = working.get("name") if isinstance(working.get("name"), str) else None
+        st.download_button(
+            "Scenario (YAML)" if not errors else f"Draft scenario with {len(errors)} problem{'s' if len(errors) != 1 else ''} (YAML)",
+            A.draft_yaml(working, ss.get("source_text"), ss.get("loaded")), file_name=f"{A.file_stem(name)}.yaml",
+            mime="application/x-yaml", width="stretch", on_click="ignore", key="dl_yaml",
+            help="The scenario as edited, errors and all (load it again to carry on); an uploaded or library file "
+                 "keeps its comments.")
+        if results is None or summary is None:
+            return
+        st.download_button("Workbook (Excel)", workbook_data(results), width="stretch", on_click="ignore",
+                           file_name=f"{A.file_stem(results.scenario.name)}.xlsx", key="dl_xlsx",
+                           mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                           help="Terms, assumptions, summary, quarterly cash flows per tranche and payer (mean, 10th, "
+                                "50th, 90th percentile), and the cases and sensitivity tables run on this page.")
+        st.download_button("Summary (CSV)", A.summary_csv_bytes(summary), file_name="summary.csv", mime="text/csv",
+                           width="stretch", on_click="ignore", key="dl_csv")
+        st.download_button("Path results (Parquet)", lambda: A.results_parquet_bytes(results), file_name="paths.parquet",
+                           mime="application/vnd.apache.parquet", width="stretch", on_click="ignore", key="dl_parquet",
+                           help="One row per path, every per-path measure; the scenario and seed in the file's metadata.")
+        st.caption(f"Results: {results.n_paths:,} paths, seed {results.seed}"
+                   + (f", {results.extra['elapsed_s']:.2f} s" if "elapsed_s" in results.extra else ""))
+
+
+def workbook_data(results: Results):
+    """The workbook's bytes as a callable (built when the button is clicked, outside the script
+    run: what it needs from the session is taken now)."""
+    key = ss.get("run_key")
+    cases = ss.get("study:cases")
+    cases = cases[1] if cases and cases[0] == key else None
+    sens = {label: df for label, (k_, df) in (ss.get("study:tables") or {}).items() if k_ == key} or None
+    summary = summary_of(results)
+
+    def build() -> bytes:
+        from cib_sim.app.workbook import build_workbook
+
+        return build_workbook(results.scenario, results, summary, cases=cases, sensitivity=sens)
+
+    return build
+
+
 if "run_key" not in ss:
-    run_box.info("Press **Run simulation** in the sidebar to simulate this scenario.")
+    with strip_box:
+        st.info("Press **Run simulation** in the sidebar to simulate this scenario.")
+    downloads(None, None)
+    with main_tabs["Results"]:
+        st.info("Press **Run simulation** in the sidebar to simulate this scenario.")
+    with main_tabs["Learning"]:
+        render_nowcast(st, scenario, auto=False, on_request=True)
     st.stop()
 
 run_key = ss["run_key"]
 run_json, run_n, run_seed = run_key
-with run_box:
+with strip_box:
     try:
         results = run_simulation(run_json, run_n, run_seed)
     except Exception as exc:  # noqa: BLE001 - an engine failure is shown, not raised
         st.error(f"The simulation failed: {type(exc).__name__}: {exc}")
         ss.pop("run_key", None)
         st.stop()
-    if scenario is None or run_json != scenario_json(scenario) or (run_n, run_seed) != (n_paths, seed):
-        st.warning("These results are for the scenario as it was at the last run. "
-                   + ("Fix the problems above, then run again." if scenario is None else "Press **Run simulation** to update."))
+_tick("simulated")
 ss["results"] = results
 rs: Scenario = results.scenario
 cur = rs.currency
-summary = results.summary()
+summary = summary_of(results)
+stale = scenario is None or run_json != scenario_json(scenario) or (run_n, run_seed) != (n_paths, seed)
 
 # Base scenario for comparison: same paths and seed (common random numbers).
 ref_scenario, _ = A.validate(ss.get("reference") or {})
 ref_results: Results | None = None
 ref_json = None
-compare_box_progress = None
 if ref_scenario is not None:
     ref_json = scenario_json(ref_scenario)
     if ref_json == run_json:
         ref_results = results
     else:
-        compare_box_progress = st.container()
-        with compare_box_progress:
-            st.caption("Base scenario, for the comparison at the end of the page:")
+        with strip_box:
             try:
                 ref_results = run_simulation(ref_json, run_n, run_seed)
             except Exception as exc:  # noqa: BLE001
                 st.error(f"The base scenario's simulation failed: {type(exc).__name__}: {exc}")
-ref_summary = ref_results.summary() if ref_results is not None else None
+ref_summary = summary_of(ref_results) if ref_results is not None else None
 ss["summary"] = summary
+
+with strip_box:
+    note = (f"{results.n_paths:,} paths · seed {results.seed}"
+            + (f" · {results.extra['elapsed_s']:.2f} s" if "elapsed_s" in results.extra else "")
+            + f" · base: {ss.get('reference_label', '')}")
+    if stale:
+        note = ("Out of date: these results are for the scenario as it was at the last run: "
+                + ("fix the problems, then run again" if scenario is None else "press Run simulation to update")
+                + " · " + note)
+    st.markdown(SM.strip_html(SM.strip_cards(summary, ref_summary, results.tranche_names, cur), note, stale),
+                unsafe_allow_html=True)
+_tick("strip")
+
+# --------------------------------------------------------------------------------------------
+# Results
 
 
 def _val(s: pd.DataFrame | None, group: str, name: str, metric: str) -> float:
-    if s is None:
-        return float("nan")
-    hit = s[(s.group == group) & (s.name == name) & (s.metric == metric)]
-    return float(hit.value.iloc[0]) if len(hit) else float("nan")
+    return SM.value_of(s, group, name, metric)
 
 
-def _delta(now: float, was: float, kind: str) -> str | None:
-    import math
+def render_results() -> None:
+    """The Results tab: headline figures, value for money explained, investors, commissioners, waterfall,
+    distributions, flows over time, and the comparison with the base."""
+    st.subheader("Headline figures")
+    cm = A.contract_metrics(summary)
+    cols = st.columns(5)
+    for col, (metric, label, kind, help_) in zip(cols, [
+        ("outcome_payments_mean", "Expected payments", "money", "Mean over paths of all commissioners' outcome payments"),
+        ("outcome_payments_p95", "95th pct payments", "money", "Payers' bad case: 1 path in 20 pays more"),
+        ("value_for_money", "Value for money", "x", "Fiscal value of outcomes above the baseline ÷ outcome payments"),
+        ("prob_delivery_stopped", "P(delivery stops)", "prob", "Share of paths where capital ran out and delivery stopped"),
+        ("enrolled_mean", "Enrolled (mean)", "count", "Participants enrolled over the contract, mean over paths"),
+    ]):
+        v = cm.get(metric, float("nan"))
+        text = {"money": C.fmt_money(v, cur), "x": f"{v:.2f}x", "prob": f"{v:.1%}", "count": f"{v:,.0f}"}[kind]
+        was = _val(ref_summary, "contract", ref_scenario.name if ref_scenario else "", metric)
+        dl = SM._delta(v, was, {"prob": "prob"}.get(kind, kind), cur) if kind != "count" and ref_summary is not None else None
+        dl = None if dl and dl.startswith("no change") else dl
+        col.metric(label, text, delta=dl.replace("−", "-") if dl else None,
+                   delta_color="inverse" if metric in ("outcome_payments_mean", "outcome_payments_p95", "prob_delivery_stopped") else "normal",
+                   help=help_ or None, border=True)
 
-    if ref_summary is None or not (math.isfinite(now) and math.isfinite(was)) or abs(now - was) < 1e-12:
-        return None
-    d = now - was
-    if kind == "money":
-        return ("+" if d > 0 else "−") + C.fmt_money(abs(d), cur) + " vs base"
-    if kind == "x":
-        return f"{d:+.2f}x vs base"
-    return f"{d * 100:+.1f} pp vs base"
+    vfm_box = st.container()
+
+    st.markdown("**Investors** — probability of loss, IRR and multiple of money per tranche (5th, 50th, 95th "
+                "percentile of paths)")
+    st.dataframe(A.tranche_table(summary, rs), hide_index=True, width="stretch")
+    st.markdown("**Commissioners** — what they pay and what it buys (value for money: fiscal value of the outcomes "
+                "above the baseline ÷ what they paid)")
+    st.dataframe(A.commissioner_table(summary, cur), hide_index=True, width="stretch")
+
+    st.subheader("Where the money goes: payout waterfall")
+    stat_label = st.radio("Show", ["Mean over all paths", "Median path"], horizontal=True, key="waterfall_stat",
+                          help="The median path is the kept path with the median total outcome payments.")
+    stat = "mean" if stat_label.startswith("Mean") else "median"
+    show_chart(("waterfall", run_key, stat), lambda: C.waterfall_chart(results, stat))
+
+    st.subheader("Investors' risk: distributions per tranche")
+    what_label = st.radio("Measure", ["Multiple of money", "IRR"], horizontal=True, key="risk_what")
+    what = "multiple" if what_label.startswith("Multiple") else "irr"
+    rc1, rc2 = st.columns(2)
+    with rc1:
+        st.markdown("**Histogram** (share of paths in each bin)")
+        show_chart(("histogram", run_key, what),
+                   lambda: C.distribution_chart(results, what, kind="histogram", width=360), width="content")
+    with rc2:
+        st.markdown("**ECDF** (share of paths at or below; read P(loss) at the red line)")
+        show_chart(("ecdf", run_key, what), lambda: C.distribution_chart(results, what, kind="ecdf"))
+    st.caption("Red marks the loss region: paths where a tranche gets back less than it put in (multiple below 1, "
+               "IRR below 0).")
+
+    st.subheader("Over time")
+    fc1, fc2 = st.columns(2)
+    with fc1:
+        st.markdown("**Commissioners' cumulative outcome payments**")
+        show_chart(("fan_paid", run_key), lambda: C.fan_chart(results, "commissioner_paid"))
+    with fc2:
+        st.markdown("**Investors' cumulative net position** (received − drawn, all tranches)")
+        show_chart(("fan_net", run_key), lambda: C.fan_chart(results, "investor_net"))
+    st.caption(f"Fan charts: the 5–95% and 25–75% ranges of {results.n_kept:,} kept paths, and their median.")
+    oc1, oc2 = st.columns(2)
+    with oc1:
+        st.markdown("**Outcomes verified per period, by partner** (mean over paths)")
+        show_chart(("outcomes", run_key), lambda: C.outcomes_chart(results))
+    with oc2:
+        st.markdown("**Outcomes above baseline per participant, by enrolment cohort** — early cohorts gain less")
+        show_chart(("uplift", run_key), lambda: C.uplift_chart(results))
+
+    st.subheader("Base against edited scenario")
+    if ref_results is None:
+        st.info("The base scenario is not valid, so there is nothing to compare against. Use **Make the current "
+                "scenario the base** in the sidebar.")
+    else:
+        same = ref_results is results
+        st.caption(f"Base: **{ss.get('reference_label', '')}** · Edited: **{rs.name}** · same {run_n:,} paths and "
+                   f"seed {run_seed}" + (" · no edits yet, so both columns agree" if same else ""))
+        show_chart(("compare", run_key, ref_json), lambda: C.comparison_chart(C.comparison_frame(ref_summary, summary)))
+        comp = A.comparison_table(ref_summary, summary, cur)
+        st.dataframe(comp[["Measure", "Base", "Edited", "Change"]], hide_index=True, width="stretch",
+                     height=35 * (len(comp) + 1) + 3)
+    with vfm_box:
+        from cib_sim.app.vfm import render_value_for_money
+
+        render_value_for_money(st, results, summary)
 
 
-# -- Headline figures
-st.subheader("Headline figures")
-cm = A.contract_metrics(summary)
-cols = st.columns(5)
-contract_name = rs.name
-for col, (metric, label, kind, help_) in zip(cols, [
-    ("outcome_payments_mean", "Expected payments", "money", "Mean over paths of all commissioners' outcome payments"),
-    ("outcome_payments_p95", "95th pct payments", "money", "Payers' bad case: 1 path in 20 pays more"),
-    ("value_for_money", "Value for money", "x", "Fiscal value of outcomes above the baseline ÷ outcome payments"),
-    ("prob_delivery_stopped", "P(delivery stops)", "prob", "Share of paths where capital ran out and delivery stopped"),
-    ("enrolled_mean", "Enrolled (mean)", "count", "Participants enrolled over the contract, mean over paths"),
-]):
-    v = cm.get(metric, float("nan"))
-    text = {"money": C.fmt_money(v, cur), "x": f"{v:.2f}x", "prob": f"{v:.1%}", "count": f"{v:,.0f}"}[kind]
-    dl = _delta(v, _val(ref_summary, "contract", ref_scenario.name if ref_scenario else "", metric), kind) if kind != "count" else None
-    col.metric(label, text, delta=dl, delta_color="inverse" if metric in ("outcome_payments_mean", "outcome_payments_p95", "prob_delivery_stopped") else "normal",
-               help=help_ or None, border=True)
+if is_open(main_tabs["Results"]):
+    with main_tabs["Results"]:
+        render_results()
+_tick("results tab")
 
-st.markdown("**Investors** — probability of loss, IRR and multiple of money per tranche (5th, 50th, 95th percentile of paths)")
-tcols = st.columns(max(1, len(results.tranche_names)))
-for col, name in zip(tcols, results.tranche_names):
-    p = _val(summary, "tranche", name, "prob_loss")
-    col.metric(f"{name}: P(loss)", f"{p:.1%}", delta=_delta(p, _val(ref_summary, "tranche", name, "prob_loss"), "prob"),
-               delta_color="inverse", border=True,
-               help="Share of paths where the tranche gets back less than it put in")
-st.dataframe(A.tranche_table(summary, rs), hide_index=True, width="stretch")
-st.markdown("**Commissioners** — what they pay and what it buys (value for money: fiscal value of the outcomes "
-            "above the baseline ÷ what they paid)")
-st.dataframe(A.commissioner_table(summary, cur), hide_index=True, width="stretch")
 
-# -- Where the money goes
-st.subheader("Where the money goes: payout waterfall")
-stat_label = st.radio("Show", ["Mean over all paths", "Median path"], horizontal=True, key="waterfall_stat",
-                      help="The median path is the kept path with the median total outcome payments.")
-stat = "mean" if stat_label.startswith("Mean") else "median"
-show_chart(("waterfall", run_key, stat), lambda: C.waterfall_chart(results, stat))
+# --------------------------------------------------------------------------------------------
+# Cases and sensitivity (run on request, on the scenario of the last run)
 
-# -- Investor risk
-st.subheader("Investors' risk: distributions per tranche")
-what_label = st.radio("Measure", ["Multiple of money", "IRR"], horizontal=True, key="risk_what")
-what = "multiple" if what_label.startswith("Multiple") else "irr"
-rc1, rc2 = st.columns(2)
-with rc1:
-    st.markdown("**Histogram** (share of paths in each bin)")
-    show_chart(("histogram", run_key, what), lambda: C.distribution_chart(results, what, kind="histogram", width=360),
-               width="content")
-with rc2:
-    st.markdown("**ECDF** (share of paths at or below; read P(loss) at the red line)")
-    show_chart(("ecdf", run_key, what), lambda: C.distribution_chart(results, what, kind="ecdf"))
-st.caption("Red marks the loss region: paths where a tranche gets back less than it put in (multiple below 1, "
-           "IRR below 0).")
+from cib_sim.app.studies_page import render_cases, render_sensitivity  # noqa: E402
 
-# -- Over time
-st.subheader("Over time")
-fc1, fc2 = st.columns(2)
-with fc1:
-    st.markdown("**Commissioners' cumulative outcome payments**")
-    show_chart(("fan_paid", run_key), lambda: C.fan_chart(results, "commissioner_paid"))
-with fc2:
-    st.markdown("**Investors' cumulative net position** (received − drawn, all tranches)")
-    show_chart(("fan_net", run_key), lambda: C.fan_chart(results, "investor_net"))
-st.caption(f"Fan charts: the 5–95% and 25–75% ranges of {results.n_kept:,} kept paths, and their median.")
-oc1, oc2 = st.columns(2)
-with oc1:
-    st.markdown("**Outcomes verified per period, by partner** (mean over paths)")
-    show_chart(("outcomes", run_key), lambda: C.outcomes_chart(results))
-with oc2:
-    st.markdown("**Outcomes above baseline per participant, by enrolment cohort** — early cohorts gain less")
-    show_chart(("uplift", run_key), lambda: C.uplift_chart(results))
+_tick("value for money")
+with main_tabs["Cases"]:
+    render_cases(st, ss, results, run_key, stale)
+_tick("cases")
+with main_tabs["Sensitivity"]:
+    render_sensitivity(st, ss, results, run_key, stale)
 
-# -- Compare
-st.subheader("Base against edited scenario")
-if ref_results is None:
-    st.info("The base scenario is not valid, so there is nothing to compare against. Use **Make the current "
-            "scenario the base** in the sidebar.")
-else:
-    same = ref_results is results
-    st.caption(f"Base: **{ss.get('reference_label', '')}** · Edited: **{rs.name}** · same {run_n:,} paths and seed {run_seed}"
-               + (" · no edits yet, so both columns agree" if same else ""))
-    show_chart(("compare", run_key, ref_json), lambda: C.comparison_chart(C.comparison_frame(ref_summary, summary)))
-    comp = A.comparison_table(ref_summary, summary, cur)
-    st.dataframe(comp[["Measure", "Base", "Edited", "Change"]], hide_index=True, width="stretch",
-                 height=35 * (len(comp) + 1) + 3)
+_tick("sensitivity")
+downloads(results, summary)  # last, so that the workbook has the cases and tables run in this rerun
+# --------------------------------------------------------------------------------------------
+# Learning as results arrive: observed quarters update the projections
 
-# -- Learning as results arrive: observed quarters update the projections
-st.divider()
-render_nowcast(st, scenario)
-
-# -- Downloads
-with download_box:
-    st.header("Download")
-    if scenario is not None:
-        st.download_button("Scenario (YAML)", A.scenario_yaml_bytes(scenario), file_name="scenario.yaml",
-                           mime="application/x-yaml", width="stretch", on_click="ignore")
-    st.download_button("Summary (CSV)", A.summary_csv_bytes(summary), file_name="summary.csv", mime="text/csv",
-                       width="stretch", on_click="ignore")
-    st.download_button("Path results (Parquet)", lambda: A.results_parquet_bytes(results), file_name="paths.parquet",
-                       mime="application/vnd.apache.parquet", width="stretch", on_click="ignore",
-                       help="One row per path, every per-path measure; the scenario and seed in the file's metadata.")
-    st.caption(f"Results: {results.n_paths:,} paths, seed {results.seed}"
-               + (f", {results.extra['elapsed_s']:.2f} s" if "elapsed_s" in results.extra else ""))
+with main_tabs["Learning"]:
+    render_nowcast(st, scenario, auto=bool(ss["autorun"]), on_request=True)
+_tick("learning (end)")

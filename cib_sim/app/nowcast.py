@@ -19,6 +19,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from cib_sim.charts.style import fmt_money
 from cib_sim.learning.observed import (
     COLUMNS,
     ObservedDataError,
@@ -37,6 +38,45 @@ FORMAT_HELP = (
     "withdrawal). Periods count from 0 at the contract start (or give a period's start date). In the zone model, "
     "enrolment and outcome rows name the partner `zone`."
 )
+
+
+POSTERIOR_COLUMNS = {
+    "partner": "Partner", "parameter": "Parameter", "prior_mean": "Prior mean", "prior_sd": "Prior sd",
+    "posterior_mean": "Updated mean", "posterior_sd": "Updated sd", "posterior_q05": "Updated, 5th pct",
+    "posterior_q95": "Updated, 95th pct", "shift_in_prior_sd": "Shift (in prior sds)",
+}
+WARNING_COLUMNS = {"group": "Kind", "name": "Who", "event": "Event", "before": "Before", "now": "Now",
+                   "change": "Change", "se": "Standard error"}
+
+
+def reported_events(s: Scenario, obs, prev=None) -> list[str]:
+    """The events in the reported data that make projections jump: partners' exits,
+    commissioners' withdrawals, delivery stopped for lack of funds; each with its period (and
+    "new since the previous report" when ``prev`` did not have it)."""
+    starts = period_starts(s)
+    word = s.horizon.period
+
+    def when(t: int) -> str:
+        return f"from the {word} starting {starts[t].date()} ({word} {t + 1})" if 0 <= t < len(starts) else f"from {word} {t + 1}"
+
+    def new(kind: str, i: int) -> str:
+        if prev is None:
+            return ""
+        was = getattr(prev, kind)
+        return "" if (kind == "stopped" and was >= 0) or (kind != "stopped" and was[i] >= 0) else " — new since the previous report"
+
+    out = []
+    for i, t in enumerate(obs.partner_ended):
+        if t >= 0:
+            out.append(f"Partner **{s.partner_names[i]}** stopped delivering {when(int(t))}: reported exit; its "
+                       f"participants get no more of its effect{new('partner_ended', i)}.")
+    for i, t in enumerate(obs.commissioner_ended):
+        if t >= 0:
+            out.append(f"Commissioner **{s.commissioners[i].name}** stopped paying {when(int(t))}: reported withdrawal; "
+                       f"its shares of later outcomes are not paid{new('commissioner_ended', i)}.")
+    if obs.stopped >= 0:
+        out.append(f"Delivery **stopped for lack of funds** {when(int(obs.stopped))}: funding stop{new('stopped', 0)}.")
+    return out
 
 
 def _compute(scenario_json: str, csv_now: str, csv_prev: str | None, n_paths: int, seed: int, n_draws: int) -> dict[str, Any]:
@@ -64,6 +104,7 @@ def _compute(scenario_json: str, csv_now: str, csv_prev: str | None, n_paths: in
         ew = early_warning(s, obs, results=r_now, previous_results=r_prev, prior_results=r_prior)
     msgs = [(w.category is PosteriorCollapseWarning, str(w.message)) for w in caught if issubclass(w.category, UserWarning)]
     return {
+        "events": reported_events(s, obs, prev),
         "as_of": obs.as_of,
         "previous_as_of": prev.as_of if prev is not None else None,
         "summary": obs.summary(),
@@ -132,16 +173,18 @@ def _metric(h: pd.DataFrame | None, group: str, name: str, metric: str) -> float
 
 
 def _money(x: float, cur: str) -> str:
-    if not math.isfinite(x):
-        return "n/a"
-    for div, suf in ((1e9, "bn"), (1e6, "m"), (1e3, "k")):
-        if abs(x) >= div:
-            return f"{x / div:,.2f}{suf} {cur}"
-    return f"{x:,.0f} {cur}"
+    """The page's money format (``£1.23m``)."""
+    return fmt_money(x, cur)
 
 
-def render_nowcast(st: Any, scenario: Scenario | None, key: str = "nowcast") -> None:
-    """Draw the section into ``st`` for ``scenario`` (None: ask for a valid scenario)."""
+def render_nowcast(st: Any, scenario: Scenario | None, key: str = "nowcast", auto: bool = True,
+                   on_request: bool = False) -> None:
+    """Draw the section into ``st`` for ``scenario`` (None: ask for a valid scenario).
+
+    ``on_request`` (the app): the update (a fit and two simulations, most of a second) runs when
+    **Update the projections** is pressed, and after that on every change while ``auto`` (the
+    app's "Run automatically") is on; with ``auto`` off, the last update stays on screen, marked
+    out of date. Without ``on_request``, it runs on every change."""
     from cib_sim.learning import simulate_world
 
     st.subheader("Learning as results arrive")
@@ -187,15 +230,39 @@ def render_nowcast(st: Any, scenario: Scenario | None, key: str = "nowcast") -> 
         st.info("Upload the observed data to update the projections.")
         return
 
-    compute = st.cache_data(max_entries=16, show_spinner=False)(_compute)
-    try:
-        with st.spinner("Updating the effects and simulating the rest of the contract..."):
-            res = compute(scenario.model_dump_json(), csv_now, csv_prev, n_paths, seed, 8000)
-    except ObservedDataError as exc:
-        st.error("The observed data have problems:\n\n" + "\n".join(f"- {m}" for m in exc.errors[:40]))
+    ss = st.session_state
+    args = (scenario.model_dump_json(), csv_now, csv_prev, n_paths, seed, 8000)
+    clicked = on_request and st.button(
+        "Update the projections", key=f"{key}_update", type="primary",
+        help="Fit the effects to the reported data and simulate the rest of the contract. After the first update, "
+             "later changes update it again while **Run automatically** is on.")
+    if clicked:
+        ss[f"{key}_active"] = True
+    last = ss.get(f"{key}_last")
+    if not on_request or clicked or (auto and ss.get(f"{key}_active")):
+        compute = st.cache_data(max_entries=16, show_spinner=False)(_compute)
+        try:
+            with st.spinner("Updating the effects and simulating the rest of the contract..."):
+                res = compute(*args)
+        except ObservedDataError as exc:
+            st.error("The observed data have problems:\n\n" + "\n".join(f"- {m}" for m in exc.errors[:40]))
+            return
+        ss[f"{key}_last"] = (args, res)
+    elif last is not None:
+        res = last[1]
+        if last[0] != args:
+            st.warning("The scenario or the data have changed since this update: press **Update the projections** "
+                       "(automatic runs are off)." if not auto else "The scenario or the data have changed since this "
+                       "update: press **Update the projections**.", icon=":material/pause_circle:")
+    else:
+        st.info("Press **Update the projections** to fit the reported data (most of a second).")
         return
     for collapse, msg in res["warnings"]:
         (st.error if collapse else st.warning)(msg)
+    events = res.get("events") or []
+    if events:
+        st.warning("**Reported events** — causes of jumps in the projections:\n\n" + "\n".join(f"- {e}" for e in events),
+                   icon=":material/campaign:")
 
     cur = scenario.currency
     K = res["as_of"]
@@ -216,7 +283,9 @@ def render_nowcast(st: Any, scenario: Scenario | None, key: str = "nowcast") -> 
 
     h = res["headline_now"]
     tranches = [t.name for t in scenario.capital_tranches if t.kind != "grant"]
-    cols = st.columns(max(1, len(tranches)) + 2)
+    n_cards = len(tranches) + 2
+    per_row = min(4, n_cards)  # cards wide enough for their labels and deltas
+    cols = [c for _ in range(0, n_cards, per_row) for c in st.columns(per_row)]
     exp_now = _metric(h, "contract", scenario.name, "outcome_payments_mean")
     cols[0].metric("Expected outcome payments", _money(exp_now, cur),
                    delta=delta(exp_now, _metric(ref_h, "contract", scenario.name, "outcome_payments_mean"), "money"), border=True)
@@ -238,8 +307,9 @@ def render_nowcast(st: Any, scenario: Scenario | None, key: str = "nowcast") -> 
                 "maturity; shift: how far the posterior mean moved, in prior standard deviations)")
     post = res["posterior"]
     if len(post):
+        post = post.rename(columns=POSTERIOR_COLUMNS)
         st.dataframe(post, hide_index=True, width="stretch", column_config={
-            c: st.column_config.NumberColumn(format="%.3f") for c in post.columns if c not in ("partner", "parameter")})
+            c: st.column_config.NumberColumn(c, format="%.3f") for c in post.columns if c not in ("Partner", "Parameter")})
     else:
         st.caption("The scenario has no uncertain effects to update.")
 
@@ -247,13 +317,15 @@ def render_nowcast(st: Any, scenario: Scenario | None, key: str = "nowcast") -> 
     base = "previous" if res["previous_as_of"] is not None else "prior"
     st.markdown("**Early warning** — the probability, now, of each event; the change is "
                 + ("since the previous report." if base == "previous" else "since the scenario as written (no previous report).")
-                + " Changes within about two standard errors (se) are Monte Carlo noise.")
+                + " Changes within about two standard errors are Monte Carlo noise.")
     show = ew[["group", "name", "event", base, "now", "change", "se"]].rename(columns={base: "before"})
+    show = show.rename(columns=WARNING_COLUMNS)
+    before = "At the previous report" if base == "previous" else "Scenario as written"
     st.dataframe(show, hide_index=True, width="stretch", column_config={
-        "before": st.column_config.NumberColumn("before", format="percent"),
-        "now": st.column_config.NumberColumn("now", format="percent"),
-        "change": st.column_config.NumberColumn("change", format="percent"),
-        "se": st.column_config.NumberColumn("se", format="percent"),
+        "Before": st.column_config.NumberColumn(before, format="percent"),
+        "Now": st.column_config.NumberColumn("Now", format="percent"),
+        "Change": st.column_config.NumberColumn("Change", format="percent"),
+        "Standard error": st.column_config.NumberColumn("Standard error", format="percent"),
     })
     d1, d2 = st.columns(2)
     d1.download_button("Posterior scenario (YAML)", res["posterior_yaml"], file_name="posterior.yaml", mime="application/x-yaml",

@@ -31,10 +31,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import yaml
 
+from cib_sim.app.cells import NotANumber, format_number, parse_number
 from cib_sim.scenario import (
     Backbone,
     Commissioner,
+    CountMeasure,
     Delivery,
     Horizon,
     Maturity,
@@ -173,6 +176,21 @@ OUTCOME_COLS = (
     Col("improvement", "select", "Improvement measure", "relative (a-b)/b, absolute a-b, or relative_reduction (a-b)/(1-b)",
         _opts(Outcome, "improvement")),
     Col("cohort_years", "number", "Cohort length (years)", _desc(Outcome, "cohort_years")),
+    Col("kind", "select", "Kind", "binary: achieved or not, per participant; count: events per participant "
+        "(baseline rate in events, price per event avoided)", _opts(Outcome, "kind")),
+    Col("schedule_per", "select", "Lump sum per", "lump_sum: the schedule pays per cohort or once for the programme",
+        _opts(Outcome, "schedule_per")),
+    Col("schedule", "yaml", "Lump-sum schedule", "lump_sum: steps of improvement -> amount, e.g. "
+        "[{min_improvement: 0.05, amount: 100000}, {min_improvement: 0.1, amount: 250000}]"),
+    Col("count.per", "select", "Counted per", "count outcomes: baseline events per year or per window", ("year", "window")),
+    Col("count.window_years", "number", "Tracking window (years)", "count outcomes: years events are tracked"),
+    Col("count.instalments", "int", "Paid in instalments", "count outcomes: payments spread over this many"),
+    Col("count.dispersion", "number", "Over-dispersion", "count outcomes: negative binomial dispersion; empty: Poisson"),
+    Col("comparison.kind", "select", "Compared with", "historical baseline (optionally drifting), or a randomised "
+        "or matched control group drawn each cohort", ("", "historical", "randomised", "matched")),
+    Col("comparison.size", "int", "Control group size", "randomised or matched comparison"),
+    Col("comparison.drift", "number", "Baseline drift (/year)", "the no-intervention rate's drift per year"),
+    Col("comparison.drift_sd", "number", "Drift sd (/year)", "uncertainty of the drift, drawn per path"),
 )
 TIER_COLS = (
     Col("outcome", "select", "Outcome", "The tiered outcome this step belongs to"),
@@ -204,6 +222,8 @@ COMMISSIONER_COLS = (
     Col("total_cap", "number", "Total cap ({cur})", _desc(Commissioner, "total_cap")),
     Col("payment_lag", "number", "Payment lag (years)", _desc(Commissioner, "payment_lag")),
     Col("withdrawal_hazard", "number", "Withdrawal hazard (/year)", _desc(Commissioner, "withdrawal_hazard")),
+    Col("budget_overflow", "select", "Over the annual budget", _desc(Commissioner, "budget_overflow"),
+        _opts(Commissioner, "budget_overflow")),
 )
 TRANCHE_COLS = (
     Col("seniority", "int", "Seniority (1 = most senior)",
@@ -217,7 +237,15 @@ TRANCHE_COLS = (
     Col("cap_irr", "number", "Cap (IRR /year)", _desc(Tranche, "cap_irr")),
     Col("upside", "tri", "Shares upside", "by kind: subordinated and first_loss share the upside", ("by kind", "yes", "no")),
     Col("covers", "text", "Guarantee covers", "Name of the tranche a guarantee covers"),
+    Col("rank", "int", "Pari passu rank", "Optional: tranches with the same rank are paid pro rata (1 most "
+        "senior); give every capital tranche a rank or none"),
+    Col("cap_basis", "select", "Cap multiplies", _desc(Tranche, "cap_basis"), _opts(Tranche, "cap_basis")),
+    Col("share_of_drawn", "number", "Guarantee: share of drawn", _desc(Tranche, "share_of_drawn")),
 )
+NUMERIC_KINDS = ("number", "int")
+# Outcome sub-sections written only when they apply (a count section on a binary outcome is an error).
+_OPTIONAL_SUBS = {"count": lambda item: item.get("kind") == "count",
+                  "comparison": lambda item: bool((item.get("comparison") or {}).get("kind"))}
 ENTITY_COLS = {"outcomes": OUTCOME_COLS, "partners": PARTNER_COLS, "commissioners": COMMISSIONER_COLS, "tranches": TRANCHE_COLS}
 ENTITY_MODEL = {"outcomes": Outcome, "partners": Partner, "commissioners": Commissioner, "tranches": Tranche}
 _REQUIRED = {k: [f for f, info in m.model_fields.items() if info.is_required()] for k, m in ENTITY_MODEL.items()}
@@ -273,6 +301,14 @@ SCALARS: dict[str, tuple[Field_, ...]] = {
         Field_("terms.excess_to", "select", "Cash above every cap goes to",
                "commissioners as a rebate, partners as a bonus, or a split", _opts(Terms, "excess_to")),
         Field_("terms.excess_split", "number", "Share of excess to commissioners (split)", _desc(Terms, "excess_split")),
+        Field_("terms.draw_order", "select", "Capital drawn", "pro rata to commitment, senior or junior tranches "
+               "first, or all up front", _opts(Terms, "draw_order")),
+        Field_("terms.max_outcome_payments", "number", "Cap on all outcome payments ({cur})", _desc(Terms, "max_outcome_payments")),
+        Field_("terms.intermediary_fee", "number", "Intermediary fee (share of payments)", _desc(Terms, "intermediary_fee")),
+        Field_("terms.deferred_fees", "yaml", "Deferred fees", "Paid from income behind a tranche, e.g. "
+               "[{name: margin, amount: 200000, behind: Senior, payee: partners}]"),
+        Field_("breaks", "yaml", "Break clauses", "At a review, stop enrolment or the contract if a result is below "
+               "a trigger, e.g. [{at: 2, measure: earned, trigger: 1000000, action: stop_enrolment}]"),
     ),
     "uncertainty": (
         Field_("uncertainty.enabled", "bool", "Uncertainty on", "Off: every parameter at its mean, counts at expectations"),
@@ -305,7 +341,33 @@ def _defaults(model) -> dict[str, Any]:
     return out
 
 
-_SUB_DEFAULTS = {"maturity": _defaults(Maturity), "contract": _defaults(PartnerContract)}
+_SUB_DEFAULTS = {"maturity": _defaults(Maturity), "contract": _defaults(PartnerContract),
+                 "count": _defaults(CountMeasure), "comparison": {}}
+
+
+def yaml_text(v: Any) -> str:
+    """A list field (a schedule, deferred fees, break clauses) as one line of YAML."""
+    if v in (None, [], ""):
+        return ""
+    if isinstance(v, str):
+        return v
+    return yaml.safe_dump(_jsonable(v), default_flow_style=True, sort_keys=False, width=10_000).strip()
+
+
+def yaml_value(text: Any, path: str, problems: list[tuple[str, str]]) -> Any:
+    """The list typed as YAML in a cell or box (``[]`` when empty); text that is not YAML is kept
+    as typed and named in ``problems``, so nothing is lost and the scenario does not run."""
+    if isinstance(text, list):
+        return text
+    text = _clean(text)
+    if text is None:
+        return []
+    try:
+        v = parse_yaml(str(text))
+    except ScenarioError as exc:
+        problems.append((path, exc.errors[0][1] if exc.errors else "not valid YAML"))
+        return str(text)
+    return [] if v is None else v
 _ENTITY_DEFAULTS = {k: _defaults(m) for k, m in {"outcomes": Outcome, "partners": Partner, "commissioners": Commissioner,
                                                  "tranches": Tranche}.items()}
 
@@ -365,17 +427,26 @@ def _clean(v: Any) -> Any:
 
 
 def _num(v: Any) -> float:
-    v = _clean(v)
-    if v is None:
-        return np.nan
+    """A cell as a float; NaN when empty or not a number (for sorting, never for the scenario)."""
     try:
-        return float(v)
-    except (TypeError, ValueError):
+        x = parse_number(_clean(v))
+    except NotANumber:
         return np.nan
+    return np.nan if x is None else x
+
+
+def _text_col(values) -> pd.Series:
+    return pd.Series(list(values), dtype="object")
+
+
+def _cells(values) -> pd.Series:
+    """Numbers as the editors show them (text, read back exactly; see :mod:`cib_sim.app.cells`)."""
+    return _text_col(format_number(_clean(v)) for v in values)
 
 
 def entity_frame(kind: str, items: list[dict]) -> pd.DataFrame:
-    """One entity list (``outcomes`` ...) as a table with a hidden ``_id`` column."""
+    """One entity list (``outcomes`` ...) as a table with a hidden ``_id`` column. Number cells
+    are text (``"1,500"``), so that what is typed reaches :func:`compose` as typed."""
     cols = ENTITY_COLS[kind]
     defaults = _defaults(ENTITY_MODEL[kind])
     data: dict[str, list] = {"_id": [], **{c.field: [] for c in cols}}
@@ -391,18 +462,17 @@ def entity_frame(kind: str, items: list[dict]) -> pd.DataFrame:
                 v = sub.get(tail, _SUB_DEFAULTS[head].get(tail))
             else:
                 v = item.get(c.field, defaults.get(c.field))
+            if c.kind == "yaml":
+                v = yaml_text(v)
             if c.kind == "tri":
                 v = "by kind" if v is None else ("yes" if v else "no")
             data[c.field].append(v)
-    df = pd.DataFrame(data)
+    df = pd.DataFrame({k: _text_col(v) for k, v in data.items()})
     for c in cols:
-        if c.kind == "number":
-            df[c.field] = [_num(v) for v in df[c.field]]
-            df[c.field] = df[c.field].astype("float64")
-        elif c.kind == "int":
-            df[c.field] = df[c.field].astype("float64")  # a float, so 2.5 can go between 2 and 3
+        if c.kind in NUMERIC_KINDS:
+            df[c.field] = _cells(df[c.field])
         else:
-            df[c.field] = df[c.field].astype("object")
+            df[c.field] = _text_col(None if v is None else str(v) for v in df[c.field])
     df["_id"] = df["_id"].astype("float64")  # new rows come back as NaN
     return df
 
@@ -414,7 +484,8 @@ def _names(items: list) -> list[str]:
 
 def matrix_frame(row_kind: str, rows: list[dict], outcomes: list[dict], value) -> pd.DataFrame:
     """A rows x outcomes table: ``_id`` (row position), a read-only label column named after the
-    row kind, one number column per outcome (named after it). ``value(row, outcome_name)``."""
+    row kind, one text (number) column per outcome, ``o<j>`` for the j-th outcome.
+    ``value(row, outcome_name)``."""
     out_names = _names(outcomes)
     label = {"partners": "Partner", "commissioners": "Commissioner"}[row_kind]
     data: dict[str, list] = {"_id": [], label: []}
@@ -424,9 +495,9 @@ def matrix_frame(row_kind: str, rows: list[dict], outcomes: list[dict], value) -
         data["_id"].append(float(i))
         data[label].append(_names(rows)[i])
         for j, o in enumerate(out_names):
-            cols[f"o{j}"].append(_num(value(r, o)))
-    df = pd.DataFrame({**data, **{k: pd.Series(v, dtype="float64") for k, v in cols.items()}})
-    df["_id"] = df["_id"].astype("float64")
+            cols[f"o{j}"].append(value(r, o))
+    df = pd.DataFrame({"_id": pd.Series(data["_id"], dtype="float64"), label: _text_col(data[label]),
+                       **{k: _cells(v) for k, v in cols.items()}})
     return df
 
 
@@ -440,41 +511,85 @@ def _effect_value(which: str):
     return f
 
 
-def build_frames(d: dict) -> dict[str, pd.DataFrame]:
-    """Every editable table of a scenario dict (see :func:`compose` for the way back)."""
+MATRICES = ("tiers", "effect_mean", "effect_sd", "shares", "split")
+"""Tables that depend on the entity lists: rebuilt (from the working dict) when those change."""
+
+
+def build_matrices(d: dict) -> dict[str, pd.DataFrame]:
+    """The tables of :data:`MATRICES` for a scenario dict."""
     outcomes = d.get("outcomes") or []
     partners = d.get("partners") or []
     commissioners = d.get("commissioners") or []
-    frames = {k: entity_frame(k, d.get(k) or []) for k in ENTITY_COLS}
-    tiers = {"outcome_id": [], "outcome": [], "min_improvement": [], "price": []}
+    tiers: dict[str, list] = {"outcome_id": [], "outcome": [], "min_improvement": [], "price": []}
     for j, o in enumerate(outcomes):
         for t in (o.get("tiers") or []) if isinstance(o, dict) else []:
+            t = t if isinstance(t, dict) else {}
             tiers["outcome_id"].append(float(j))
             tiers["outcome"].append(_names(outcomes)[j])
-            tiers["min_improvement"].append(_num((t or {}).get("min_improvement")))
-            tiers["price"].append(_num((t or {}).get("price")))
-    frames["tiers"] = pd.DataFrame({
+            tiers["min_improvement"].append(t.get("min_improvement"))
+            tiers["price"].append(t.get("price"))
+    frames = {"tiers": pd.DataFrame({
         "outcome_id": pd.Series(tiers["outcome_id"], dtype="float64"),
-        "outcome": pd.Series(tiers["outcome"], dtype="object"),
-        "min_improvement": pd.Series(tiers["min_improvement"], dtype="float64"),
-        "price": pd.Series(tiers["price"], dtype="float64"),
-    })
+        "outcome": _text_col(tiers["outcome"]),
+        "min_improvement": _cells(tiers["min_improvement"]),
+        "price": _cells(tiers["price"]),
+    })}
     frames["effect_mean"] = matrix_frame("partners", partners, outcomes, _effect_value("mean"))
     frames["effect_sd"] = matrix_frame("partners", partners, outcomes, _effect_value("sd"))
     frames["shares"] = matrix_frame("commissioners", commissioners, outcomes,
                                     lambda c, o: (c.get("shares") or {}).get(o))
     split = get_path(d, "delivery.split", {}) or {}
+    split = split if isinstance(split, dict) else {}
     frames["split"] = pd.DataFrame({
         "_id": pd.Series([float(i) for i in range(len(partners))], dtype="float64"),
-        "Partner": pd.Series(_names(partners), dtype="object"),
-        "share": pd.Series([_num(split.get(n)) for n in _names(partners)], dtype="float64"),
+        "Partner": _text_col(_names(partners)),
+        "share": _cells(split.get(n) for n in _names(partners)),
     })
+    return frames
+
+
+def build_frames(d: dict) -> dict[str, pd.DataFrame]:
+    """Every editable table of a scenario dict (see :func:`compose` for the way back)."""
+    frames = {k: entity_frame(k, d.get(k) or []) for k in ENTITY_COLS}
+    frames.update(build_matrices(d))
     return frames
 
 
 def matrix_columns(d: dict) -> dict[str, str]:
     """Matrix column key (``o0`` ...) -> outcome name, for the editors' column labels."""
     return {f"o{j}": n for j, n in enumerate(_names(d.get("outcomes") or []))}
+
+
+def apply_edits(frame: pd.DataFrame, state: Any) -> pd.DataFrame:
+    """``frame`` with a ``st.data_editor``'s edits applied, as the editor will return it: its
+    state ``{"edited_rows": {row: {column: value}}, "added_rows": [{column: value}],
+    "deleted_rows": [row]}`` (rows by position). Lets the app read every table, and so know
+    every error, before it draws the editors (the tabs' labels carry their error counts)."""
+    df = frame.copy()
+    if not isinstance(state, dict):
+        return df
+    for r, change in (state.get("edited_rows") or {}).items():
+        try:
+            i = int(r)
+        except (TypeError, ValueError):
+            continue
+        if 0 <= i < len(df) and isinstance(change, dict):
+            for col, v in change.items():
+                if col in df.columns:
+                    df.iat[i, df.columns.get_loc(col)] = v
+    deleted = {int(i) for i in (state.get("deleted_rows") or []) if isinstance(i, (int, float, str)) and str(i).lstrip("-").isdigit()}
+    if deleted:
+        df = df.drop(index=[df.index[i] for i in sorted(deleted) if 0 <= i < len(df)])
+    added = [a for a in (state.get("added_rows") or []) if isinstance(a, dict)]
+    if added:
+        new = pd.DataFrame([{c: a.get(c) for c in df.columns} for a in added], columns=df.columns)
+        df = pd.concat([df, new.astype(df.dtypes.to_dict(), errors="ignore")], ignore_index=True)
+    df = df.reset_index(drop=True)
+    for c in df.columns:
+        if df[c].dtype == "float64":
+            continue
+        df[c] = df[c].astype("object")
+    return df
 
 
 # --------------------------------------------------------------------------------------------
@@ -491,21 +606,49 @@ def _row_id(v: Any) -> int | None:
         return None
 
 
-def _entity_rows(kind: str, df: pd.DataFrame, base_items: list[dict]) -> tuple[list[dict], list[int | None]]:
+class _Reader:
+    """Reads number cells, collecting ``(path, "... is not a number")`` for those that are not.
+    A cell that is not a number keeps its text in the working dict (so a saved draft has it)."""
+
+    def __init__(self) -> None:
+        self.problems: list[tuple[str, str]] = []
+
+    def num(self, v: Any, path: str) -> Any:
+        try:
+            return parse_number(_clean(v))
+        except NotANumber as exc:
+            self.problems.append((path, str(exc)))
+            return str(v).strip()
+
+
+def _entity_rows(kind: str, df: pd.DataFrame, base_items: list[dict], reader: _Reader | None = None,
+                 ) -> tuple[list[dict], list[int]]:
     """Entity dicts from an edited table, starting from the base item of each row (so fields
-    the table does not show are kept), and each row's base id (None for new rows)."""
+    the table does not show are kept), and each row's id: its position in ``base_items``, or
+    for a new row ``len(base_items)`` + its place among the new rows."""
+    reader = reader or _Reader()
     cols = ENTITY_COLS[kind]
     items, ids = [], []
-    for _, row in df.iterrows():
+    n_new = 0
+    for pos, (_, row) in enumerate(df.iterrows()):
         rid = _row_id(row.get("_id"))
         known = rid is not None and 0 <= rid < len(base_items) and isinstance(base_items[rid], dict)
+        if not known and all(_clean(row.get(c.field)) is None for c in cols if c.kind not in ("tri",)):
+            continue  # a new row still blank (being typed into): not part of the scenario yet
         item = copy.deepcopy(base_items[rid]) if known else {}
+        if not known:
+            rid = len(base_items) + n_new
+            n_new += 1
         for c in cols:
             if c.field == "seniority":
                 continue
             v = _clean(row.get(c.field))
+            if c.kind in NUMERIC_KINDS:
+                v = reader.num(v, f"{kind}[{pos}].{c.field}")
+            if c.kind == "yaml":
+                v = yaml_value(v, f"{kind}[{pos}].{c.field}", reader.problems)
             if v is None and not known:
-                # A new row: an empty cell takes the model's default.
+                # A new row: an empty cell takes the model's default (flagged by `suspicious`).
                 if "." in c.field:
                     head, tail = c.field.split(".", 1)
                     v = _SUB_DEFAULTS[head].get(tail)
@@ -513,8 +656,6 @@ def _entity_rows(kind: str, df: pd.DataFrame, base_items: list[dict]) -> tuple[l
                     v = _ENTITY_DEFAULTS[kind].get(c.field)
             if c.kind == "tri":
                 v = None if v in (None, "by kind") else (v == "yes")
-            if c.kind == "number" and isinstance(v, (int, float)) and not isinstance(v, bool):
-                v = float(v)
             if "." in c.field:
                 head, tail = c.field.split(".", 1)
                 sub = dict(item.get(head) or {})
@@ -525,6 +666,9 @@ def _entity_rows(kind: str, df: pd.DataFrame, base_items: list[dict]) -> tuple[l
                 item[head] = sub
             else:
                 item[c.field] = v
+        for head, applies in _OPTIONAL_SUBS.items():
+            if head in item and kind == "outcomes" and not applies(item):
+                del item[head]
         # An empty required field is left out, so the error says "required".
         for f in _REQUIRED[kind]:
             if item.get(f, 0) is None:
@@ -534,16 +678,52 @@ def _entity_rows(kind: str, df: pd.DataFrame, base_items: list[dict]) -> tuple[l
     return items, ids
 
 
-def compose(editor_base: dict, scalars: dict[str, Any], tables: dict[str, pd.DataFrame]) -> dict:
+def _match_rows(df: pd.DataFrame, label_col: str | None, names: list, ids: list[int]) -> list[tuple[int, Any]]:
+    """Rows of a dependent table matched to current entities: ``(position, row)``.
+
+    A row carries the id and the name its entity had when the table was built. The name is
+    tried first (so deleting a new row does not hand its effects to the next one), then the
+    id (so renaming keeps them); an entity takes at most one row."""
+    pos_by_id = {rid: i for i, rid in enumerate(ids)}
+    pos_by_name = {n: i for i, n in enumerate(names) if n is not None}
+    rows = list(df.iterrows())
+    taken: dict[int, Any] = {}
+    rest = []
+    for _, row in rows:
+        label = _clean(row.get(label_col)) if label_col else None
+        if label is not None and label in pos_by_name and pos_by_name[label] not in taken:
+            taken[pos_by_name[label]] = row
+        else:
+            rest.append(row)
+    for row in rest:
+        rid = _row_id(row.get("_id"))
+        if rid in pos_by_id and pos_by_id[rid] not in taken:
+            taken[pos_by_id[rid]] = row
+    return sorted(taken.items(), key=lambda t: t[0])
+
+
+def _outcome_cols(df: pd.DataFrame) -> list[str]:
+    return [c for c in df.columns if isinstance(c, str) and c.startswith("o") and c[1:].isdigit()]
+
+
+def compose(editor_base: dict, scalars: dict[str, Any], tables: dict[str, pd.DataFrame],
+            problems: list[tuple[str, str]] | None = None, column_names: dict[str, str] | None = None) -> dict:
     """The working scenario dict: ``editor_base`` with the inputs' values (``path -> value``)
-    and the edited tables (as :func:`build_frames` made them, after the user's edits)."""
+    and the edited tables (as :func:`build_frames` made them, after the user's edits).
+
+    Cells that are not numbers are appended to ``problems`` as ``(path, reason)`` and keep their
+    text in the dict. ``column_names``: matrix column (``o<j>``) -> the outcome's name when the
+    matrices were built (default: the outcomes of ``editor_base``)."""
+    reader = _Reader()
     d = copy.deepcopy(editor_base)
     for path, v in scalars.items():
         v = _clean(v) if not isinstance(v, bool) else v
         if isinstance(v, (dt.date, dt.datetime)):
             v = v.isoformat()
-        if isinstance(v, int) and not isinstance(v, bool):
-            v = float(v)
+        if SCALAR_KIND.get(path) == "yaml":
+            v = yaml_value(v, path, reader.problems)
+        elif SCALAR_KIND.get(path) == "number" or (isinstance(v, (int, float)) and not isinstance(v, bool)):
+            v = reader.num(v, path)
         if path == "description" and v is None:
             v = ""
         set_path(d, path, v)
@@ -551,103 +731,110 @@ def compose(editor_base: dict, scalars: dict[str, Any], tables: dict[str, pd.Dat
             _drop_path(d, path)  # so the error says "required"
 
     base_out = editor_base.get("outcomes") or []
-    base_part = editor_base.get("partners") or []
-    base_comm = editor_base.get("commissioners") or []
-    base_out_names = _names(base_out)
 
     # Entity tables
-    outcomes, out_ids = _entity_rows("outcomes", tables["outcomes"], base_out)
-    partners, part_ids = _entity_rows("partners", tables["partners"], base_part)
-    commissioners, comm_ids = _entity_rows("commissioners", tables["commissioners"], base_comm)
+    outcomes, out_ids = _entity_rows("outcomes", tables["outcomes"], base_out, reader)
+    partners, part_ids = _entity_rows("partners", tables["partners"], editor_base.get("partners") or [], reader)
+    commissioners, comm_ids = _entity_rows("commissioners", tables["commissioners"],
+                                           editor_base.get("commissioners") or [], reader)
     tdf = tables["tranches"].copy()
-    tdf["_sort"] = [(_num(v) if np.isfinite(_num(v)) else np.inf) for v in tdf["seniority"]]
+    sort_key = []
+    for i, v in enumerate(tdf["seniority"]):
+        x = reader.num(v, f"tranches[{i}].seniority")
+        sort_key.append(x if isinstance(x, float) else np.inf)
+    tdf["_sort"] = sort_key
     tdf = tdf.sort_values("_sort", kind="stable")
-    tranches, _ = _entity_rows("tranches", tdf, editor_base.get("tranches") or [])
+    tranches, _ = _entity_rows("tranches", tdf, editor_base.get("tranches") or [], reader)
 
-    # Outcome names now, by base id; partner names likewise.
-    out_name_by_id = {rid: o.get("name") for o, rid in zip(outcomes, out_ids) if rid is not None}
-    part_pos_by_id = {rid: i for i, rid in enumerate(part_ids) if rid is not None}
-    comm_pos_by_id = {rid: i for i, rid in enumerate(comm_ids) if rid is not None}
+    out_names = [o.get("name") for o in outcomes]
+    part_names = [p.get("name") for p in partners]
+    comm_names = [c.get("name") for c in commissioners]
+    out_pos_by_id = {rid: i for i, rid in enumerate(out_ids)}
+    built_names = column_names if column_names is not None else matrix_columns(editor_base)
 
     def col_outcome(col: str) -> str | None:
-        j = int(col[1:])
-        return out_name_by_id.get(j) if j < len(base_out_names) else None
+        """The outcome a matrix column now stands for: by its name when built, else its id."""
+        was = built_names.get(col)
+        if was is not None and was in out_names:
+            return was
+        pos = out_pos_by_id.get(int(col[1:]))
+        return None if pos is None else out_names[pos]
 
     # Tiers: every outcome's tiers come from the tiers table.
-    tiers_by_id: dict[int, list[dict]] = {}
+    tiers_by_pos: dict[int, list[dict]] = {}
     for _, row in tables["tiers"].iterrows():
-        oid = _row_id(row.get("outcome_id"))
         label = _clean(row.get("outcome"))
-        # A row whose outcome was chosen (or changed) in the table: find it by its base name.
-        if label is not None and (oid is None or (oid < len(base_out_names) and base_out_names[oid] != label)):
-            oid = base_out_names.index(label) if label in base_out_names else None
-        if oid is None:
-            continue  # not attached to an outcome yet: reported by table_problems
-        tiers_by_id.setdefault(oid, []).append({"min_improvement": _clean(row.get("min_improvement")), "price": _clean(row.get("price"))})
-    for o, rid in zip(outcomes, out_ids):
-        o["tiers"] = tiers_by_id.get(rid, []) if rid is not None else []
+        oid = _row_id(row.get("outcome_id"))
+        if label is not None and label in out_names:
+            pos = out_names.index(label)
+        elif label is None and oid in out_pos_by_id:
+            pos = out_pos_by_id[oid]
+        else:
+            continue  # not attached to an outcome: reported by table_problems
+        j = len(tiers_by_pos.get(pos, []))
+        tiers_by_pos.setdefault(pos, []).append({
+            "min_improvement": reader.num(row.get("min_improvement"), f"outcomes[{pos}].tiers[{j}].min_improvement"),
+            "price": reader.num(row.get("price"), f"outcomes[{pos}].tiers[{j}].price")})
+    for i, o in enumerate(outcomes):
+        o["tiers"] = tiers_by_pos.get(i, [])
 
     # Partner effects from the two matrices.
     for p in partners:
         p["effect"] = {}
     mean_df, sd_df = tables["effect_mean"], tables["effect_sd"]
-    sd_by_id = {_row_id(r.get("_id")): r for _, r in sd_df.iterrows()}
-    for _, row in mean_df.iterrows():
-        rid = _row_id(row.get("_id"))
-        if rid not in part_pos_by_id:
-            continue
-        p = partners[part_pos_by_id[rid]]
-        sd_row = sd_by_id.get(rid)
-        for col in [c for c in mean_df.columns if c.startswith("o") and c[1:].isdigit()]:
+    sd_rows = dict(_match_rows(sd_df, "Partner", part_names, part_ids))
+    for pos, row in _match_rows(mean_df, "Partner", part_names, part_ids):
+        p = partners[pos]
+        sd_row = sd_rows.get(pos)
+        for col in _outcome_cols(mean_df):
             oname = col_outcome(col)
             if oname is None:
                 continue
-            m = _clean(row.get(col))
-            s = _clean(sd_row.get(col)) if sd_row is not None else None
+            m = reader.num(row.get(col), f"partners[{pos}].effect.{oname}.mean")
+            s = reader.num(sd_row.get(col), f"partners[{pos}].effect.{oname}.sd") if sd_row is not None else None
             if m is None and s is None:
                 continue
             e: dict[str, Any] = {}
             if m is not None:
-                e["mean"] = float(m)
+                e["mean"] = m
             if s is not None:
-                e["sd"] = float(s)
+                e["sd"] = s
             p["effect"][oname] = e
 
     # Commissioner shares.
     for c in commissioners:
         c["shares"] = {}
-    for _, row in tables["shares"].iterrows():
-        rid = _row_id(row.get("_id"))
-        if rid not in comm_pos_by_id:
-            continue
-        c = commissioners[comm_pos_by_id[rid]]
-        for col in [k for k in tables["shares"].columns if k.startswith("o") and k[1:].isdigit()]:
+    for pos, row in _match_rows(tables["shares"], "Commissioner", comm_names, comm_ids):
+        c = commissioners[pos]
+        for col in _outcome_cols(tables["shares"]):
             oname = col_outcome(col)
-            v = _clean(row.get(col))
-            if oname is not None and v is not None:
-                c["shares"][oname] = float(v)
+            if oname is None:
+                continue
+            v = reader.num(row.get(col), f"commissioners[{pos}].shares.{oname}")
+            if v is not None:
+                c["shares"][oname] = v
 
     # Fixed attribution split, by partner.
-    split: dict[str, float] = {}
-    for _, row in tables["split"].iterrows():
-        rid = _row_id(row.get("_id"))
-        v = _clean(row.get("share"))
-        if rid in part_pos_by_id and v is not None:
-            name = partners[part_pos_by_id[rid]].get("name")
-            if name is not None:
-                split[str(name)] = float(v)
+    split: dict[str, Any] = {}
+    for pos, row in _match_rows(tables["split"], "Partner", part_names, part_ids):
+        name = partners[pos].get("name")
+        v = reader.num(row.get("share"), f"delivery.split.{name}")
+        if v is not None and name is not None:
+            split[str(name)] = v
     if not isinstance(d.get("delivery"), dict):
         d["delivery"] = {}
     d["delivery"]["split"] = split
 
     d["outcomes"], d["partners"], d["commissioners"], d["tranches"] = outcomes, partners, commissioners, tranches
+    if problems is not None:
+        problems.extend(reader.problems)
     return _ordered(d)
 
 
-def table_problems(editor_base: dict, tables: dict[str, pd.DataFrame]) -> list[tuple[str, str]]:
+def table_problems(working: dict, tables: dict[str, pd.DataFrame]) -> list[tuple[str, str]]:
     """Problems the scenario model cannot see because :func:`compose` could not place a row:
     a tier whose outcome is not chosen. As ``(path, reason)``, like validation errors."""
-    names = _names(editor_base.get("outcomes") or [])
+    names = _names(working.get("outcomes") or [])
     out = []
     for i, (_, row) in enumerate(tables["tiers"].iterrows()):
         label = _clean(row.get("outcome"))
@@ -670,26 +857,50 @@ def _ordered(d: dict) -> dict:
     return out
 
 
+def entity_names(d: dict) -> tuple:
+    """What the dependent tables (:data:`MATRICES`) are built on: each entity list's names in
+    order. When it changes (a row added, deleted, renamed), they are rebuilt."""
+    return tuple(tuple(_names(d.get(k) or [])) for k in ENTITY_COLS)
+
+
 def structure(d: dict) -> tuple:
-    """What the editors' shape depends on: entity names in order, and the currency (labels).
-    When it changes, the app rebuilds its editors from the working dict."""
-    return (
-        tuple(_names(d.get("outcomes") or [])),
-        tuple(_names(d.get("partners") or [])),
-        tuple(_names(d.get("commissioners") or [])),
-        tuple(_names(d.get("tranches") or [])),
-        str(d.get("currency")),
-    )
+    """What the editors' shape depends on: entity names in order, and the currency (labels)."""
+    return (*entity_names(d), str(d.get("currency")))
 
 
 def tables_restructured(tables: dict[str, pd.DataFrame]) -> bool:
     """True if any entity table has a new or deleted row, or the tranches were re-ranked."""
-    for k in ENTITY_COLS:
-        ids = [_row_id(v) for v in tables[k]["_id"]]
-        if any(i is None for i in ids) or ids != list(range(len(ids))):
-            return True
+    return bool(tables_with_deletions(tables)) or _reranked(tables) or any(
+        _row_id(v) is None for k in ENTITY_COLS for v in tables[k]["_id"])
+
+
+def _reranked(tables: dict[str, pd.DataFrame]) -> bool:
     sen = [_num(v) for v in tables["tranches"]["seniority"]]
-    return sen != [float(i + 1) for i in range(len(sen))]
+    ids = [_row_id(v) for v in tables["tranches"]["_id"]]
+    known = [x for x, i in zip(sen, ids) if i is not None]
+    return known != [float(i + 1) for i in range(len(known))]
+
+
+def tables_with_deletions(tables: dict[str, pd.DataFrame]) -> list[str]:
+    """Entity tables from which a loaded row was deleted (their ids are no longer 0, 1, ...)."""
+    out = []
+    for k in ENTITY_COLS:
+        ids = [i for i in (_row_id(v) for v in tables[k]["_id"]) if i is not None]
+        if ids != list(range(len(ids))):
+            out.append(k)
+    return out
+
+
+def rebuild_needed(tables: dict[str, pd.DataFrame], working: dict, editor_base: dict, matrices_built_on: tuple) -> str | None:
+    """What the app must rebuild after an edit: ``"all"`` (rows deleted, tranches re-ranked or
+    the currency changed: every editor, from the working dict), ``"matrices"`` (rows added or
+    renamed: only the tables that depend on them, so the table being typed into is left alone
+    and nothing typed into a new row is lost), or None."""
+    if tables_with_deletions(tables) or _reranked(tables) or str(working.get("currency")) != str(editor_base.get("currency")):
+        return "all"
+    if entity_names(working) != matrices_built_on:
+        return "matrices"
+    return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -706,6 +917,16 @@ def validate(d: dict) -> tuple[Scenario | None, list[tuple[str, str]]]:
         return None, [("", f"could not read the scenario: {exc}")]
 
 
+def check(d: dict, cell_problems: list[tuple[str, str]] = ()) -> tuple[Scenario | None, list[tuple[str, str]]]:
+    """:func:`validate`, with the cells that are not numbers: the scenario is None while any is
+    left, and the model's own message for such a cell gives way to "not a number"."""
+    scenario, errors = validate(d)
+    cells = list(cell_problems)
+    bad = {p for p, _ in cells}
+    errors = cells + [(p, r) for p, r in errors if p not in bad]
+    return (scenario if not cells else None), errors
+
+
 def section_of(path: str) -> str:
     """The app section an error path belongs to (``outcomes[0].price`` -> ``outcomes``)."""
     head = path.split(".", 1)[0].split("[", 1)[0]
@@ -717,26 +938,89 @@ def section_of(path: str) -> str:
 
 
 def errors_by_section(errors: list[tuple[str, str]], d: dict | None = None) -> dict[str, list[str]]:
-    """Errors grouped by section, each a line ``path (entity name): reason``."""
+    """Errors grouped by section, each a line naming the row (from 1) and the column."""
     out: dict[str, list[str]] = {}
     for path, reason in errors:
-        out.setdefault(section_of(path), []).append(describe_error(path, reason, d))
+        out.setdefault(section_of(path), []).append(describe_error(path, reason, d, with_section=False))
     return out
 
 
-def describe_error(path: str, reason: str, d: dict | None = None) -> str:
-    """``outcomes[0].price: must be >= 0`` with the row's name: ``outcomes[0].price (sign_up): ...``."""
-    who = ""
-    if d is not None and "[" in path:
-        head = path.split("[", 1)[0]
-        try:
-            i = int(path.split("[", 1)[1].split("]", 1)[0])
-            items = d.get(head) or []
-            if 0 <= i < len(items) and isinstance(items[i], dict) and items[i].get("name"):
-                who = f" ({items[i]['name']})"
-        except (ValueError, IndexError):
-            pass
-    return f"{path or 'scenario'}{who}: {reason}"
+_COL_LABEL = {k: {c.field: c.label for c in cols} for k, cols in ENTITY_COLS.items()}
+_TIER_LABEL = {c.field: c.label for c in TIER_COLS}
+_SCALAR_LABEL = {f.path: f.label for fs in SCALARS.values() for f in fs}
+SCALAR_KIND = {f.path: f.kind for fs in SCALARS.values() for f in fs}
+
+
+def _field_label(kind: str, rest: str, cur: str) -> str:
+    if rest in _COL_LABEL.get(kind, {}):
+        return _COL_LABEL[kind][rest].format(cur=cur)
+    if rest.startswith("effect."):
+        outcome, _, which = rest[len("effect."):].rpartition(".")
+        if which in ("mean", "sd") and outcome:
+            return f"Effect on {outcome}" + (" (sd)" if which == "sd" else "")
+        return f"Effect on {rest[len('effect.'):]}"
+    if rest.startswith("shares."):
+        return f"Share of {rest[len('shares.'):]}"
+    if rest.startswith("tiers["):
+        j, _, field = rest[len("tiers["):].partition("].")
+        label = _TIER_LABEL.get(field, field).format(cur=cur)
+        return f"Tier {int(j) + 1 if j.isdigit() else j}, {label}"
+    return rest
+
+
+def describe_error(path: str, reason: str, d: dict | None = None, with_section: bool = True) -> str:
+    """A problem in words, rows counted from 1: ``Partners · row 5 (Mentoring) · Cost
+    (GBP/participant): must be >= 0``; a single field: ``Horizon · Contract length (years): ...``."""
+    import re
+
+    cur = str((d or {}).get("currency") or "GBP")
+    section = SECTIONS.get(section_of(path), "Scenario") if path else "Scenario"
+    parts = [section] if with_section else []
+    m = re.match(r"^(outcomes|partners|commissioners|tranches)\[(\d+)\](?:\.(.*))?$", path or "")
+    if m:
+        kind, i, rest = m.group(1), int(m.group(2)), m.group(3) or ""
+        items = (d or {}).get(kind) or []
+        name = items[i].get("name") if 0 <= i < len(items) and isinstance(items[i], dict) else None
+        parts.append(f"row {i + 1}" + (f" ({name})" if isinstance(name, str) and name else ""))
+        if rest:
+            parts.append(_field_label(kind, rest, cur))
+    elif path in _SCALAR_LABEL:
+        parts.append(_SCALAR_LABEL[path].format(cur=cur))
+    elif path.startswith("delivery.split."):
+        parts.append(f"Fixed split, {path[len('delivery.split.'):]}")
+    elif path and path not in ("outcomes.tiers",):
+        parts.append(path)
+    return " · ".join(parts) + f": {reason}"
+
+
+def suspicious(d: dict, known: dict | None = None) -> list[tuple[str, str]]:
+    """Values that are allowed but probably not meant, as ``(path, reason)``: mostly the model's
+    defaults that a new row takes for its empty cells. ``known``: the scenario as loaded (rows
+    whose names it has are not new)."""
+    def names(k: str) -> set:
+        return {x.get("name") for x in ((known or {}).get(k) or []) if isinstance(x, dict)}
+
+    out: list[tuple[str, str]] = []
+    zone = get_path(d, "delivery.model") == "zone"
+    old_p = names("partners")
+    for i, p in enumerate(d.get("partners") or []):
+        if not isinstance(p, dict) or p.get("name") in old_p:
+            continue
+        if p.get("cost") == 0:
+            out.append((f"partners[{i}].cost", "0 for a new partner: is the cost per participant left empty?"))
+        if zone and p.get("reach") == 1:
+            out.append((f"partners[{i}].reach", "1: every participant in the zone gets this partner; is that meant?"))
+        if not any(isinstance(e, dict) and e.get("mean") for e in (p.get("effect") or {}).values()):
+            out.append((f"partners[{i}]", "a new partner with no effect on any outcome (Effect at full maturity, below)"))
+    old_c = names("commissioners")
+    for i, c in enumerate(d.get("commissioners") or []):
+        if isinstance(c, dict) and c.get("name") not in old_c and not any((c.get("shares") or {}).values()):
+            out.append((f"commissioners[{i}]", "a new commissioner that pays no share of any outcome"))
+    old_o = names("outcomes")
+    for i, o in enumerate(d.get("outcomes") or []):
+        if isinstance(o, dict) and o.get("name") not in old_o and o.get("price") == 0 and o.get("payment_basis") != "tiered":
+            out.append((f"outcomes[{i}].price", "0 for a new outcome: is the price left empty?"))
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -1004,3 +1288,75 @@ def nearest_deals_table(comparison) -> pd.DataFrame:
         })
     cols = ["Project", "Name", "Sector", "Country", f"Capital ({cur})", f"Max payments ({cur})", "Payments ÷ capital"]
     return pd.DataFrame(rows, columns=cols)
+
+
+# --------------------------------------------------------------------------------------------
+# A draft, saved whatever its errors
+
+
+def file_stem(name: Any) -> str:
+    """A file name from a scenario's name: ``West London Zone CIB (LCF)`` -> ``west_london_zone_cib_lcf``."""
+    import re
+
+    stem = re.sub(r"[^a-z0-9]+", "_", str(name or "").lower()).strip("_")
+    return stem[:60] or "scenario"
+
+
+def _merge_into(node: Any, new: Any, old: Any) -> Any:
+    """``new`` written into ``node`` (a ruamel round-trip node of the source file), so that the
+    file's comments and layout stay: values equal to the file's are left as written, keys the
+    file did not have are added only when they differ from ``old`` (the scenario as loaded, with
+    every default), keys no longer in ``new`` are removed. Returns the node to store."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    if isinstance(node, CommentedMap) and isinstance(new, dict):
+        old = old if isinstance(old, dict) else {}
+        for key in [k for k in node if k not in new]:
+            del node[key]
+        for key, value in new.items():
+            if key in node:
+                node[key] = _merge_into(node[key], value, old.get(key))
+            elif value != old.get(key, object()):
+                node[key] = value
+        return node
+    if isinstance(node, CommentedSeq) and isinstance(new, list):
+        old = old if isinstance(old, list) else []
+        del node[len(new):]
+        for i, value in enumerate(new):
+            if i < len(node):
+                node[i] = _merge_into(node[i], value, old[i] if i < len(old) else None)
+            else:
+                node.append(value)
+        return node
+    if type(node) is not bool and type(new) is not bool and node == new:
+        return node
+    if isinstance(node, (dt.date, dt.datetime)) and isinstance(new, str) and node.isoformat()[:len(new)] == new:
+        return node
+    if isinstance(new, float) and new.is_integer() and type(node) is int:
+        return int(new)  # 1500 stays 1500, not 1500.0
+    return new
+
+
+def draft_yaml(working: dict, source_text: str | None = None, loaded: dict | None = None) -> bytes:
+    """The scenario being edited as YAML, errors and all (a cell that is not a number keeps its
+    text), to be loaded again later. With ``source_text`` (the file it was loaded from) and
+    ``loaded`` (that file as read), the file's comments and order are kept and only what
+    changed is rewritten; otherwise every field is written."""
+    import yaml
+
+    if source_text:
+        try:
+            from ruamel.yaml import YAML
+
+            ry = YAML()
+            ry.preserve_quotes = True
+            ry.width = 4096
+            ry.indent(mapping=2, sequence=4, offset=2)
+            doc = ry.load(source_text)
+            doc = _merge_into(doc, _jsonable(working), _jsonable(loaded or {}))
+            buf = io.StringIO()
+            ry.dump(doc, buf)
+            return buf.getvalue().encode("utf-8")
+        except Exception:  # noqa: BLE001 - fall back to a plain dump: a draft must always be saved
+            pass
+    return yaml.safe_dump(_jsonable(working), sort_keys=False, allow_unicode=True, width=100).encode("utf-8")
