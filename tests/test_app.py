@@ -496,3 +496,23 @@ def test_list_terms_typed_as_yaml_compose_or_name_the_problem():
     assert out["breaks"] == "[{at: 2, trigger: 1"
     assert [p for p, _ in problems] == ["breaks"]
     assert A.yaml_text([{"at": 2.0, "trigger": 5.0}]) == "[{at: 2.0, trigger: 5.0}]"
+
+
+def test_nothing_typed_gives_a_traceback():
+    """Odd text in every kind of input: errors on the page, never an exception."""
+    at = start("Design")
+    odd = ["abc", "1,5OO", "-1e400", "", " ", "1e3", "nan", "∞", "0x10", "12%", "1.5k"]
+    for i, text in enumerate(odd):
+        at.session_state[key(at, "horizon.years")] = text
+        at.session_state[key(at, "currency")] = text
+        edit(at, "tranches", {0: {"seniority": text, "commitment": text}})
+        edit(at, "shares", {0: {"o1": text}})
+        edit(at, "tiers", added=[{"outcome": "nope" if i % 2 else None, "price": text}])
+        assert not at.exception, text
+    # Cases with odd shocks are reported, not raised.
+    at.session_state["main_tabs"] = "Cases"
+    at.run()
+    at.session_state["cases_editor"] = {"edited_rows": {1: {"Changes": "exit:Nobody@x + prices:abc"}},
+                                        "added_rows": [{"Case": "Base"}], "deleted_rows": []}
+    at.run()
+    assert not at.exception

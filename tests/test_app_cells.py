@@ -127,7 +127,7 @@ def test_apply_edits_follows_the_editor_state():
                                 "added_rows": [{"name": "d"}]})
     assert list(out["name"]) == ["b", "c", "d"] and list(out["cost"])[:2] == ["20", "3"]
     assert pd.isna(out["_id"].iloc[-1]) and pd.isna(out["cost"].iloc[-1])
-    assert A.apply_edits(frame, None).equals(frame)
+    assert A.apply_edits(frame, None).equals(frame) and A.apply_edits(frame, {"edited_rows": {}}) is frame
 
 
 def test_draft_yaml_keeps_the_file_comments_and_what_was_typed():

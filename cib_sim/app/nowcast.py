@@ -203,35 +203,44 @@ def render_nowcast(st: Any, scenario: Scenario | None, key: str = "nowcast", aut
                       help="A simulated world is one path drawn from the scenario: useful to see how the update behaves.")
     n_paths = int(c2.number_input("Paths", min_value=200, max_value=50_000, value=2000, step=200, key=f"{key}_paths"))
     seed = int(c2.number_input("Seed", min_value=0, value=1, step=1, key=f"{key}_seed"))
-    truth = None
-    csv_now: str | None = None
-    csv_prev: str | None = None
+    ss = st.session_state
+    sj = scenario.model_dump_json()
+    show_truth = False
     if source.startswith("A simulated"):
         k = int(c1.slider(f"{word.capitalize()}s reported", min_value=1, max_value=T, value=min(T, max(1, T // 3)), key=f"{key}_k"))
         prev_k = int(c1.slider(f"Previous report: {word}s reported (0: none)", min_value=0, max_value=max(0, k - 1),
                                value=max(0, k - scenario.horizon.periods_per_year), key=f"{key}_prev_k")) if k > 1 else 0
         world_seed = int(c1.number_input("World seed", min_value=0, value=16, step=1, key=f"{key}_world"))
-        world = simulate_world(scenario, world_seed)
-        csv_now = world.observed(k).to_csv(index=False)
-        csv_prev = world.observed(prev_k).to_csv(index=False) if prev_k else None
-        if c1.checkbox("Show the world's actual path (the truth the update cannot see)", value=False, key=f"{key}_truth"):
+        show_truth = c1.checkbox("Show the world's actual path (the truth the update cannot see)", value=False,
+                                 key=f"{key}_truth")
+
+        def world_csvs() -> tuple[str, str | None, Any]:
+            """The world's reports (drawn only when they are needed: a tenth of a second)."""
+            world = simulate_world(scenario, world_seed)
             paid = np.cumsum(world.flows["commissioner_paid"][0].sum(axis=1))
-            truth = pd.DataFrame({"period_start": period_starts(scenario), "value": paid})
-        c2.download_button("This world's data (CSV)", csv_now, file_name=f"observed_{k}.csv", mime="text/csv",
-                           key=f"{key}_dl_example", on_click="ignore")
+            return (world.observed(k).to_csv(index=False),
+                    world.observed(prev_k).to_csv(index=False) if prev_k else None,
+                    pd.DataFrame({"period_start": period_starts(scenario), "value": paid}))
+
+        c2.download_button("This world's data (CSV)", lambda: world_csvs()[0], file_name=f"observed_{k}.csv",
+                           mime="text/csv", key=f"{key}_dl_example", on_click="ignore")
+        inputs: tuple = ("world", world_seed, k, prev_k)
     else:
         up = c1.file_uploader("Observed data (CSV)", type=["csv"], key=f"{key}_upload", help=FORMAT_HELP)
         up_prev = c1.file_uploader("Previous report (optional, CSV)", type=["csv"], key=f"{key}_upload_prev")
         csv_now = up.getvalue().decode("utf-8-sig") if up is not None else None
         csv_prev = up_prev.getvalue().decode("utf-8-sig") if up_prev is not None else None
+        inputs = ("upload", csv_now, csv_prev)
+
+        def world_csvs() -> tuple[str | None, str | None, Any]:
+            return csv_now, csv_prev, None
     with st.expander("Observed data format"):
         st.markdown(FORMAT_HELP)
-    if not csv_now:
+    if inputs[0] == "upload" and not inputs[1]:
         st.info("Upload the observed data to update the projections.")
         return
 
-    ss = st.session_state
-    args = (scenario.model_dump_json(), csv_now, csv_prev, n_paths, seed, 8000)
+    args = (sj, inputs, n_paths, seed, 8000)
     clicked = on_request and st.button(
         "Update the projections", key=f"{key}_update", type="primary",
         help="Fit the effects to the reported data and simulate the rest of the contract. After the first update, "
@@ -243,13 +252,14 @@ def render_nowcast(st: Any, scenario: Scenario | None, key: str = "nowcast", aut
         compute = st.cache_data(max_entries=16, show_spinner=False)(_compute)
         try:
             with st.spinner("Updating the effects and simulating the rest of the contract..."):
-                res = compute(*args)
+                csv_now, csv_prev, world_truth = world_csvs()
+                res = compute(sj, csv_now, csv_prev, n_paths, seed, 8000)
         except ObservedDataError as exc:
             st.error("The observed data have problems:\n\n" + "\n".join(f"- {m}" for m in exc.errors[:40]))
             return
-        ss[f"{key}_last"] = (args, res)
+        ss[f"{key}_last"] = (args, res, world_truth)
     elif last is not None:
-        res = last[1]
+        res, world_truth = last[1], last[2]
         if last[0] != args:
             st.warning("The scenario or the data have changed since this update: press **Update the projections** "
                        "(automatic runs are off)." if not auto else "The scenario or the data have changed since this "
@@ -257,6 +267,7 @@ def render_nowcast(st: Any, scenario: Scenario | None, key: str = "nowcast", aut
     else:
         st.info("Press **Update the projections** to fit the reported data (most of a second).")
         return
+    truth = world_truth if show_truth else None
     for collapse, msg in res["warnings"]:
         (st.error if collapse else st.warning)(msg)
     events = res.get("events") or []

@@ -565,9 +565,9 @@ def apply_edits(frame: pd.DataFrame, state: Any) -> pd.DataFrame:
     state ``{"edited_rows": {row: {column: value}}, "added_rows": [{column: value}],
     "deleted_rows": [row]}`` (rows by position). Lets the app read every table, and so know
     every error, before it draws the editors (the tabs' labels carry their error counts)."""
+    if not isinstance(state, dict) or not any(state.get(k) for k in ("edited_rows", "added_rows", "deleted_rows")):
+        return frame  # unedited (callers do not change it)
     df = frame.copy()
-    if not isinstance(state, dict):
-        return df
     for r, change in (state.get("edited_rows") or {}).items():
         try:
             i = int(r)

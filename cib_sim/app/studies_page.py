@@ -130,7 +130,14 @@ def render_sensitivity(st: Any, ss: Any, results: Results, run_key: Any, stale: 
     c2.caption(f"Seed {seed} (the main run's). Each table runs on request.")
     ms = SD.measures(s)
     m_by_label = {m.label: m for m in ms}
-    lever_labels = SD.levers(s)
+    # The scenario's numeric fields, by path: the same while only values change.
+    shape = (tuple(s.outcome_names), tuple(s.partner_names), tuple(c.name for c in s.commissioners),
+             tuple(t.name for t in s.tranches), s.delivery.model)
+    memo = ss.get("study:levers")
+    if memo is None or memo[0] != shape:
+        memo = (shape, SD.levers(s))
+        ss["study:levers"] = memo
+    lever_labels = memo[1]
     inv = {v: k for k, v in lever_labels.items()}
     one, two, tor, be = st.tabs(["One-way table", "Two-way table (heat map)", "Tornado", "Break-even"])
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import math
+import weakref
 from dataclasses import dataclass
 
 import pandas as pd
@@ -25,14 +26,31 @@ class Card:
     help: str = ""
 
 
+_LOOKUPS: dict[int, tuple] = {}
+
+
+def _lookup(summary: pd.DataFrame) -> tuple[dict, dict]:
+    """``{(group, name, metric): value}`` and ``{(group, metric): first value}`` of a summary,
+    built once per table (a few recent tables are remembered, by identity)."""
+    hit = _LOOKUPS.get(id(summary))
+    if hit is not None and hit[0]() is summary:
+        return hit[1]
+    full, first = {}, {}
+    for g, n, m, v in zip(summary["group"], summary["name"], summary["metric"], summary["value"]):
+        full[(g, n, m)] = float(v)
+        first.setdefault((g, m), float(v))
+    if len(_LOOKUPS) > 16:
+        _LOOKUPS.clear()
+    _LOOKUPS[id(summary)] = (weakref.ref(summary), (full, first))
+    return full, first
+
+
 def value_of(summary: pd.DataFrame | None, group: str, name: str | None, metric: str) -> float:
     """One value of a :meth:`Results.summary` table (NaN when absent); ``name`` None: the first."""
     if summary is None:
         return math.nan
-    hit = summary[(summary.group == group) & (summary.metric == metric)]
-    if name is not None:
-        hit = hit[hit.name == name]
-    return float(hit.value.iloc[0]) if len(hit) else math.nan
+    full, first = _lookup(summary)
+    return first.get((group, metric), math.nan) if name is None else full.get((group, name, metric), math.nan)
 
 
 def _fmt(v: float, kind: str, cur: str) -> str:
@@ -89,7 +107,7 @@ def strip_cards(summary: pd.DataFrame, base: pd.DataFrame | None, tranches: list
                           delta, good, "Share of paths where the tranche gets back less than it put in · median over "
                           "paths of its IRR per year"))
     gross = value_of(summary, "contract", None, "outcome_payments_mean")
-    rebates = summary[(summary.group == "commissioner") & (summary.metric == "rebate_mean")].value.sum()
+    rebates = sum(v for (g, _, m), v in _lookup(summary)[0].items() if g == "commissioner" and m == "rebate_mean")
     net = f" (net {fmt_money(gross - rebates, currency)})" if rebates > 0.5 else ""
     card("Payments expected" + (" (net of rebates)" if net else ""), "contract", None, "outcome_payments_mean", "money", None,
          "Mean over paths of all commissioners' outcome payments (gross; rebates of cash above the caps come back to "
