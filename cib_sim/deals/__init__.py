@@ -19,9 +19,17 @@ from cib_sim.deals.indigo import (
     parse_number,
     parse_return,
 )
+from cib_sim.deals.payments import (
+    HORIZON_MONTHS,
+    load_payments,
+    payment_projects,
+    payment_series,
+    shares_at,
+)
 
 __all__ = [
     "HEADLINE_KEYS", "MEASURES", "USD_PER_UNIT", "DealComparison", "compare_to_deals", "deal_terms",
     "expected_participants", "headline_terms", "load_deals", "load_pricings", "max_outcome_payment",
     "mid_percentile", "parse_number", "parse_return",
+    "HORIZON_MONTHS", "load_payments", "payment_projects", "payment_series", "shares_at",
 ]
