@@ -10,7 +10,12 @@ import pytest
 
 from cib_sim import simulate
 from cib_sim.deals import payment_projects
-from cib_sim.deals.builder import DEFAULT_PRIOR, PRIOR_KEYS, indigo_build, scenario_from_indigo
+from cib_sim.deals.builder import (
+    DEFAULT_PRIOR,
+    PRIOR_KEYS,
+    indigo_build,
+    scenario_from_indigo,
+)
 from cib_sim.deals.reference_class import (
     coverage,
     crps_ensemble,
@@ -152,3 +157,34 @@ def test_shipped_reference_class_is_consistent():
     # the builder's default prior is the shipped fit
     assert indigo_build(WLZ).prior == pytest.approx(rc.prior)
     assert math.isfinite(s["crps_baseline"])
+
+
+def test_shipped_prior_reproduces_its_in_sample_score():
+    from cib_sim.deals.reference_class import simulate_grid
+
+    rc = load_reference_class()
+    obs = observed_targets()
+    sims = simulate_grid([rc.prior], obs, rc.settings["n_paths"], rc.settings["seed"])[0]
+    assert crps_ensemble(sims, obs["share"].to_numpy()).mean() == pytest.approx(rc.summary["in_sample_crps"], rel=1e-9)
+
+
+def test_how_similar_deals_paid_for_a_built_scenario():
+    from cib_sim.deals import how_similar_deals_paid
+
+    df = how_similar_deals_paid(scenario_from_indigo(WLZ), months=(12, 36), n_paths=100)
+    assert list(df["month"]) == [12, 36]
+    assert (df["ref_n"] >= 27).all()
+    assert ((df["percentile"] >= 0) & (df["percentile"] <= 100)).all()
+    assert (df["q05"] <= df["q95"]).all()
+
+
+@pytest.mark.slow
+def test_shipped_cross_validation_recomputes():
+    """The whole fit at the shipped settings (about 40 minutes on one core)."""
+    from cib_sim.deals.reference_class import fit
+
+    rc = load_reference_class()
+    res = fit(rc.settings["n_paths"], rc.settings["seed"], grid={k: tuple(v) for k, v in rc.grid.items()}, progress=False)
+    assert res["prior"] == pytest.approx(rc.prior)
+    for k in ("coverage50", "coverage80", "crps", "crps_baseline", "in_sample_crps"):
+        assert res["summary"][k] == pytest.approx(rc.summary[k], rel=1e-9), k

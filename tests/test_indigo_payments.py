@@ -8,7 +8,12 @@ import math
 import numpy as np
 import pytest
 
-from cib_sim.deals.payments import load_payments, payment_projects, payment_series, shares_at
+from cib_sim.deals.payments import (
+    load_payments,
+    payment_projects,
+    payment_series,
+    shares_at,
+)
 
 WLZ = "INDIGO-POJ-0184"  # service from 2019-08; max outcome payment 16,244,960
 MOTHERS = "INDIGO-POJ-0180"  # recurrent care proceedings; service from 2019-04; max 1,598,983

@@ -40,18 +40,18 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from cib_sim.deals.indigo import _read_csv, load_deals, load_pricings
 from cib_sim.deals.payments import load_payments
 from cib_sim.scenario import Scenario, parse_scenario
 
-__all__ = ["DEFAULT_PRIOR", "IndigoBuild", "PRIOR_KEYS", "indigo_build", "scenario_from_indigo"]
+__all__ = ["DEFAULT_PRIOR", "PRIOR_KEYS", "IndigoBuild", "indigo_build", "scenario_from_indigo"]
 
 #: The prior's parameters and their default values, used where no fitted prior is shipped (the
 #: fitted values live in ``cib_sim/data/indigo/reference_class.json``).
@@ -68,7 +68,7 @@ DEFAULT_PRIOR: dict[str, float] = {
     "dropout": 0.1,
     "exit_hazard": 0.02,  # per year, the provider stops delivering
     "withdrawal_hazard": 0.0,  # per year, a payer stops paying
-    "enrolment_share": 0.7,  # share of the service duration in which participants enrol
+    "enrolment_share": 0.85,  # share of the service duration in which participants enrol
     "service_length": 1.0,  # years a participant is in service
     "duration_years": 5.0,  # used only where INDIGO gives no duration
     "capital_to_max": 0.25,  # capital / max outcome payment, only where INDIGO gives no capital
@@ -149,7 +149,7 @@ def indigo_build(project_id: str, prior: Mapping[str, float] | None = None, name
         raise KeyError(f"no INDIGO project {project_id!r}")
     d = deals.loc[project_id]
     src: dict[str, str] = {}
-    P = lambda k: f"prior: {k} = {pr[k]:g}"  # noqa: E731
+    P = lambda k: f"prior: {k} = {pr[k]:g}"
 
     mop = float(d["max_outcome_payment"])
     if not (math.isfinite(mop) and mop > 0):

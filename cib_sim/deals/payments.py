@@ -40,13 +40,19 @@ Rules, in one place:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Iterable
 
 import numpy as np
 import pandas as pd
 
-from cib_sim.deals.indigo import _clean_text, _numbers, _read_csv, _year_month, load_deals
+from cib_sim.deals.indigo import (
+    _clean_text,
+    _numbers,
+    _read_csv,
+    _year_month,
+    load_deals,
+)
 
 __all__ = ["HORIZON_MONTHS", "load_payments", "payment_projects", "payment_series", "shares_at"]
 

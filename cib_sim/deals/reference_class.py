@@ -24,8 +24,8 @@ UK Life Chances Fund projects in the May 2025 snapshot) is built into a scenario
   baseline predicts, for the same target, the empirical distribution of the other projects'
   observed shares (leave-one-out as well).
 
-``python -m cib_sim.deals.reference_class`` recomputes everything and writes
-``cib_sim/data/indigo/reference_class.json`` (a few minutes on one core);
+``python scripts/fit_reference_class.py`` (or ``python -m cib_sim.deals.reference_class``) recomputes everything and writes
+``cib_sim/data/indigo/reference_class.json`` (about 40 minutes on one core);
 :func:`load_reference_class` reads it.
 """
 
@@ -35,11 +35,12 @@ import itertools
 import json
 import math
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -50,11 +51,13 @@ __all__ = [
     "GRID",
     "ReferenceClass",
     "coverage",
-    "crps_ensemble",
     "cross_validate",
+    "crps_ensemble",
+    "how_similar_deals_paid",
     "load_reference_class",
     "observed_targets",
     "pit_values",
+    "reference_curves",
     "simulate_shares",
 ]
 
@@ -62,13 +65,18 @@ __all__ = [
 #: payments. Everything else stays at :data:`cib_sim.deals.builder.DEFAULT_PRIOR`.
 GRID: dict[str, tuple[float, ...]] = {
     "achievement": (1.0, 1.2),
-    "achievement_sd": (0.15, 0.3, 0.45),
+    "achievement_sd": (0.15, 0.3),
     "referral_ratio": (1.3, 1.6),
     "referral_sd": (0.3, 0.6),
     "half_maturity": (0.0, 0.5),
-    "lag": (0.5, 0.75),
-    "enrolment_share": (0.7, 0.85),
+    "maturity_delay_sd": (0.5, 1.0, 1.5),
+    "lag": (0.35, 0.5),
 }
+#: How a grid point is chosen: ``crps`` (the smallest mean CRPS) or ``calibrated`` (mean CRPS plus
+#: :data:`COVERAGE_WEIGHT` x the misses of the 50% and 80% coverage on the fitting projects).
+OBJECTIVES = ("crps", "calibrated")
+OBJECTIVE = "calibrated"
+COVERAGE_WEIGHT = 0.02
 #: Paths per project and grid point in the shipped fit.
 N_PATHS = 200
 SEED = 20250513
@@ -159,6 +167,40 @@ def scenario_shares(s: Any, months: Sequence[int], n_paths: int = N_PATHS, seed:
     return out
 
 
+def reference_curves(months: Sequence[int]) -> pd.DataFrame:
+    """The reference class's observed cumulative shares: one row per month, one column per project
+    (NaN where a record does not reach the month)."""
+    cols = {}
+    for pid in payment_projects()["project_id"]:
+        s = payment_series(pid).set_index("month")["share"]
+        cols[pid] = s.reindex(list(months))
+    return pd.DataFrame(cols, index=pd.Index(list(months), name="month"))
+
+
+def how_similar_deals_paid(s: Any, months: Sequence[int] = (6, 12, 18, 24, 30, 36, 42, 48, 54, 60),
+                           n_paths: int = 1000, seed: int = 1) -> pd.DataFrame:
+    """A scenario's predicted cumulative payments (share of its payers' caps, by month since its
+    horizon starts) beside how the reference class actually paid by the same month.
+
+    One row per month: the scenario's ``q05, q25, q50, q75, q95``; the reference class's
+    ``ref_q25, ref_q50, ref_q75`` and ``ref_n`` (projects whose record reaches the month); and
+    ``percentile``: where the scenario's median sits among the real shares (0-100, ties half).
+    """
+    from cib_sim.deals.indigo import mid_percentile
+
+    sh = scenario_shares(s, months, n_paths, seed)
+    ref = reference_curves(months)
+    rows = []
+    for k, m in enumerate(months):
+        q = np.quantile(sh[k], [0.05, 0.25, 0.5, 0.75, 0.95])
+        real = ref.loc[m].dropna().to_numpy(float)
+        rq = np.quantile(real, [0.25, 0.5, 0.75]) if real.size else [math.nan] * 3
+        rows.append({"month": int(m), "q05": q[0], "q25": q[1], "q50": q[2], "q75": q[3], "q95": q[4],
+                     "ref_q25": rq[0], "ref_q50": rq[1], "ref_q75": rq[2], "ref_n": int(real.size),
+                     "percentile": mid_percentile(float(q[2]), real)})
+    return pd.DataFrame(rows)
+
+
 # ---------------------------------------------------------------------------------------------
 # The grid, the fit and its cross-validation
 
@@ -190,8 +232,20 @@ def baseline_samples(obs: pd.DataFrame, i: int) -> np.ndarray:
     return others["share"].to_numpy(float)
 
 
+def _losses(crps: np.ndarray, pit_all: np.ndarray, keep: np.ndarray, objective: str) -> np.ndarray:
+    """(G,) the fitting loss of every grid point on the observations ``keep``."""
+    loss = crps[:, keep].mean(axis=1)
+    if objective == "calibrated":
+        p = np.abs(pit_all[:, keep] - 0.5)
+        miss = np.abs((p <= 0.25).mean(axis=1) - 0.5) + np.abs((p <= 0.40).mean(axis=1) - 0.8)
+        loss = loss + COVERAGE_WEIGHT * miss
+    elif objective != "crps":
+        raise ValueError(f"objective must be one of {OBJECTIVES}")
+    return loss
+
+
 def cross_validate(sims: np.ndarray, obs: pd.DataFrame, points: list[dict[str, float]],
-                   rng_seed: int = 0) -> dict[str, Any]:
+                   rng_seed: int = 0, objective: str = OBJECTIVE) -> dict[str, Any]:
     """Leave-one-project-out: choose the grid point on the other projects, score the held-out one.
 
     ``sims`` (G, len(obs), n) from :func:`simulate_grid`. Returns per-observation ``table``
@@ -201,12 +255,12 @@ def cross_validate(sims: np.ndarray, obs: pd.DataFrame, points: list[dict[str, f
     y = obs["share"].to_numpy(float)
     crps = crps_ensemble(sims, y[None, :])  # (G, n_obs)
     pids = obs["project_id"].to_numpy()
+    pit_all = pit_values(sims, y[None, :], np.random.default_rng(rng_seed + 2))  # (G, n_obs), for fitting
     rng = np.random.default_rng(rng_seed)
-    rows = []
     chosen: dict[str, int] = {}
     for pid in pd.unique(pids):
         held = pids == pid
-        g = int(np.argmin(crps[:, ~held].mean(axis=1)))
+        g = int(np.argmin(_losses(crps, pit_all, ~held, objective)))
         chosen[pid] = g
     pit = np.empty(len(obs))
     pit_b = np.empty(len(obs))
@@ -227,11 +281,12 @@ def cross_validate(sims: np.ndarray, obs: pd.DataFrame, points: list[dict[str, f
     table["in50"] = np.abs(pit - 0.5) <= 0.25
     table["in80"] = np.abs(pit - 0.5) <= 0.40
     table["grid_index"] = [chosen[p] for p in pids]
-    g_all = int(np.argmin(crps.mean(axis=1)))
+    g_all = int(np.argmin(_losses(crps, pit_all, np.ones(len(obs), bool), objective)))
     pit_in = pit_values(sims[g_all], y, np.random.default_rng(rng_seed + 1))
     summary = {
-        "n_projects": int(len(chosen)),
-        "n_targets": int(len(obs)),
+        "objective": objective,
+        "n_projects": len(chosen),
+        "n_targets": len(obs),
         "coverage50": coverage(pit, 0.5),
         "coverage80": coverage(pit, 0.8),
         "coverage50_baseline": coverage(pit_b, 0.5),
@@ -251,7 +306,8 @@ def cross_validate(sims: np.ndarray, obs: pd.DataFrame, points: list[dict[str, f
              crps=("crps", "mean"), crps_baseline=("crps_baseline", "mean"))
         .reset_index()
     )
-    return {"table": table, "summary": summary, "by_target": by_target, "crps_grid": crps}
+    return {"table": table, "summary": summary, "by_target": by_target, "crps_grid": crps,
+            "chosen": chosen}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -301,8 +357,9 @@ def load_reference_class(path: str | Path | None = None) -> ReferenceClass:
 
 
 def fit(n_paths: int = N_PATHS, seed: int = SEED, grid: Mapping[str, Sequence[float]] = GRID,
-        progress: bool = True) -> dict[str, Any]:
-    """Simulate the grid, fit and cross-validate; the JSON-ready result."""
+        progress: bool = True, objective: str = OBJECTIVE, sims_path: str | None = None) -> dict[str, Any]:
+    """Simulate the grid, fit and cross-validate; the JSON-ready result (``sims_path``: also save
+    the simulated shares, (grid points, targets, paths), as a NumPy file)."""
     from cib_sim.deals.builder import DEFAULT_PRIOR
 
     obs = observed_targets()
@@ -311,7 +368,10 @@ def fit(n_paths: int = N_PATHS, seed: int = SEED, grid: Mapping[str, Sequence[fl
     # rest come from DEFAULT_PRIOR.
     full = [{**DEFAULT_PRIOR, **pt} for pt in points]
     sims = simulate_grid(full, obs, n_paths, seed, progress)
-    cv = cross_validate(sims, obs, points)
+    if sims_path:
+        np.save(sims_path, sims.astype(np.float32))
+    cvs = {o: cross_validate(sims, obs, points, objective=o) for o in OBJECTIVES}
+    cv = cvs[objective]
     best = full[cv["summary"]["fit_index"]]
     table = cv["table"].copy()
     for c in ("in50", "in80"):
@@ -319,13 +379,16 @@ def fit(n_paths: int = N_PATHS, seed: int = SEED, grid: Mapping[str, Sequence[fl
     return {
         "about": "Reference-class prior for cib_sim.deals.scenario_from_indigo, fitted to INDIGO actual outcome "
                  "payments (Government Outcomes Lab, University of Oxford, May 2025 snapshot) by "
-                 "cib_sim.deals.reference_class; regenerate with `python -m cib_sim.deals.reference_class`.",
+                 "cib_sim.deals.reference_class; regenerate with `python scripts/fit_reference_class.py`.",
         "prior": {k: float(v) for k, v in best.items()},
         "grid": {k: [float(x) for x in v] for k, v in grid.items()},
         "summary": cv["summary"],
+        "summary_by_objective": {o: c["summary"] for o, c in cvs.items()},
+        "prior_by_objective": {o: {k: float(v) for k, v in full[c["summary"]["fit_index"]].items()} for o, c in cvs.items()},
         "by_target": cv["by_target"].to_dict(orient="records"),
         "table": table.to_dict(orient="records"),
         "settings": {"n_paths": n_paths, "seed": seed, "months": list(HORIZON_MONTHS), "cv": "leave one project out",
+                     "objective": objective, "coverage_weight": COVERAGE_WEIGHT,
                      "baseline": "the other projects' observed shares for the same target"},
     }
 
@@ -337,8 +400,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--paths", type=int, default=N_PATHS)
     ap.add_argument("--seed", type=int, default=SEED)
     ap.add_argument("--out", default=str(_json_path()))
+    ap.add_argument("--sims", default=None, help="also save the simulated grid here (.npy)")
     a = ap.parse_args(argv)
-    res = fit(a.paths, a.seed)
+    res = fit(a.paths, a.seed, sims_path=a.sims)
     Path(a.out).write_text(json.dumps(res, indent=1, default=float) + "\n", encoding="utf-8")
     s = res["summary"]
     print(json.dumps(res["prior"]))
