@@ -100,11 +100,12 @@ def test_shock_changes_exactly_what_it_says(s, shock, expected):
         assert got[k] == pytest.approx(v, rel=1e-12), k
 
 
-def test_partner_exit_beyond_horizon_changes_nothing(s):
-    base = run(s, 4, seed=1, keep_paths=0)
-    late = run(s, 4, seed=1, shock=PartnerExit("Solo", 99), keep_paths=0)
-    for k in base.path:
-        np.testing.assert_array_equal(base.path[k], late.path[k])
+def test_partner_exit_beyond_horizon_is_refused_not_ignored(s):
+    # An exit after the end would change nothing: a stress test of it is a mistake, said so.
+    with pytest.raises(ValueError, match="shock 'Solo exits at year 99': year 99 is outside the contract"):
+        run(s, 4, seed=1, shock=PartnerExit("Solo", 99), keep_paths=0)
+    last = (s.horizon.n_periods - 1) / s.horizon.periods_per_year
+    run(s, 4, seed=1, shock=PartnerExit("Solo", last), keep_paths=0)  # the last period is in
 
 
 def test_maturity_delay_shifts_logistic_half_maturity(s):

@@ -29,19 +29,25 @@ from typing import Any, Callable
 
 import numpy as np
 
+from cib_sim.errors import InputError
 from cib_sim.scenario import Scenario, ScenarioError, parse_scenario
 
 
-class FieldPathError(KeyError):
-    """A dotted path that names no field of the scenario; the message lists the nearest ones."""
+class FieldPathError(InputError, KeyError):
+    """A dotted path that names no field of the scenario; the message lists the nearest ones.
+    Bad input (an :class:`~cib_sim.errors.InputError` with one ``(path, reason)`` pair), and a
+    ``KeyError`` as it always was."""
 
     def __init__(self, path: str, reason: str, suggestions: list[str]):
-        self.path, self.reason, self.suggestions = path, reason, suggestions
+        self.path, self.reason, self.suggestions = path, reason, list(suggestions)
         hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
-        super().__init__(f"{path}: {reason}{hint}")
+        super().__init__([(path, f"{reason}{hint}")])
 
     def __str__(self) -> str:  # KeyError would quote the message
         return self.args[0]
+
+    def __reduce__(self):
+        return (type(self), (self.path, self.reason, self.suggestions))
 
 
 _TOKEN = re.compile(r"\[([^\]]*)\]")

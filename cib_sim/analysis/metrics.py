@@ -19,6 +19,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from cib_sim.engine import metrics as mx
+from cib_sim.errors import bad
 from cib_sim.results import Results
 from cib_sim.scenario import Scenario
 
@@ -68,14 +69,12 @@ def resolve_metrics(s: Scenario, metrics: Any) -> list[MetricSpec]:
         if isinstance(m, MetricSpec):
             out.append(m)
             continue
-        parts = m.split("/") if isinstance(m, str) else list(m)
-        if len(parts) == 2 and parts[0] == "contract":
-            parts = ["contract", s.name, parts[1]]
-        if len(parts) != 3:
-            raise ValueError(f"metric {m!r}: expected 'group/name/metric' (e.g. 'tranche/0/prob_loss')")
+        parts = _metric_parts(s, m)
+        if len(parts) != 3 or not all(str(p).strip() for p in parts):
+            raise bad(f"metric {m!r}", "expected 'group/name/metric' (e.g. 'tranche/0/prob_loss')")
         group, name, metric = (str(p).strip() for p in parts)
         if group not in GROUPS:
-            raise ValueError(f"metric {m!r}: unknown group {group!r} (one of {', '.join(GROUPS)})")
+            raise bad(f"metric {m!r}", f"unknown group {group!r} (one of {', '.join(GROUPS)})")
         names = _group_names(s, group)
         if name == "*":
             chosen = names
@@ -86,9 +85,22 @@ def resolve_metrics(s: Scenario, metrics: Any) -> list[MetricSpec]:
         elif group == "contract":
             chosen = names
         else:
-            raise ValueError(f"metric {m!r}: no {group} named {name!r} (known: {', '.join(names)})")
+            raise bad(f"metric {m!r}", f"no {group} named {name!r} (known: {', '.join(names)})")
         out.extend(MetricSpec(group, n, metric) for n in chosen)
     return out
+
+
+def _metric_parts(s: Scenario, m: Any) -> list[Any]:
+    """``"group/name/metric"`` as its three parts. The name is everything between the first and
+    the last ``/``, so a name containing ``/`` stays whole; ``"contract/metric"`` names the
+    contract."""
+    if not isinstance(m, str):
+        return list(m) if isinstance(m, (tuple, list)) else [m]
+    group, sep, rest = m.partition("/")
+    name, sep2, metric = rest.rpartition("/")
+    if sep and not sep2 and group.strip() == "contract":
+        return ["contract", s.name, rest]
+    return [group, name, metric] if sep and sep2 else [m]
 
 
 def default_metrics(s: Scenario) -> list[str]:
@@ -111,7 +123,7 @@ def evaluate(results: Results, metrics: Sequence[MetricSpec]) -> dict[str, float
             out[m.label] = m(results)
         except KeyError:
             known = sorted(set(results.summary().query("group == @m.group").metric))
-            raise ValueError(f"metric {m.group}/{m.name}/{m.metric}: unknown (known for {m.group}: {', '.join(known)})") from None
+            raise bad(f"metric '{m.group}/{m.name}/{m.metric}'", f"unknown (known for {m.group}: {', '.join(known)})") from None
     return out
 
 

@@ -24,7 +24,9 @@ from cib_sim.engine.reduce import ChunkResult
 from cib_sim.engine.sample import sample
 from cib_sim.results import Results
 from cib_sim.run.executors import Progress, executor_map, ticker
-from cib_sim.run.plan import RunPlan
+from cib_sim.run.options import count_mode, progress_option, whole_number
+from cib_sim.run.plan import RunPlan, check_plan
+from cib_sim.run.resources import check_fits
 from cib_sim.scenario import Scenario
 
 
@@ -38,8 +40,11 @@ class Job:
 
 
 def make_job(scenario: Scenario, shock: Shock | None = None, label: str | None = None) -> Job:
-    """Apply ``shock``'s scenario changes now (so errors surface before anything runs)."""
+    """Apply ``shock``'s scenario changes and check it now (so errors surface before anything
+    runs, and a shock that would change nothing, such as an exit after the end, is refused)."""
     s = shock.apply_scenario(scenario) if shock is not None else scenario
+    if shock is not None:
+        shock.check(s)
     return Job(s, shock, label if label is not None else (shock.name if shock is not None else "base"))
 
 
@@ -89,7 +94,16 @@ def run_many(
     ``counts`` is the engine's count ``mode`` (``approx``, ``exact`` or ``expected``).
     ``progress``: a callback ``(tasks_done, tasks)`` or True for a progress bar.
     """
-    chunks = RunPlan.make(n_paths, seed, chunk_size, keep_paths).chunks
+    n = check_plan(n_paths, seed, chunk_size, keep_paths)
+    counts = count_mode("counts", counts)  # type: ignore[assignment]
+    if workers is not None:
+        workers = whole_number("workers", workers, 1)
+    progress_option(progress)
+    if not jobs:
+        return []
+    # Every variant's paths are held together: refuse at once what cannot fit.
+    check_fits(jobs[0].scenario, n, chunk_size=chunk_size, workers=workers or 1, mode=counts, store=None, variants=len(jobs))
+    chunks = RunPlan.make(n, seed, chunk_size, keep_paths).chunks
     tasks = [(job.scenario, job.shock, c.seeds, c.sizes, counts, c.keep) for job in jobs for c in chunks]
     tick, close = ticker(progress, len(tasks))
     try:

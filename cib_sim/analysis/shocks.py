@@ -26,13 +26,15 @@ Text form, for the CLI and quick use (:func:`parse_shock`), ``+`` joining shocks
 from __future__ import annotations
 
 import difflib
+import math
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
 
 from cib_sim.analysis.fields import (
+    FieldPathError,
     check_names,
     locate,
     parse_value,
@@ -43,6 +45,7 @@ from cib_sim.analysis.fields import (
     updated,
 )
 from cib_sim.engine.sample import Draws
+from cib_sim.errors import InputError
 from cib_sim.scenario import Scenario
 
 
@@ -76,6 +79,21 @@ class Shock:
         """``s`` is the scenario after :meth:`apply_scenario`; ``draws`` its draws for a block."""
         return draws
 
+    def check(self, s: Scenario) -> None:
+        """Raise bad input if the shock cannot apply to ``s`` (the scenario after
+        :meth:`apply_scenario`): a name it does not have, a time outside its contract. Called
+        before anything runs (:func:`cib_sim.analysis.runner.make_job`), so a shock that would
+        quietly change nothing is refused instead."""
+
+    def _refuse(self, reason: str) -> InputError:
+        return InputError([(f"shock {self.name!r}", reason)])
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if f.type in ("float", float) and not (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)):
+                raise self._refuse(f"{f.name} must be a finite number (got {v!r})")
+
     def __add__(self, other: "Shock") -> "Combined":
         parts = (self.parts if isinstance(self, Combined) else (self,)) + (
             other.parts if isinstance(other, Combined) else (other,)
@@ -105,6 +123,10 @@ class Combined(Shock):
         for p in self.parts:
             draws = p.apply_draws(s, draws)
         return draws
+
+    def check(self, s: Scenario) -> None:
+        for p in self.parts:
+            p.check(s)
 
 
 @dataclass(frozen=True)
@@ -216,8 +238,12 @@ class PartnerExit(Shock):
     def describe(self) -> str:
         return f"{self.partner} exits at year {_fmt(self.year)}"
 
+    def check(self, s: Scenario) -> None:
+        _check_name(self, "partner", self.partner, s.partner_names)
+        _check_within(self, s, self.year)
+
     def apply_draws(self, s: Scenario, draws: Draws) -> Draws:
-        check_names("partner", (self.partner,), s.partner_names)
+        self.check(s)
         k = s.partner_names.index(self.partner)
         return replace(draws, exit_period=_event_by(draws.exit_period, k, s.horizon.to_periods(self.year)))
 
@@ -232,11 +258,32 @@ class CommissionerWithdrawal(Shock):
     def describe(self) -> str:
         return f"{self.commissioner} withdraws at year {_fmt(self.year)}"
 
+    def check(self, s: Scenario) -> None:
+        _check_name(self, "commissioner", self.commissioner, [c.name for c in s.commissioners])
+        _check_within(self, s, self.year)
+
     def apply_draws(self, s: Scenario, draws: Draws) -> Draws:
-        names = [c.name for c in s.commissioners]
-        check_names("commissioner", (self.commissioner,), names)
-        k = names.index(self.commissioner)
+        self.check(s)
+        k = [c.name for c in s.commissioners].index(self.commissioner)
         return replace(draws, withdraw_period=_event_by(draws.withdraw_period, k, s.horizon.to_periods(self.year)))
+
+
+def _check_name(shock: Shock, kind: str, name: str, known: list[str]) -> None:
+    """Refuse a name the scenario does not have (a :class:`FieldPathError` naming the shock)."""
+    if name not in known:
+        near = difflib.get_close_matches(name, known, n=3, cutoff=0.4)
+        raise FieldPathError(f"shock {shock.name!r}", f"no {kind} named {name!r} (known: {', '.join(known)})", near)
+
+
+def _check_within(shock: Shock, s: Scenario, year: float) -> None:
+    """Refuse an event time outside the contract's periods: it would change nothing."""
+    h = s.horizon
+    if not 0 <= h.to_periods(year) < h.n_periods:
+        last = (h.n_periods - 1) / h.periods_per_year
+        raise shock._refuse(
+            f"year {year:g} is outside the contract (it runs {h.years:g} years: events from year 0 to {last:g}), "
+            "so the shock would change nothing"
+        )
 
 
 def _event_by(periods: np.ndarray, k: int, period: int) -> np.ndarray:
@@ -290,9 +337,11 @@ _SPLIT = re.compile(r"\+(?=\s*[a-z_]+:)")
 
 def parse_shock(text: str) -> Shock:
     """A shock from its text form (see the module docstring); ``+`` joins several."""
+    if not isinstance(text, str):
+        raise InputError([("shock", f"must be text such as 'delay:1' or a Shock (got {text!r})")])
     parts = [p.strip() for p in _SPLIT.split(text) if p.strip()]
     if not parts:
-        raise ValueError("empty shock")
+        raise InputError([(f"shock {text!r}", "empty shock: expected KIND:ARGS, e.g. delay:1")])
     shocks = [_parse_one(p, parse_value) for p in parts]
     return shocks[0] if len(shocks) == 1 else Combined(tuple(shocks))
 
@@ -306,7 +355,7 @@ def _parse_one(text: str, parse_value) -> Shock:
     if not sep or kind not in _KINDS:
         near = difflib.get_close_matches(kind, _KINDS, n=2, cutoff=0.4)
         hint = f"; did you mean {', '.join(near)}?" if near else ""
-        raise ValueError(f"shock {text!r}: expected KIND:ARGS with KIND one of {', '.join(_KINDS)}{hint}")
+        raise InputError([(f"shock {text!r}", f"expected KIND:ARGS with KIND one of {', '.join(_KINDS)}{hint}")])
     arg = arg.strip()
     try:
         if kind in ("exit", "withdraw"):
@@ -320,8 +369,12 @@ def _parse_one(text: str, parse_value) -> Shock:
                 raise ValueError("expected PATH=VALUE")
             return SetField(path.strip(), parse_value(value))
         x = float(arg)
+    except InputError as exc:  # a shock's own check: name the text it came from
+        raise InputError([(f"shock {text!r}", r) for _, r in exc.errors]) from None
     except ValueError as exc:
-        raise ValueError(f"shock {text!r}: {exc}") from None
+        raise InputError([(f"shock {text!r}", str(exc))]) from None
+    if not math.isfinite(x):
+        raise InputError([(f"shock {text!r}", f"must be a finite number (got {arg!r})")])
     return {
         "delay": lambda: MaturityDelay(x),
         "effects": lambda: ScaleEffects(x),
@@ -333,7 +386,9 @@ def _parse_one(text: str, parse_value) -> Shock:
 
 
 def as_shock(x: Shock | str) -> Shock:
-    return parse_shock(x) if isinstance(x, str) else x
+    if isinstance(x, Shock):
+        return x
+    return parse_shock(x)
 
 
 def default_shocks(s: Scenario) -> list[Shock]:

@@ -47,6 +47,7 @@ from cib_sim.analysis.metrics import (
     resolve_metrics,
 )
 from cib_sim.analysis.runner import Job, check_run_options, run_many
+from cib_sim.errors import bad
 from cib_sim.results import Results
 from cib_sim.scenario import Scenario
 
@@ -71,13 +72,27 @@ class Target:
     @classmethod
     def parse(cls, x: "Target | str | tuple[str, float]") -> "Target":
         if isinstance(x, Target):
-            return x
-        if isinstance(x, tuple):
-            return cls(x[0], float(x[1]))
-        metric, eq, value = str(x).rpartition("=")
-        if not eq:
-            raise ValueError(f"target {x!r}: expected 'group/name/metric=value' (e.g. 'tranche/0/prob_loss=0.05')")
-        return cls(metric.strip(), float(value))
+            return x.checked()
+        if isinstance(x, tuple) and len(x) == 2:
+            metric, value = x
+        else:
+            metric, eq, value = str(x).rpartition("=")
+            if not eq or not metric.strip():
+                raise bad("target", f"expected 'group/name/metric=value' (e.g. 'tranche/0/prob_loss=0.05'; got {x!r})")
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise bad("target", f"the value must be a number (got {value!r} in {x!r})") from None
+        return cls(str(metric).strip(), number).checked()
+
+    def checked(self) -> "Target":
+        """The target if its value can be met: a finite number, a probability within [0, 1]."""
+        v, kind = self.value, self.metric.rsplit("/", 1)[-1]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise bad("target", f"{self.metric}: the value must be a finite number (got {v!r})")
+        if (kind.startswith("prob_") or kind == "irr_undefined") and not 0.0 <= v <= 1.0:
+            raise bad("target", f"{self.metric}: a probability must be between 0 and 1 (got {v:g})")
+        return self
 
     @classmethod
     def prob_loss(cls, tranche: str | int = 0, value: float = 0.05) -> "Target":
@@ -188,23 +203,28 @@ def solve(
     opts = check_run_options(run_options)
     opts.pop("progress", None)
     if error not in ("bootstrap", "reseed", None):
-        raise ValueError(f"error: must be 'bootstrap', 'reseed' or None (got {error!r})")
+        raise bad("error", f"must be 'bootstrap', 'reseed' or None (got {error!r})")
     tgt = Target.parse(target)
     specs = resolve_metrics(scenario, tgt.metric)
     if len(specs) != 1:
-        raise ValueError(f"target {tgt.metric!r}: names {len(specs)} metrics; name one (e.g. 'tranche/0/prob_loss')")
+        raise bad("target", f"{tgt.metric!r} names {len(specs)} metrics; name one (e.g. 'tranche/0/prob_loss')")
     spec = specs[0]
     name, at = _lever_fn(scenario, lever)
     if bounds is None:
         if isinstance(lever, str) and lever in MULTIPLIERS:
             bounds = (0.25, 4.0)
         else:
-            raise ValueError(f"bounds: give (low, high) for lever {name!r}")
-    lo, hi = float(bounds[0]), float(bounds[1])
+            raise bad("bounds", f"give (low, high) for lever {name!r}")
+    try:
+        lo, hi = float(bounds[0]), float(bounds[1])
+    except (TypeError, ValueError, IndexError):
+        raise bad("bounds", f"must be two numbers (low, high) (got {bounds!r})") from None
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise bad("bounds", f"must be finite numbers (got {bounds!r})")
     if not lo < hi:
-        raise ValueError(f"bounds: low must be below high (got {bounds})")
-    if scan < 2:
-        raise ValueError("scan: at least 2 points (the bounds)")
+        raise bad("bounds", f"low must be below high (got {bounds})")
+    if isinstance(scan, bool) or not isinstance(scan, int) or scan < 2:
+        raise bad("scan", f"at least 2 points (the bounds) (got {scan!r})")
     xtol = xtol if xtol is not None else 1e-5 * (hi - lo)
 
     core = _solve_once(scenario, at, spec, tgt.value, lo, hi, n_paths, seed, xtol, maxiter, scan, opts)

@@ -22,6 +22,7 @@ from cib_sim.analysis.shocks import (
     as_shock,
     default_shocks,
 )
+from cib_sim.errors import bad
 from cib_sim.scenario import Scenario
 
 # --------------------------------------------------------------------------------------------
@@ -56,20 +57,23 @@ def sweep(
     """
     opts = check_run_options(run_options)
     if not values:
-        raise ValueError("values: give at least one path to sweep")
+        raise bad("values", "give at least one path to sweep")
     paths = list(values)
     lists = [list(v) if isinstance(v, (list, tuple, np.ndarray, pd.Series, range)) else [v] for v in values.values()]
     for p in paths:
         check_path(scenario, p)
+    for p, v in zip(paths, lists):
+        if not v:
+            raise bad(f"values[{p!r}]", "no values to sweep (an empty list would give no points)")
     if mode == "grid":
         points = list(itertools.product(*lists))
     elif mode == "zip":
         lengths = {p: len(v) for p, v in zip(paths, lists)}
         if len(set(lengths.values())) > 1:
-            raise ValueError(f"mode='zip' needs lists of one length (got {lengths})")
+            raise bad("values", f"mode='zip' needs lists of one length (got {lengths})")
         points = list(zip(*lists))
     else:
-        raise ValueError(f"mode: must be 'grid' or 'zip' (got {mode!r})")
+        raise bad("mode", f"must be 'grid' or 'zip' (got {mode!r})")
     specs = resolve_metrics(scenario, metrics)
     jobs = [
         Job(set_fields(scenario, dict(zip(paths, pt))), None, ", ".join(f"{p}={v}" for p, v in zip(paths, pt)))
@@ -120,7 +124,7 @@ def stress(
     labels = [j.label for j in jobs]
     if len(set(labels)) != len(labels):
         dup = sorted({x for x in labels if labels.count(x) > 1})
-        raise ValueError(f"shocks: labels must differ (repeated: {', '.join(dup)}); give {{label: shock}}")
+        raise bad("shocks", f"labels must differ (repeated: {', '.join(dup)}); give {{label: shock}}")
     specs = resolve_metrics(scenario, metrics)
     results = run_many(jobs, n_paths, seed, **opts)
     df = pd.DataFrame([evaluate(r, specs) for r in results], index=pd.Index(labels, name="shock"))
@@ -215,11 +219,11 @@ def tornado(
     opts = check_run_options(run_options)
     specs = resolve_metrics(scenario, metric if metric is not None else "tranche/0/multiple_mean")
     if len(specs) != 1:
-        raise ValueError(f"metric: a tornado shows one metric (got {len(specs)}: {', '.join(m.label for m in specs)})")
+        raise bad("metric", f"a tornado shows one metric (got {len(specs)}: {', '.join(m.label for m in specs)})")
     spec = specs[0]
     inputs = list(inputs) if inputs is not None else sensitivity_inputs(scenario)
     if not inputs:
-        raise ValueError("inputs: nothing to vary")
+        raise bad("inputs", "nothing to vary")
     jobs = [make_job(scenario, BASE)]
     for inp in inputs:
         jobs += [make_job(scenario, inp.low, f"{inp.name} low"), make_job(scenario, inp.high, f"{inp.name} high")]

@@ -4,8 +4,10 @@ Wired into ``cib_sim.cli`` with ``analysis_cli.add_commands(subparsers)``; each 
 ``func`` (and ``handler``) to a function ``(args) -> exit code``. Runs standalone too:
 ``python -m cib_sim.cli.analysis stress scenarios/west_london_zone.yaml --paths 4096``.
 
-Exit codes: 0 done; 1 the solver found no solution in the bounds; 2 bad input (an unknown path,
-a value the scenario rejects, a malformed shock or target), with the reason on stderr.
+Exit codes: 0 done; 1 the solver found no solution in the bounds (or a fault, see
+:mod:`cib_sim.cli.args`); 2 bad input (an unknown path, a value the scenario rejects, a malformed
+or out-of-contract shock, a target that cannot be met, an output file of an unknown kind), with
+the reason on stderr.
 """
 
 from __future__ import annotations
@@ -19,9 +21,17 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from cib_sim.analysis.fields import FieldPathError, parse_value
-from cib_sim.cli.args import EXIT_BAD_INPUT, positive_int
-from cib_sim.scenario import ScenarioError, load_scenario
+from cib_sim.analysis.fields import parse_value
+from cib_sim.cli.args import (
+    OUTPUT_KINDS,
+    add_debug_flags,
+    check_out,
+    dispatch,
+    positive_int,
+    seed_int,
+)
+from cib_sim.errors import InputError, bad
+from cib_sim.scenario import load_scenario
 
 
 def add_commands(subparsers: Any) -> None:
@@ -85,12 +95,12 @@ def _metric_arg(p: argparse.ArgumentParser, multiple: bool) -> None:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--paths", type=positive_int, default=4096, help="Monte Carlo paths per variant (default 4096)")
-    p.add_argument("--seed", type=int, default=1, help="random seed, the same for every variant (default 1)")
+    p.add_argument("--seed", type=seed_int, default=1, help="random seed, the same for every variant (default 1)")
     p.add_argument("--dask", nargs="?", const="local", default=None, metavar="ADDRESS",
                    help="run on Dask: a local cluster, or the scheduler at ADDRESS (tcp://host:8786)")
     p.add_argument("--workers", type=positive_int, default=None,
                    help="processes on this machine (without --dask), or workers of the local Dask cluster")
-    p.add_argument("--out", type=Path, default=None, help="also write the table (.csv, .parquet or .json)")
+    p.add_argument("--out", type=Path, default=None, help="also write the table (.csv, .xlsx, .json or .parquet)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None, help="progress bar (default: when stderr is a terminal)")
 
 
@@ -110,22 +120,33 @@ def _run_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def parse_set(text: str) -> tuple[str, list[Any]]:
-    """``"path=v1,v2"`` or ``"path=start:stop:num"`` -> ``(path, values)``."""
+    """``"path=v1,v2"`` or ``"path=start:stop:num"`` -> ``(path, values)``. An empty value
+    (``path=``, ``path=1,,2``) is refused: it would sweep nothing, or a value not meant."""
+    where = f"--set {text!r}"
     path, eq, vals = text.rpartition("=")
     if not eq or not path.strip():
-        raise ValueError(f"--set {text!r}: expected PATH=V1,V2,... or PATH=START:STOP:NUM")
+        raise bad(where, "expected PATH=V1,V2,... or PATH=START:STOP:NUM")
     vals = vals.strip()
+    if not vals:
+        raise bad(where, "no values after '=' (expected PATH=V1,V2,... or PATH=START:STOP:NUM)")
     parts = vals.split(":")
     if len(parts) == 3 and "," not in vals:
         try:
             start, stop, num = float(parts[0]), float(parts[1]), int(parts[2])
         except ValueError:
-            raise ValueError(f"--set {text!r}: START:STOP:NUM must be two numbers and a count") from None
+            raise bad(where, "START:STOP:NUM must be two numbers and a count") from None
+        if not (np.isfinite(start) and np.isfinite(stop)) or num < 1:
+            raise bad(where, "START and STOP must be finite numbers and NUM a count >= 1")
         return path.strip(), [float(x) for x in np.linspace(start, stop, num)]
-    return path.strip(), [parse_value(v) for v in vals.split(",") if v.strip() != ""]
+    items = vals.split(",")
+    empty = [i + 1 for i, v in enumerate(items) if not v.strip()]
+    if empty:
+        raise bad(where, f"value {empty[0]} of {len(items)} is empty (a stray comma?)")
+    return path.strip(), [parse_value(v) for v in items]
 
 
 def _write(df: pd.DataFrame, out: Path | None, index: bool) -> None:
+    """Write the table in the kind its name says (checked before the run by ``check_out``)."""
     if out is None:
         return
     suffix = out.suffix.lower()
@@ -133,8 +154,12 @@ def _write(df: pd.DataFrame, out: Path | None, index: bool) -> None:
         df.to_parquet(out, index=index)
     elif suffix == ".json":
         (df.reset_index() if index else df).to_json(out, orient="records", indent=1)
-    else:
+    elif suffix == ".xlsx":
+        df.to_excel(out, index=index, engine="openpyxl")
+    elif suffix == ".csv":
         df.to_csv(out, index=index)
+    else:  # pragma: no cover - check_out refuses it before the run
+        raise bad("--out", f"cannot write {out.name!r}: the file name must end in {', '.join(OUTPUT_KINDS)}")
     print(f"wrote {out}", file=sys.stderr)
 
 
@@ -143,25 +168,12 @@ def _show(df: pd.DataFrame) -> None:
         print(df.to_string())
 
 
-def _guard(fn):
-    def wrapped(args: argparse.Namespace) -> int:
-        try:
-            return fn(args)
-        except (ScenarioError, FieldPathError, ValueError, KeyError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return EXIT_BAD_INPUT
-
-    wrapped.__name__ = fn.__name__
-    wrapped.__doc__ = fn.__doc__
-    return wrapped
-
-
-@_guard
 def handle_sweep(args: argparse.Namespace) -> int:
     from cib_sim.analysis import sweep
 
-    s = load_scenario(args.scenario)
+    check_out(args.out)
     values = dict(parse_set(t) for t in args.sets)
+    s = load_scenario(args.scenario)
     df = sweep(s, values, n_paths=args.paths, seed=args.seed, mode="zip" if args.zip else "grid",
                metrics=args.metrics, **_run_options(args))
     _show(df.set_index("point"))
@@ -169,22 +181,42 @@ def handle_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-@_guard
 def handle_stress(args: argparse.Namespace) -> int:
     from cib_sim.analysis import stress
 
+    check_out(args.out)
     s = load_scenario(args.scenario)
-    df = stress(s, args.shocks, n_paths=args.paths, seed=args.seed, metrics=args.metrics,
+    shocks = [_checked_shock(s, text) for text in args.shocks] if args.shocks else None
+    df = stress(s, shocks, n_paths=args.paths, seed=args.seed, metrics=args.metrics,
                 relative=args.relative, **_run_options(args))
     _show(df.T)  # metrics down, shocks across: easier to read in a terminal
     _write(df, args.out, index=True)
     return 0
 
 
-@_guard
+def _checked_shock(s, text: str):
+    """``--shock TEXT`` parsed and checked against the scenario; a problem names the flag and
+    the text as given (``--shock 'exit:X@99': ...``)."""
+    from cib_sim.analysis.runner import make_job
+    from cib_sim.analysis.shocks import parse_shock
+
+    try:
+        shock = parse_shock(text)
+        make_job(s, shock)
+    except InputError as exc:
+        raise InputError([(f"--shock {text!r}", _reason(w, r)) for w, r in exc.errors]) from None
+    return shock
+
+
+def _reason(where: str, reason: str) -> str:
+    """A problem's reason, keeping a field path but not the shock's own name (already given)."""
+    return reason if not where or where.startswith("shock ") else f"{where}: {reason}"
+
+
 def handle_tornado(args: argparse.Namespace) -> int:
     from cib_sim.analysis import tornado
 
+    check_out(args.out)
     s = load_scenario(args.scenario)
     df = tornado(s, args.metric, n_paths=args.paths, seed=args.seed, **_run_options(args))
     print(f"metric: {df.attrs['metric']}  (base {df['base'].iloc[0]:.6g})")
@@ -193,19 +225,23 @@ def handle_tornado(args: argparse.Namespace) -> int:
     return 0
 
 
-@_guard
 def handle_solve(args: argparse.Namespace) -> int:
-    from cib_sim.analysis.solver import solve
+    from cib_sim.analysis.solver import Target, solve
 
+    check_out(args.out)
+    target = Target.parse(args.target)  # a target that cannot be met is bad input, not "no solution"
     s = load_scenario(args.scenario)
     opts = _run_options(args)
     opts.pop("progress", None)
-    res = solve(s, args.lever, args.target, tuple(args.bounds) if args.bounds else None, n_paths=args.paths,
+    res = solve(s, args.lever, target, tuple(args.bounds) if args.bounds else None, n_paths=args.paths,
                 seed=args.seed, error=None if args.error == "none" else args.error, **opts)
     print(res.message)
     if args.out is not None:
-        args.out.write_text(json.dumps(res.to_dict(), indent=1, default=str))
-        print(f"wrote {args.out}", file=sys.stderr)
+        if args.out.suffix.lower() == ".json":
+            args.out.write_text(json.dumps(res.to_dict(), indent=1, default=str))
+            print(f"wrote {args.out}", file=sys.stderr)
+        else:
+            _write(pd.DataFrame([res.to_dict()]), args.out, index=False)
     return 0 if res.ok else 1
 
 
@@ -213,8 +249,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cib-sim", description="cib_sim analysis commands")
     sub = parser.add_subparsers(dest="command", required=True)
     add_commands(sub)
-    args = parser.parse_args(argv)
-    return args.func(args)
+    add_debug_flags(parser, sub)
+    return dispatch(parser, argv)
 
 
 if __name__ == "__main__":  # pragma: no cover

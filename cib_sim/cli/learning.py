@@ -7,7 +7,8 @@ scenarios/observed/stress_slow_start_q12.csv --previous scenarios/observed/stres
 Prints what the data say about each effect (prior against posterior), the early-warning
 probabilities and how they moved since the previous report (or since the scenario as written),
 and the interval for total outcome payments. Exit codes: 0 done; 2 bad input (a scenario or
-observed-data problem, each printed as ``error: line N: reason``).
+observed-data problem, each printed as ``error: line N: reason``); others as in
+:mod:`cib_sim.cli.args`.
 """
 
 from __future__ import annotations
@@ -21,9 +22,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cib_sim.cli.args import EXIT_BAD_INPUT, positive_int
-from cib_sim.learning.observed import ObservedDataError, period_starts, read_observed
-from cib_sim.scenario import ScenarioError, load_scenario, save_scenario
+from cib_sim.cli.args import (
+    add_debug_flags,
+    check_out,
+    dispatch,
+    positive_int,
+    seed_int,
+)
+from cib_sim.errors import bad
+from cib_sim.learning.observed import period_starts, read_observed
+from cib_sim.scenario import load_scenario, save_scenario
 
 
 def add_commands(subparsers: Any) -> None:
@@ -39,9 +47,9 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument("observed", help="observed data CSV")
     p.add_argument("--previous", help="the previous report's observed data CSV, to show how the figures moved")
     p.add_argument("--paths", type=positive_int, default=4096, help="Monte Carlo paths (default 4,096)")
-    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument("--seed", type=seed_int, default=1, help="random seed, a whole number >= 0 (default 1)")
     p.add_argument("--draws", type=positive_int, default=8000, help="posterior importance-sampling draws (default 8,000)")
-    p.add_argument("--as-of", type=int, dest="as_of", help="number of periods reported (default: one past the latest "
+    p.add_argument("--as-of", type=positive_int, dest="as_of", help="number of periods reported (default: one past the latest "
                    "enrolment or payment row)")
     p.add_argument("--out-scenario", help="write the posterior scenario (YAML)")
     p.add_argument("--csv", help="write the early-warning table (CSV)")
@@ -116,22 +124,13 @@ def format_report(s, obs, post, ew: pd.DataFrame, r_now, r_prior, previous_label
 def handle_nowcast(args: argparse.Namespace) -> int:
     from cib_sim.learning import PosteriorCollapseWarning, early_warning, fit, nowcast
 
-    try:
-        s = load_scenario(args.scenario)
-    except ScenarioError as exc:
-        for path, reason in exc.errors:
-            print(f"error: {path}: {reason}" if path else f"error: {reason}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    try:
-        obs = read_observed(args.observed, s, as_of=args.as_of)
-        prev = read_observed(args.previous, s) if args.previous else None
-    except ObservedDataError as exc:
-        for msg in exc.errors:
-            print(f"error: {msg}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    check_out(args.out_scenario, (".yaml", ".yml"), "--out-scenario")
+    check_out(args.csv, (".csv",), "--csv")
+    s = load_scenario(args.scenario)
+    obs = read_observed(args.observed, s, as_of=args.as_of)
+    prev = read_observed(args.previous, s) if args.previous else None
     if prev is not None and prev.as_of > obs.as_of:
-        print(f"error: --previous covers {prev.as_of} periods, more than the current report ({obs.as_of})", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        raise bad("--previous", f"covers {prev.as_of} periods, more than the current report ({obs.as_of})")
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -159,13 +158,10 @@ def handle_nowcast(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cib-sim", description="learning as results arrive")
-    add_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except (ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_commands(sub)
+    add_debug_flags(parser, sub)
+    return dispatch(parser, argv)
 
 
 if __name__ == "__main__":

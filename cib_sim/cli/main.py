@@ -1,6 +1,7 @@
 """Command line: ``cib-sim validate | run | summary`` (and the analysis commands).
 
-Bad input exits with status 2 and ``field path: reason`` lines on stderr, never a traceback.
+Bad input exits with status 2 and ``field path: reason`` lines on stderr, never a traceback; see
+:mod:`cib_sim.cli.args` for every exit status and ``--debug``.
 """
 
 from __future__ import annotations
@@ -10,9 +11,15 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from cib_sim.cli.args import EXIT_BAD_INPUT, positive_int
+from cib_sim.cli.args import (
+    add_debug_flags,
+    check_out,
+    dispatch,
+    positive_int,
+    seed_int,
+)
 from cib_sim.deals.headline import headline_terms
-from cib_sim.scenario import Scenario, ScenarioError, load_scenario
+from cib_sim.scenario import Scenario, load_scenario
 
 
 def _load(path: str) -> Scenario:
@@ -41,10 +48,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    s = _load(args.scenario)
     out = Path(args.out)
-    if out.suffix.lower() not in (".parquet", ".csv"):
-        raise ScenarioError([("--out", f"must end in .parquet or .csv (got {out.name!r})")])
+    check_out(out, (".parquet", ".csv"))
+    s = _load(args.scenario)
     r = _simulate(args, s)
     if out.suffix.lower() == ".csv":
         r.to_csv(out)
@@ -115,7 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     def sim_args(sp: argparse.ArgumentParser, paths: int) -> None:
         sp.add_argument("scenario")
         sp.add_argument("--paths", type=positive_int, default=paths, help=f"Monte Carlo paths (default {paths:,})")
-        sp.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+        sp.add_argument("--seed", type=seed_int, default=1, help="random seed, a whole number >= 0 (default 1)")
         sp.add_argument("--workers", type=positive_int, default=1, help="processes (default 1)")
         sp.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -136,21 +142,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_commands(sub)
     add_learning_commands(sub)
+    add_debug_flags(p, sub)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except ScenarioError as exc:
-        for line in str(exc).splitlines():
-            print(f"error: {line}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except (ValueError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    """Run ``cib-sim`` with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    return dispatch(build_parser(), argv)
 
 
 if __name__ == "__main__":

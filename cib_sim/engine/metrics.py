@@ -5,6 +5,11 @@ per path (shape ``(paths,)``) or one summary number comes out, with no Python lo
 Loops run over periods, over grid points or over Newton iterations (and ``irr`` copies its input
 transposed in blocks of 4096 paths, which is several times faster than one strided copy).
 
+A path's result does not depend on the other paths computed with it: sums over periods are
+elementwise additions in period order (no BLAS product, whose rounding depends on the shape of
+the batch, and no numpy reduction down a leading axis, which numpy sums pairwise when the batch
+is narrow), so per-path measures are bit-identical whatever the chunk size.
+
 Conventions
 -----------
 - Money is float64, in the bond's currency.
@@ -167,8 +172,7 @@ def npv(cashflows: ArrayLike, rate_per_year: ArrayLike, periods_per_year: int = 
     if np.any(rate <= -1.0):
         raise ValueError("rate_per_year must be greater than -1")
     years = np.arange(v.shape[-1], dtype=np.float64) / periods_per_year
-    if rate.ndim == 0:
-        return v @ np.power(1.0 + rate, -years)
+    # Not ``v @ discount``: a BLAS product rounds a row differently depending on the batch.
     discount = np.power(1.0 + rate[..., None], -years)
     return np.sum(v * discount, axis=-1)
 
@@ -189,9 +193,9 @@ def _irr_mixed(vt: np.ndarray, mixed: np.ndarray, periods_per_year: int) -> np.n
     rows = np.arange(m)
     first = vt[first_idx, rows]  # P(w = 0) on the r > 0 side
     last = vt[last_idx, rows]  # P(w = 0) on the r < 0 side
-    total = vt.sum(axis=0)  # P(w = 1): the NPV at r = 0
-    changes, abs_sum, abs_t = _scan_periods(vt)
-    w0 = _initial_guess(vt, first, total, abs_sum, abs_t)
+    # total: P(w = 1), the NPV at r = 0; summed period by period, not ``vt.sum(axis=0)``.
+    changes, total, sum_t, abs_sum, abs_t = _scan_periods(vt)
+    w0 = _initial_guess(first, total, sum_t, abs_sum, abs_t)
 
     growth = np.full(m, np.nan)  # log(1 + r) per period
     growth[total == 0.0] = 0.0
@@ -226,18 +230,17 @@ def _transpose(v: np.ndarray, block: int = 4096) -> np.ndarray:
 
 
 def _initial_guess(
-    vt: np.ndarray, first: np.ndarray, total: np.ndarray, abs_sum: np.ndarray, abs_t: np.ndarray
+    first: np.ndarray, total: np.ndarray, sum_t: np.ndarray, abs_sum: np.ndarray, abs_t: np.ndarray
 ) -> np.ndarray:
     """Starting ``w`` in ``(0, 1)`` per path: the growth rate that turns the money in into the
     money out over the gap between their amount-weighted mean times (exact for one flow in and
     one flow out), as a factor ``exp(-|log(1 + r)|)``; 0.5 where that is undefined.
 
-    ``vt``: (T, m) flows; ``first``, ``total``: first nonzero flow and sum; ``abs_sum``,
-    ``abs_t``: sums of ``|flow|`` and ``t * |flow|``; all ``(m,)``.
+    ``first``, ``total``, ``sum_t``: first nonzero flow, sum of flows and of ``t * flow``;
+    ``abs_sum``, ``abs_t``: sums of ``|flow|`` and ``t * |flow|``; all ``(m,)``.
     """
-    t = np.arange(vt.shape[0], dtype=np.float64)
     s = -np.sign(first)  # flips "borrowing" paths so that the first flow counts as money in
-    signed_sum, signed_t = s * total, s * (t @ vt)
+    signed_sum, signed_t = s * total, s * sum_t
     money_out, money_in = (abs_sum + signed_sum) / 2, (abs_sum - signed_sum) / 2
     gap = (abs_t + signed_t) / (2 * money_out) - (abs_t - signed_t) / (2 * money_in)
     g0 = np.abs(np.log(money_out / money_in) / gap)
@@ -250,24 +253,29 @@ def _sign_changes(rows_first: np.ndarray) -> np.ndarray:
     return _scan_periods(rows_first)[0]
 
 
-def _scan_periods(vt: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One pass down axis 0 of ``vt`` (T, m): sign changes (zeros skipped), ``sum |v|`` and
-    ``sum t |v|``, each ``(m,)``. Loops over periods with reused buffers (no big temporaries)."""
+def _scan_periods(vt: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One pass down axis 0 of ``vt`` (T, m): sign changes (zeros skipped), ``sum v``,
+    ``sum t v``, ``sum |v|`` and ``sum t |v|``, each ``(m,)``. Loops over periods with reused
+    buffers (no big temporaries); each sum is added in period order, elementwise, so a column's
+    result does not depend on the other columns."""
     m = vt.shape[1]
     changes = np.zeros(m, dtype=np.int64)
     previous = np.zeros(m)
-    abs_sum, abs_t = np.zeros(m), np.zeros(m)
+    total, sum_t, abs_sum, abs_t = np.zeros(m), np.zeros(m), np.zeros(m), np.zeros(m)
     sign, buf = np.empty(m), np.empty(m)
     for t, row in enumerate(vt):
         np.sign(row, out=sign)
         np.multiply(sign, previous, out=buf)
         changes += buf < 0.0
         np.copyto(previous, sign, where=sign != 0.0)
+        total += row
+        np.multiply(row, t, out=buf)
+        sum_t += buf
         np.abs(row, out=buf)
         abs_sum += buf
         buf *= t
         abs_t += buf
-    return changes, abs_sum, abs_t
+    return changes, total, sum_t, abs_sum, abs_t
 
 
 def _side_coefficients(
@@ -359,7 +367,16 @@ def _descartes_bound(coef: np.ndarray) -> np.ndarray:
     k = coef.shape[0]
     if k > 1000:  # binomial coefficients would overflow: assume several roots are possible
         return np.full(coef.shape[1], 2)
-    return _sign_changes(_descartes_matrix(k) @ coef)
+    # ``_descartes_matrix(k) @ coef`` column by column, added in order of k: a BLAS product
+    # would round a column differently depending on how many columns share the batch, and a
+    # coefficient within rounding of zero would then change the count (and the IRR).
+    comb = _descartes_matrix(k)
+    shifted, term = np.zeros_like(coef), np.empty_like(coef)
+    for i in range(k):
+        rows = k - i  # comb(k - 1 - i, j) is zero for j >= k - i
+        np.multiply(comb[:rows, i, None], coef[i], out=term[:rows])
+        shifted[:rows] += term[:rows]
+    return _sign_changes(shifted)
 
 
 @functools.lru_cache(maxsize=64)

@@ -15,7 +15,14 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from cib_sim.scenario import Scenario
+from cib_sim.scenario import MAX_PEOPLE, Scenario
+
+MAX_REFERRALS_PER_PERIOD = 10 * MAX_PEOPLE
+"""The most referrals a unit expects in a period on any path: a path's referral multiplier is
+capped there. No unit has more than ``MAX_PEOPLE`` places, so from far below this level every
+place is taken every period and more referrals change nothing but the length of the waiting
+list; above about 3e10 scipy's Poisson inverse CDF (``exact`` counts) returns NaN, which stopped
+delivery on the path (enrolments 0 where approximate counts filled every place)."""
 
 
 @dataclass
@@ -24,7 +31,8 @@ class Draws:
 
     effect: (N, P, O) uplift in probability at full maturity.
     half_maturity: (N, P) years to half effect, after the path's delay.
-    referral_multiplier: (N, U) multiplier on expected referrals (mean 1).
+    referral_multiplier: (N, U) multiplier on expected referrals (mean 1; capped so that a unit
+      expects at most :data:`MAX_REFERRALS_PER_PERIOD` referrals a period).
     exit_period: (N, P) first period a partner no longer delivers (T: never).
     withdraw_period: (N, C) first period a commissioner no longer pays (T: never).
     z_referrals: (E, N, U), z_dropouts: (E, N, U), z_outcomes: (E, N, U, O): standard normals
@@ -205,6 +213,10 @@ def sample_block(s: Scenario, seed: np.random.SeedSequence, n: int, exact: bool 
     half_m = np.maximum(0.0, half - u.maturity_delay_sd * (a * shock + b * eps_delay))
     sig = u.referral_sd
     ref_mult = np.exp(sig * (a * shock + b * eps_ref) - 0.5 * sig * sig)
+    units = [s.delivery] if s.delivery.model == "zone" else s.partners
+    per_period = np.array([(unit.referrals or 0.0) / ppy for unit in units])
+    with np.errstate(divide="ignore"):
+        ref_mult = np.minimum(ref_mult, np.where(per_period > 0, MAX_REFERRALS_PER_PERIOD / per_period, np.inf))
     return Draws(effect, half_m, ref_mult, exit_period, withdraw_period, z_ref, z_drop, z_out, z_out_d, first, drift, z_control)
 
 

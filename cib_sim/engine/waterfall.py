@@ -269,10 +269,14 @@ class Waterfall:
             room = np.where(self.upside & final[:, None], self._room(), 0.0)
             w = np.where(room > 0, self.commitment, 0.0)
             wsum = rowsum(w)[:, None]
-            if not np.any((wsum[:, 0] > 0) & (self.cash > 1e-12)):
+            # Path by path: cash at rounding level (1e-12) is excess, whatever other paths hold,
+            # so that a path's result does not depend on the chunk it runs in.
+            active = (wsum[:, 0] > 0) & (self.cash > 1e-12)
+            if not active.any():
                 break
             with np.errstate(divide="ignore", invalid="ignore"):
-                offer = np.where(wsum > 0, np.maximum(self.cash, 0.0)[:, None] * w / np.where(wsum > 0, wsum, 1.0), 0.0)
+                offer = np.where(active[:, None] & (wsum > 0),
+                                 np.maximum(self.cash, 0.0)[:, None] * w / np.where(wsum > 0, wsum, 1.0), 0.0)
             x = np.minimum(offer, room)
             for k in range(K):
                 self._pay(k, x[:, k])

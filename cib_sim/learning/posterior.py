@@ -16,6 +16,7 @@ from scipy import special
 
 from cib_sim.engine.delivery import DeliveryState, unit_plan
 from cib_sim.engine.sample import Draws, n_units
+from cib_sim.errors import InputError
 from cib_sim.learning.observed import (
     Observed,
     empty_observed,
@@ -345,7 +346,7 @@ def adaptive_importance_sampling(
         ll = loglik(z)
         ll = np.where(np.isfinite(ll), ll, -np.inf)
         if not np.isfinite(ll).any():
-            raise ValueError("the observed data are impossible under every draw of the scenario")
+            raise InputError([("observed data", "impossible under every draw of the scenario")])
         base = log_p - log_q
 
         def ess_at(b: float, base: np.ndarray = base, ll: np.ndarray = ll) -> float:

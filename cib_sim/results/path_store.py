@@ -12,7 +12,8 @@ a run holds one chunk at a time whatever its number of paths:
   the files are read back as read-only ``np.memmap`` arrays of the same dtype and shape, so
   ``store["tranche_irr"][:, k]`` works as before. The folder is removed by :meth:`PathStore.close`
   or when the store is garbage-collected (arrays already handed out stay readable on POSIX
-  systems: an unlinked file lives as long as its mapping).
+  systems: an unlinked file lives as long as its mapping). A full disk is a
+  :class:`DiskFullError` naming the folder and ``$CIB_SIM_TMPDIR``, and the folder is removed.
 - ``auto`` (the default): disk when ``n_paths x bytes per path`` (known from the first chunk)
   exceeds :data:`DEFAULT_MEMORY_MB` MiB, or ``$CIB_SIM_PATH_MEMORY_MB`` when set.
 
@@ -29,14 +30,18 @@ data: a temporary folder cannot travel to another process or outlive this one.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
 import weakref
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+
+from cib_sim.errors import bad
 
 BACKENDS = ("auto", "memory", "disk")
 DEFAULT_MEMORY_MB = 256.0  # auto: the largest per-path data (MiB) kept in memory
@@ -44,10 +49,36 @@ MEMORY_MB_ENV = "CIB_SIM_PATH_MEMORY_MB"
 TMPDIR_ENV = "CIB_SIM_TMPDIR"
 
 
+class DiskFullError(OSError):
+    """The disk holding a disk store's temporary folder filled up (or hit a quota) during a run."""
+
+    def __init__(self, folder: Path | str | None):
+        self.folder = folder
+        super().__init__(
+            f"the disk holding the temporary folder {folder} is full: the run's per-path measures did not fit. "
+            f"Free space there, or set {TMPDIR_ENV} to a folder on a disk with more room"
+        )
+        self.errno = errno.ENOSPC
+
+
+_DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG}
+
+
+@contextmanager
+def _disk(folder: Path | None) -> Iterator[None]:
+    """Turn a full disk (or a quota, or a file too big) into a :class:`DiskFullError` naming ``folder``."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in _DISK_FULL and not isinstance(exc, DiskFullError):
+            raise DiskFullError(folder) from exc
+        raise
+
+
 def check_backend(store: str) -> str:
     """``store`` if it names a backend, else a ``ValueError`` listing the allowed ones."""
     if not isinstance(store, str) or store not in BACKENDS:
-        raise ValueError(f"path_store: must be one of {', '.join(map(repr, BACKENDS))} (got {store!r})")
+        raise bad("path_store", f"must be one of {', '.join(map(repr, BACKENDS))} (got {store!r})")
     return store
 
 
@@ -59,9 +90,9 @@ def memory_limit_bytes() -> float:
     try:
         mb = float(text)
     except ValueError:
-        raise ValueError(f"{MEMORY_MB_ENV}: must be a number of MiB (got {text!r})") from None
-    if not mb >= 0:
-        raise ValueError(f"{MEMORY_MB_ENV}: must be >= 0 (got {text!r})")
+        raise bad(MEMORY_MB_ENV, f"must be a number of MiB (got {text!r})") from None
+    if not 0 <= mb < float("inf"):
+        raise bad(MEMORY_MB_ENV, f"must be a number >= 0 (got {text!r})")
     return mb * 2**20
 
 
@@ -108,17 +139,23 @@ class PathStore(Mapping[str, np.ndarray]):
             self._arrays = {k: np.empty((n_paths,) + tail, dtype=dt) for k, (tail, dt) in layout.items()}
             return self
         parent = os.environ.get(TMPDIR_ENV) or None
-        self.folder = Path(tempfile.mkdtemp(prefix="cib_sim_paths_", dir=parent))
+        with _disk(parent or tempfile.gettempdir()):
+            self.folder = Path(tempfile.mkdtemp(prefix="cib_sim_paths_", dir=parent))
         # The finalizer holds the folder's name, not the store, so it does not keep it alive.
         self._finalizer = weakref.finalize(self, shutil.rmtree, str(self.folder), ignore_errors=True)
-        for i, (k, (tail, dt)) in enumerate(layout.items()):
-            if _size(tail) == 0:  # nothing to store (e.g. no guarantees), and mmap refuses empty files
-                self._arrays[k] = np.empty((n_paths,) + tail, dtype=dt)
-                continue
-            self._files[k] = self.folder / f"{i:02d}_{k}.raw"
-            f = open(self._files[k], "w+b")  # noqa: SIM115 (open until seal(): chunks keep coming)
-            f.truncate(n_paths * _size(tail) * dt.itemsize)
-            self._writers[k] = f
+        try:
+            with _disk(self.folder):
+                for i, (k, (tail, dt)) in enumerate(layout.items()):
+                    if _size(tail) == 0:  # nothing to store (e.g. no guarantees), and mmap refuses empty files
+                        self._arrays[k] = np.empty((n_paths,) + tail, dtype=dt)
+                        continue
+                    self._files[k] = self.folder / f"{i:02d}_{k}.raw"
+                    f = open(self._files[k], "w+b")  # noqa: SIM115 (open until seal(): chunks keep coming)
+                    self._writers[k] = f
+                    f.truncate(n_paths * _size(tail) * dt.itemsize)
+        except BaseException:
+            self.close()
+            raise
         return self
 
     @classmethod
@@ -149,14 +186,16 @@ class PathStore(Mapping[str, np.ndarray]):
             # the file is the (n_paths, M) array in column-major order.
             cols = np.ascontiguousarray(np.asarray(v, dtype=dt).reshape(n, -1, order="F").T)  # (M, n)
             f = self._writers[k]
-            for c in range(cols.shape[0]):
-                f.seek((c * self.n_paths + offset) * dt.itemsize)
-                f.write(cols[c].data)
+            with _disk(self.folder):
+                for c in range(cols.shape[0]):
+                    f.seek((c * self.n_paths + offset) * dt.itemsize)
+                    f.write(cols[c].data)
 
     def seal(self) -> PathStore:
         """Finish writing: disk files are closed and mapped read-only. Returns the store."""
         for k, f in self._writers.items():
-            f.close()
+            with _disk(self.folder):
+                f.close()  # flushes: a full disk may show only now
             tail, dt = self._layout[k]
             self._arrays[k] = np.memmap(self._files[k], dtype=dt, mode="r", shape=(self.n_paths,) + tail, order="F")
         self._writers = {}
@@ -175,7 +214,7 @@ class PathStore(Mapping[str, np.ndarray]):
             return out
         self._check_open()
         file = self.folder / f"derived_{name}.raw"
-        with open(file, "wb") as f:
+        with _disk(self.folder), open(file, "wb") as f:
             # Column-major: trailing indices in Fortran order, one column after the other.
             for c in range(_size(tail)):
                 idx = np.unravel_index(c, tail, order="F")
@@ -252,7 +291,10 @@ class PathStore(Mapping[str, np.ndarray]):
         """Remove a disk store's temporary folder now; it can no longer be read (arrays already
         handed out stay readable on POSIX systems). A memory store is left as it is."""
         for f in self._writers.values():
-            f.close()
+            try:
+                f.close()
+            except OSError:  # a full disk cannot flush what is buffered: the folder goes anyway
+                pass
         self._writers = {}
         if self._finalizer is not None:
             self._arrays = {}

@@ -110,11 +110,11 @@ class Results:
                 done += part.n
             if done != n_paths:
                 raise ValueError(f"chunks hold {done} paths, expected {n_paths}")
+            paths = paths.seal() if paths is not None else PathStore.from_arrays({})
         except BaseException:
             if paths is not None:
                 paths.close()  # remove a half-written disk store now, not at garbage collection
             raise
-        paths = paths.seal() if paths is not None else PathStore.from_arrays({})
         period_mean = {k: v / done for k, v in block_sums.items()}
         kept_all = {k: np.concatenate(v, axis=0) for k, v in kept.items()}
         return cls(s, seed, mode, done, paths, period_mean, kept_all, engine)

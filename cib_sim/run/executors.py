@@ -19,10 +19,13 @@ decided by :mod:`cib_sim.run.plan`, never here: an executor cannot change a resu
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Any, Callable, Sequence
+
+from cib_sim.errors import bad
 
 Progress = Callable[[int, int], None]
 
@@ -40,7 +43,7 @@ def executor_map(
         yield _serial_map
     elif executor == "processes":
         n = workers or os.cpu_count() or 1
-        with ProcessPoolExecutor(max_workers=n) as ex:
+        with ProcessPoolExecutor(max_workers=n, initializer=ignore_interrupts) as ex:
             yield _futures_map(ex)
     elif executor == "dask":
         with dask_client(address, workers, cluster_kwargs) as client:
@@ -50,10 +53,16 @@ def executor_map(
     elif isinstance(executor, Executor):
         yield _futures_map(executor)
     else:
-        raise ValueError(
-            f"executor: must be None, 'serial', 'processes', 'dask', a distributed.Client or a "
+        raise bad(
+            "executor", f"must be None, 'serial', 'processes', 'dask', a distributed.Client or a "
             f"concurrent.futures.Executor (got {executor!r})"
         )
+
+
+def ignore_interrupts() -> None:
+    """In a worker process: leave Ctrl-C (SIGINT, sent to every process of the terminal) to the
+    parent, which stops the run and reports it once, rather than each worker printing a traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _serial_map(func: Callable, items: Sequence, tick: Callable[[], None]) -> list:
@@ -156,7 +165,8 @@ def in_order(func: Callable[[Any], Any], payloads: Sequence, here: Callable[[int
     chunk not yet started. Chunks run ahead are held until their turn.
     """
     n = len(payloads)
-    with ProcessPoolExecutor(max_workers=max(1, workers - 1)) as pool:
+    pool = ProcessPoolExecutor(max_workers=max(1, workers - 1), initializer=ignore_interrupts)
+    try:
         remote: dict[int, Future] = {}
         local: dict[int, Any] = {}
         started = 0
@@ -175,6 +185,13 @@ def in_order(func: Callable[[Any], Any], payloads: Sequence, here: Callable[[int
                 started += 1
                 top_up()
             yield local.pop(i) if i in local else remote.pop(i).result()
+    except BaseException:
+        # Interrupted, terminated or failed (or the caller stopped reading): chunks queued but
+        # not started are dropped rather than run to the end first.
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    else:
+        pool.shutdown(wait=True)
 
 
 def progress_callback(progress, n_paths: int) -> Callable[[int | None], None]:

@@ -25,6 +25,9 @@ from typing import Any
 
 import numpy as np
 
+from cib_sim.errors import bad
+from cib_sim.run.options import whole_number
+
 BLOCK = 4096
 """Paths per seeded block. Changing it changes every stream: treat it as part of the format."""
 
@@ -42,16 +45,31 @@ def root_sequence(seed: Any) -> np.random.SeedSequence:
                                       n_children_spawned=seed.n_children_spawned)
     if isinstance(seed, np.random.Generator):
         return np.random.SeedSequence(int(seed.integers(2**63)))
+    return np.random.SeedSequence(check_seed(seed))
+
+
+def check_seed(seed: Any) -> Any:
+    """``seed`` if it is a seed (see the module's seed rule), without using it; else bad input."""
+    if isinstance(seed, (np.random.SeedSequence, np.random.Generator)):
+        return seed
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed: must be a whole number >= 0, a SeedSequence or a Generator (got {seed!r})")
-    return np.random.SeedSequence(int(seed))
+        raise bad("seed", f"must be a whole number >= 0, a SeedSequence or a Generator (got {seed!r})")
+    return int(seed)
+
+
+def check_plan(n_paths: Any, seed: Any, chunk_size: Any = None, keep_paths: Any = 0) -> int:
+    """Check the arguments of :meth:`RunPlan.make` (cheaply: nothing is spawned); ``n_paths``."""
+    n = check_n_paths(n_paths)
+    check_seed(seed)
+    if chunk_size is not None:
+        whole_number("chunk_size", chunk_size, 1)
+    whole_number("keep_paths", keep_paths, 0)
+    return n
 
 
 def check_n_paths(n_paths: Any) -> int:
-    """``n_paths`` as an int, or a ValueError naming it."""
-    if isinstance(n_paths, bool) or not isinstance(n_paths, (int, np.integer)) or n_paths < 1:
-        raise ValueError(f"n_paths: must be a whole number >= 1 (got {n_paths!r})")
-    return int(n_paths)
+    """``n_paths`` as an int, or an :class:`~cib_sim.errors.InputError` naming it."""
+    return whole_number("n_paths", n_paths, 1)
 
 
 def block_seeds(seed: Any, n_paths: int) -> list[np.random.SeedSequence]:
@@ -100,9 +118,7 @@ class RunPlan:
 
     @classmethod
     def make(cls, n_paths: Any, seed: Any = 1, chunk_size: int | None = None, keep_paths: int = 0) -> "RunPlan":
-        n = check_n_paths(n_paths)
-        if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1):
-            raise ValueError(f"chunk_size: must be a whole number >= 1 (got {chunk_size!r})")
+        n = check_plan(n_paths, seed, chunk_size, keep_paths)
         seeds = block_seeds(seed, n)
         blocks = tuple(Block(i, sd, min(BLOCK, n - i * BLOCK), i * BLOCK) for i, sd in enumerate(seeds))
         per_chunk = max(1, -(-(chunk_size or DEFAULT_CHUNK) // BLOCK))

@@ -16,8 +16,11 @@ from cib_sim.engine import CountMode, run_chunk
 from cib_sim.engine.reduce import ChunkResult
 from cib_sim.engine.sample import sample
 from cib_sim.results import Results
+from cib_sim.results.path_store import check_backend
 from cib_sim.run.executors import in_order, progress_callback
-from cib_sim.run.plan import RunPlan
+from cib_sim.run.options import count_mode, progress_option, whole_number
+from cib_sim.run.plan import RunPlan, check_plan
+from cib_sim.run.resources import check_fits
 from cib_sim.scenario import Scenario
 
 
@@ -27,10 +30,10 @@ def _run_chunk(s: Scenario, seeds: list, sizes: list[int], mode: CountMode, keep
     return run_chunk(s, draws, mode, keep, sizes)
 
 
-def _run_chunk_json(payload: tuple[str, list, list[int], str, int]) -> ChunkResult:
-    """:func:`_run_chunk` in a worker process: the scenario travels as JSON text."""
-    text, seeds, sizes, mode, keep = payload
-    return _run_chunk(Scenario.model_validate_json(text), seeds, sizes, mode, keep)  # type: ignore[arg-type]
+def _run_chunk_payload(payload: tuple[Scenario, list, list[int], str, int]) -> ChunkResult:
+    """:func:`_run_chunk` in a worker process. The scenario travels pickled, as it is: no
+    round trip through text and no second validation that could change a value."""
+    return _run_chunk(*payload)  # type: ignore[arg-type]
 
 
 def simulate(
@@ -58,10 +61,20 @@ def simulate(
     path_store: where per-path measures are held: ``memory``, ``disk`` (a temporary folder, so
       memory stays bounded at any number of paths), or ``auto`` (disk for large runs); see
       :mod:`cib_sim.results.path_store`.
+
+    A bad argument raises :class:`~cib_sim.errors.InputError` (a ValueError) naming it; so does a
+    run too big for this machine's memory or disk, before it starts (:mod:`cib_sim.run.resources`).
     """
-    plan = RunPlan.make(n_paths, seed, chunk_size, keep_paths)
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers: must be a whole number >= 1 (got {workers!r})")
+    if not isinstance(scenario, Scenario):
+        raise TypeError(f"scenario: must be a Scenario (from load_scenario or parse_scenario), not {type(scenario).__name__}")
+    n = check_plan(n_paths, seed, chunk_size, keep_paths)
+    workers = whole_number("workers", workers, 1)
+    mode = count_mode("mode", mode)  # type: ignore[assignment]
+    progress_option(progress)
+    check_backend(path_store)
+    # Before the plan: a run too big for this machine is refused at once, not hours later.
+    check_fits(scenario, n, chunk_size=chunk_size, workers=workers, mode=mode, store=path_store)
+    plan = RunPlan.make(n, seed, chunk_size, keep_paths)
     chunks = plan.chunks
     callback = progress_callback(progress, plan.n_paths)
 
@@ -74,9 +87,8 @@ def simulate(
         if workers == 1 or len(chunks) == 1:
             parts = (here(i) for i in range(len(chunks)))
         else:
-            text = scenario.model_dump_json()
-            payloads = [(text, c.seeds, c.sizes, mode, c.keep) for c in chunks]
-            parts = in_order(_run_chunk_json, payloads, here, min(workers, os.cpu_count() or 1, len(chunks)))
+            payloads = [(scenario, c.seeds, c.sizes, mode, c.keep) for c in chunks]
+            parts = in_order(_run_chunk_payload, payloads, here, min(workers, os.cpu_count() or 1, len(chunks)))
         for part in parts:
             done += part.n
             callback(done)

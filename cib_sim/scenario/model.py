@@ -39,6 +39,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from cib_sim.errors import InputError
+
 PERIODS_PER_YEAR = {"month": 12, "quarter": 4, "year": 1}
 
 # Upper limits where a larger value cannot be meant (a slip of units or of the keyboard).
@@ -49,7 +51,7 @@ _LIMIT_NOTES = {MAX_PEOPLE: "the limit on numbers of people", MAX_MONEY: "the li
                 MAX_RATIO: "the limit on improvements and multiples"}
 
 
-class ScenarioError(ValueError):
+class ScenarioError(InputError):
     """A scenario failed validation (or could not be read); ``errors`` lists ``(path, reason)``
     and ``source`` names the file it came from, if any."""
 
@@ -57,7 +59,10 @@ class ScenarioError(ValueError):
         self.errors = errors
         self.source = source
         lead = f"{source}: " if source else ""
-        super().__init__("\n".join(f"{lead}{p}: {m}" if p else f"{lead}{m}" for p, m in errors))
+        ValueError.__init__(self, "\n".join(f"{lead}{p}: {m}" if p else f"{lead}{m}" for p, m in errors))
+
+    def __reduce__(self):
+        return (type(self), (self.errors, self.source))
 
 
 class FieldErrors(ValueError):
