@@ -364,6 +364,20 @@ def _descartes_bound(coef: np.ndarray) -> np.ndarray:
     (rounding can miscount only where one of those is within rounding error of zero).
     ``coef``: (K, m); returns ``(m,)``.
     """
+    # Each column with its own degree: the batch pads shorter columns with zero coefficients,
+    # and the transform of a padded column is multiplied by extra factors (1 + y), which can
+    # change its count; so columns are grouped by their own length, never by the batch's.
+    nonzero = coef != 0.0
+    length = coef.shape[0] - np.argmax(nonzero[::-1], axis=0)  # last nonzero coefficient + 1
+    out = np.empty(coef.shape[1], dtype=np.int64)
+    for k in np.unique(length):
+        cols = np.flatnonzero(length == k)
+        out[cols] = _descartes_count(np.ascontiguousarray(coef[:k, cols]))
+    return out
+
+
+def _descartes_count(coef: np.ndarray) -> np.ndarray:
+    """Sign changes of the transformed coefficients of ``coef`` (k, m), all of one length."""
     k = coef.shape[0]
     if k > 1000:  # binomial coefficients would overflow: assume several roots are possible
         return np.full(coef.shape[1], 2)

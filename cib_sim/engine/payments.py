@@ -380,7 +380,13 @@ class CommissionerLedger:
 
     def outstanding(self) -> np.ndarray:
         """(N, C) dues booked and not yet fallen due."""
-        return self.due.sum(axis=(0, 3))
+        # Added slot by slot and unit by unit, so each path's sum is the same whatever the
+        # number of paths (a multi-axis numpy sum may order the additions by the array's shape).
+        out = np.zeros(self.due.shape[1:3])
+        for slot in self.due:
+            for u in range(slot.shape[2]):
+                out += slot[:, :, u]
+        return out
 
     def settled(self) -> np.ndarray:
         """(N, C) dues paid, lost to caps or withdrawal, due after the horizon, replaced by
