@@ -124,6 +124,7 @@ CLI_CASES = {
     "run out txt": (["run", WLZ, "--paths", "10", "--out", "{tmp}/x.txt"], "--out"),
     "run out xlsx": (["run", WLZ, "--paths", "10", "--out", "{tmp}/x.xlsx"], "--out"),
     "run out in a missing folder": (["run", WLZ, "--paths", "10", "--out", "{tmp}/no/x.csv"], "--out"),
+    "run out onto a folder": (["run", WLZ, "--paths", "10", "--out", "{tmp}"], "--out"),
     "sweep out docx": (["sweep", WLZ, "--set", "price_multiplier=1", "--out", "{tmp}/x.docx"], "--out"),
     "stress out without extension": (["stress", WLZ, "--out", "{tmp}/table"], "--out"),
     "tornado out in a missing folder": (["tornado", WLZ, "--out", "{tmp}/no/t.csv"], "--out"),
@@ -182,12 +183,15 @@ CLI_CASES = {
     "nowcast csv not csv": (["nowcast", SLOW, OBSERVED, "--csv", "{tmp}/w.xlsx"], "--csv"),
     "nowcast scenario out not yaml": (["nowcast", SLOW, OBSERVED, "--out-scenario", "{tmp}/p.json"], "--out-scenario"),
     "nowcast paths 0": (["nowcast", SLOW, OBSERVED, "--paths", "0"], "--paths"),
+    "nowcast observed not text": (["nowcast", SLOW, "{tmp}/binary.csv"], "binary.csv: cannot read"),
+    "nowcast observed a folder": (["nowcast", SLOW, "{tmp}"], "cannot read"),
     "nowcast seed negative": (["nowcast", SLOW, OBSERVED, "--seed", "-3"], "--seed"),
 }
 
 
 @pytest.mark.parametrize("argv, where", CLI_CASES.values(), ids=CLI_CASES.keys())
 def test_cli_bad_input_exits_2_naming_the_flag_or_field(argv, where, tmp_path, capsys):
+    (tmp_path / "binary.csv").write_bytes(b"\xff\xfe\x00period")
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
     if argv[0] in ("sweep", "stress", "tornado", "solve") and "--paths" not in argv:
         argv += ["--paths", "10"]

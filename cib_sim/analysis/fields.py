@@ -212,12 +212,15 @@ def parse_value(text: str) -> Any:
 # Edits that span fields: revalidated copies, and the levers that scale a group of fields
 
 
-def check_names(kind: str, given: tuple[str, ...] | None, known: list[str]) -> None:
-    """Raise :class:`FieldPathError` for a name in ``given`` that is not in ``known``."""
+def check_names(kind: str, given: tuple[str, ...] | None, known: list[str], where: str | None = None) -> None:
+    """Raise :class:`FieldPathError` for a name in ``given`` that is not in ``known``, naming
+    ``where`` the name came from (default: the name itself)."""
     for name in given or ():
         if name not in known:
             near = difflib.get_close_matches(name, known, n=3, cutoff=0.4)
-            raise FieldPathError(name, f"unknown {kind} (known: {', '.join(known)})", near)
+            if where is None:
+                raise FieldPathError(name, f"unknown {kind} (known: {', '.join(known)})", near)
+            raise FieldPathError(where, f"no {kind} named {name!r} (known: {', '.join(known)})", near)
 
 
 def updated(s: Scenario, **changes: Any) -> Scenario:

@@ -34,7 +34,6 @@ from typing import Any
 import numpy as np
 
 from cib_sim.analysis.fields import (
-    FieldPathError,
     check_names,
     locate,
     parse_value,
@@ -239,7 +238,7 @@ class PartnerExit(Shock):
         return f"{self.partner} exits at year {_fmt(self.year)}"
 
     def check(self, s: Scenario) -> None:
-        _check_name(self, "partner", self.partner, s.partner_names)
+        check_names("partner", (self.partner,), s.partner_names, where=f"shock {self.name!r}")
         _check_within(self, s, self.year)
 
     def apply_draws(self, s: Scenario, draws: Draws) -> Draws:
@@ -259,20 +258,13 @@ class CommissionerWithdrawal(Shock):
         return f"{self.commissioner} withdraws at year {_fmt(self.year)}"
 
     def check(self, s: Scenario) -> None:
-        _check_name(self, "commissioner", self.commissioner, [c.name for c in s.commissioners])
+        check_names("commissioner", (self.commissioner,), [c.name for c in s.commissioners], where=f"shock {self.name!r}")
         _check_within(self, s, self.year)
 
     def apply_draws(self, s: Scenario, draws: Draws) -> Draws:
         self.check(s)
         k = [c.name for c in s.commissioners].index(self.commissioner)
         return replace(draws, withdraw_period=_event_by(draws.withdraw_period, k, s.horizon.to_periods(self.year)))
-
-
-def _check_name(shock: Shock, kind: str, name: str, known: list[str]) -> None:
-    """Refuse a name the scenario does not have (a :class:`FieldPathError` naming the shock)."""
-    if name not in known:
-        near = difflib.get_close_matches(name, known, n=3, cutoff=0.4)
-        raise FieldPathError(f"shock {shock.name!r}", f"no {kind} named {name!r} (known: {', '.join(known)})", near)
 
 
 def _check_within(shock: Shock, s: Scenario, year: float) -> None:
@@ -369,20 +361,14 @@ def _parse_one(text: str, parse_value) -> Shock:
                 raise ValueError("expected PATH=VALUE")
             return SetField(path.strip(), parse_value(value))
         x = float(arg)
-    except InputError as exc:  # a shock's own check: name the text it came from
+        return {
+            "delay": MaturityDelay, "effects": ScaleEffects, "referrals": ScaleReferrals, "rho": Correlation,
+            "price_cut": PriceCut, "prices": ScalePrices,
+        }[kind](x)
+    except InputError as exc:  # a shock's own check (a number not finite): name the text given
         raise InputError([(f"shock {text!r}", r) for _, r in exc.errors]) from None
     except ValueError as exc:
         raise InputError([(f"shock {text!r}", str(exc))]) from None
-    if not math.isfinite(x):
-        raise InputError([(f"shock {text!r}", f"must be a finite number (got {arg!r})")])
-    return {
-        "delay": lambda: MaturityDelay(x),
-        "effects": lambda: ScaleEffects(x),
-        "referrals": lambda: ScaleReferrals(x),
-        "rho": lambda: Correlation(x),
-        "price_cut": lambda: PriceCut(x),
-        "prices": lambda: ScalePrices(x),
-    }[kind]()
 
 
 def as_shock(x: Shock | str) -> Shock:

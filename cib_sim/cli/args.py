@@ -153,6 +153,8 @@ def check_out(path: Path | str | None, kinds: tuple[str, ...] = tuple(OUTPUT_KIN
     folder = p.parent if str(p.parent) else Path(".")
     if not folder.is_dir():
         raise bad(flag, f"cannot write {str(p)!r}: no folder {str(folder)!r}")
+    if p.is_dir():
+        raise bad(flag, f"cannot write {str(p)!r}: it is a folder")
 
 
 def dispatch(parser: argparse.ArgumentParser, argv) -> int:

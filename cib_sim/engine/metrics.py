@@ -359,38 +359,32 @@ def _side_roots(
 def _descartes_bound(coef: np.ndarray) -> np.ndarray:
     """Upper bound (Descartes' rule of signs) on the roots of ``P`` in ``(0, 1)``, per column.
 
-    ``w = 1 / (1 + y)`` maps ``(0, 1)`` onto ``y > 0``, and ``(1 + y)**(K-1) P(1 / (1 + y))`` has
-    coefficients ``sum_k coef[k] * comb(K-1-k, j)``; their sign changes bound the root count
-    (rounding can miscount only where one of those is within rounding error of zero).
-    ``coef``: (K, m); returns ``(m,)``.
+    ``w = 1 / (1 + y)`` maps ``(0, 1)`` onto ``y > 0``, and ``(1 + y)**d P(1 / (1 + y))``, ``d``
+    the column's own degree, has coefficients ``sum_k coef[k] * comb(d - k, j)``; their sign
+    changes bound the root count (rounding can miscount only where one of those is within
+    rounding error of zero). ``coef``: (K, m); returns ``(m,)``.
+
+    A column's result depends on that column alone: the batch pads shorter polynomials with zero
+    coefficients up to ``K``, and a higher power of ``(1 + y)`` can count fewer sign changes, so
+    each column is taken at its own degree; and the sums are added in order, elementwise (a BLAS
+    product would round a column differently depending on how many columns share the batch).
     """
-    # Each column with its own degree: the batch pads shorter columns with zero coefficients,
-    # and the transform of a padded column is multiplied by extra factors (1 + y), which can
-    # change its count; so columns are grouped by their own length, never by the batch's.
-    nonzero = coef != 0.0
-    length = coef.shape[0] - np.argmax(nonzero[::-1], axis=0)  # last nonzero coefficient + 1
-    out = np.empty(coef.shape[1], dtype=np.int64)
-    for k in np.unique(length):
-        cols = np.flatnonzero(length == k)
-        out[cols] = _descartes_count(np.ascontiguousarray(coef[:k, cols]))
+    k, m = coef.shape
+    degree = k - 1 - np.argmax(coef[::-1] != 0.0, axis=0)
+    out = np.full(m, 2)  # degree >= 1000: binomial coefficients would overflow; assume several roots
+    for d in np.unique(degree):
+        if d >= 1000:
+            continue
+        cols = np.flatnonzero(degree == d)
+        sub = coef[: d + 1] if cols.size == m else np.take(coef[: d + 1], cols, axis=1)
+        comb = _descartes_matrix(int(d) + 1)
+        shifted, term = np.zeros_like(sub), np.empty_like(sub)
+        for i in range(d + 1):
+            rows = d + 1 - i  # comb(d - i, j) is zero for j > d - i
+            np.multiply(comb[:rows, i, None], sub[i], out=term[:rows])
+            shifted[:rows] += term[:rows]
+        out[cols] = _sign_changes(shifted)
     return out
-
-
-def _descartes_count(coef: np.ndarray) -> np.ndarray:
-    """Sign changes of the transformed coefficients of ``coef`` (k, m), all of one length."""
-    k = coef.shape[0]
-    if k > 1000:  # binomial coefficients would overflow: assume several roots are possible
-        return np.full(coef.shape[1], 2)
-    # ``_descartes_matrix(k) @ coef`` column by column, added in order of k: a BLAS product
-    # would round a column differently depending on how many columns share the batch, and a
-    # coefficient within rounding of zero would then change the count (and the IRR).
-    comb = _descartes_matrix(k)
-    shifted, term = np.zeros_like(coef), np.empty_like(coef)
-    for i in range(k):
-        rows = k - i  # comb(k - 1 - i, j) is zero for j >= k - i
-        np.multiply(comb[:rows, i, None], coef[i], out=term[:rows])
-        shifted[:rows] += term[:rows]
-    return _sign_changes(shifted)
 
 
 @functools.lru_cache(maxsize=64)

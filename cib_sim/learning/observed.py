@@ -187,7 +187,11 @@ def load_table(source: Any) -> tuple[pd.DataFrame, list[str]]:
     p = Path(source)
     if not p.exists():
         raise ObservedDataError([f"{p}: no such file"])
-    return _read_csv_text(p.read_text(encoding="utf-8-sig"))
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:  # a folder, unreadable, not text
+        raise ObservedDataError([f"{p}: cannot read as CSV text ({exc})"]) from None
+    return _read_csv_text(text)
 
 
 def read_observed(source: Any, scenario: Scenario, as_of: int | None = None) -> Observed:
