@@ -139,7 +139,7 @@ def type_into_cell(pg, ed, row: int, col: int, text: str) -> None:
     """Type into a data editor's cell as a person does: click it (rows and columns from 0, the
     first visible column; the row after the last is the empty one that takes a new row), move
     with the arrow keys, open the cell's editor, type, press Enter."""
-    ed.click(position={"x": 60, "y": ROW + row * ROW + ROW // 2})
+    ed.click(position={"x": 60, "y": ROW + row * ROW + ROW // 2})  # past the row marker
     overlay = pg.locator("textarea.gdg-input")
     if col or not overlay.count():
         if overlay.count():
