@@ -408,8 +408,13 @@ def scalar_inputs(section: str, container, columns: int = 2) -> None:
             c.text_input(label, value=v, key=key, help=f.help or None)
 
 
+# Row numbers (from 1, as in the messages) on the fixed tables; the tables that take new rows hide
+# them, since a row number column would be the one a new row starts in (and it cannot be typed into).
+ROW_COLUMN = st.column_config.NumberColumn("Row", help="Rows are counted from 1, as in the messages", width=45)
+
+
 def column_config(cols: tuple[A.Col, ...]) -> dict:
-    cfg: dict = {"_id": None}
+    cfg: dict = {"_id": None, "_index": ROW_COLUMN}
     for c in cols:
         label = c.label.format(cur=CUR)
         if c.kind in A.NUMERIC_KINDS:
@@ -437,11 +442,11 @@ def entity_editor(kind: str, container, help_text: str = "") -> None:
 def matrix_editor(name: str, container, label_col: str, help_text: str = "") -> None:
     if help_text:
         container.caption(help_text)
-    cfg: dict = {"_id": None, label_col: st.column_config.TextColumn(label_col, disabled=True)}
+    cfg: dict = {"_id": None, "_index": ROW_COLUMN, label_col: st.column_config.TextColumn(label_col, disabled=True)}
     for col, oname in OUT_COLS.items():
         cfg[col] = st.column_config.TextColumn(oname)
     container.data_editor(
-        frames[name], key=km(name), num_rows="fixed", hide_index=True, width="stretch", column_config=cfg,
+        frames[name], key=km(name), num_rows="fixed", hide_index=False, width="stretch", column_config=cfg,
         placeholder="—", disabled=[label_col],
     )
 
@@ -470,7 +475,7 @@ with main_tabs["Design"]:
         st.data_editor(
             frames["tiers"], key=km("tiers"), num_rows="dynamic", hide_index=True, width="stretch", placeholder="—",
             column_config={
-                "outcome_id": None,
+                "outcome_id": None, "_index": ROW_COLUMN,
                 "outcome": st.column_config.SelectboxColumn("Outcome", options=list(OUT_COLS.values())),
                 "min_improvement": st.column_config.TextColumn("Min improvement (fraction)"),
                 "price": st.column_config.TextColumn(f"Price ({CUR}/outcome above baseline)"),

@@ -36,6 +36,7 @@ FULL = {"test_first_screen_shows_the_summary_strip_and_no_developer_toolbar", "t
 ROW = 35  # the data editor's row height (and its header's), in pixels
 
 try:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import expect, sync_playwright
 except ImportError:  # pragma: no cover
     sync_playwright = None
@@ -102,7 +103,7 @@ def page(browser, app_url, request):
     pg.on("pageerror", lambda e: errors.append(str(e)))
     pg.goto(app_url if request.node.name in FULL else f"{app_url}?paths={QUICK_PATHS}")
     pg.locator(".cib-strip").wait_for(timeout=120_000)
-    settle(pg)
+    settle(pg, started=True)
     failed = request.session.testsfailed
     yield pg
     if request.session.testsfailed > failed:  # the page as it was when the test failed
@@ -112,11 +113,18 @@ def page(browser, app_url, request):
     ctx.close()
 
 
-def settle(pg, timeout: float = 60_000) -> None:
-    """Wait until the app has finished its run (no "running" status widget)."""
-    pg.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " && document.querySelectorAll('[data-testid=\"stSkeleton\"]').length === 0", timeout=timeout)
+def settle(pg, timeout: float = 60_000, started: bool = False) -> None:
+    """Wait until the app's run is over (Streamlit's own script state, as its tests read it). An
+    action reruns the app a moment later: unless the run is known to have ``started``, give it a
+    moment to start first."""
+    if not started:
+        try:
+            pg.wait_for_selector('[data-testid="stApp"][data-test-script-state="running"]', timeout=1_500)
+        except PlaywrightTimeout:
+            pass  # it was over already, or this action does not rerun
+    pg.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout)
+    pg.wait_for_function("() => document.querySelectorAll('[data-testid=\"stSkeleton\"]').length === 0",
+                         timeout=timeout)
 
 
 def shot(pg, name: str) -> None:
@@ -124,7 +132,10 @@ def shot(pg, name: str) -> None:
 
 
 def open_tab(pg, name: str) -> None:
+    """Open a tab and wait for the rerun that switching tabs starts."""
     pg.get_by_role("tab", name=name, exact=True).first.click()
+    expect(pg.get_by_role("tab", name=name, exact=True).first).to_have_attribute("aria-selected", "true")
+    settle(pg)
 
 
 def editor(pg, n: int = 0):
@@ -135,15 +146,15 @@ def editor(pg, n: int = 0):
     return ed
 
 
-def type_into_cell(pg, ed, row: int, col: int, text: str) -> None:
+def type_into_cell(pg, ed, row: int, col: int, text: str, new_row: bool = False) -> None:
     """Type into a data editor's cell as a person does: click it (rows and columns from 0, the
-    first visible column; the row after the last is the empty one that takes a new row), move
-    with the arrow keys, open the cell's editor, type, press Enter."""
-    ed.click(position={"x": 60, "y": ROW + row * ROW + ROW // 2})
+    first visible column), move with the arrow keys, open the cell's editor, type, press Enter;
+    wait for the rerun. ``new_row``: ``row`` is the empty last row, whose first cell opens for
+    typing when clicked (and adds the row)."""
+    settle(pg, started=True)
+    ed.click(position={"x": 60, "y": ROW + row * ROW + ROW // 2})  # past the row marker
     overlay = pg.locator("textarea.gdg-input")
-    if col or not overlay.count():
-        if overlay.count():
-            pg.keyboard.press("Escape")
+    if not (new_row and col == 0):
         for _ in range(col):
             pg.keyboard.press("ArrowRight")
         pg.keyboard.press("Enter")
@@ -151,6 +162,7 @@ def type_into_cell(pg, ed, row: int, col: int, text: str) -> None:
     overlay.first.fill(text)
     overlay.first.press("Enter")
     overlay.first.wait_for(state="detached")
+    settle(pg)
 
 
 def shown(pg, text: str):
@@ -219,7 +231,7 @@ def test_typed_numbers_are_read_exactly_or_named_as_not_numbers(page):
 def test_typing_into_the_blank_last_row_keeps_what_was_typed(page):
     open_tab(page, "Partners")
     ed = editor(page)
-    type_into_cell(page, ed, 4, 0, "Music therapy")  # WLZ has 4 partners: row 5 is the empty one
+    type_into_cell(page, ed, 4, 0, "Music therapy", new_row=True)  # WLZ has 4 partners: row 5 is the empty one
     page.get_by_text("row 5 (Music therapy)").first.wait_for()
     # Its empty cells took the defaults, which are flagged for checking.
     assert shown(page, "0 for a new partner").count()
@@ -247,7 +259,7 @@ def test_an_edit_settles_quickly_and_moves_the_strip(page):
         overlay.press("Enter")
         page.wait_for_function("(b) => document.querySelector('.cib-strip') && "
                                "document.querySelector('.cib-strip').innerText !== b", arg=before, timeout=30_000)
-        settle(page)
+        settle(page, started=True)
         timings.append(time.perf_counter() - t0)
         before = strip_text(page)
         note = page.locator(".cib-note").inner_text()  # "10,000 paths · seed 1 · 0.31 s · base: ..."

@@ -439,6 +439,12 @@ def _text_col(values) -> pd.Series:
     return pd.Series(list(values), dtype="object")
 
 
+def _rows_from_one(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows labelled 1, 2, ... as the fixed tables show them (and as messages count them)."""
+    df.index = pd.RangeIndex(1, len(df) + 1)
+    return df
+
+
 def _cells(values) -> pd.Series:
     """Numbers as the editors show them (text, read back exactly; see :mod:`cib_sim.app.cells`)."""
     return _text_col(format_number(_clean(v)) for v in values)
@@ -474,7 +480,7 @@ def entity_frame(kind: str, items: list[dict]) -> pd.DataFrame:
         else:
             df[c.field] = _text_col(None if v is None else str(v) for v in df[c.field])
     df["_id"] = df["_id"].astype("float64")  # new rows come back as NaN
-    return df
+    return df  # rows from 0: a table that takes new rows needs Streamlit's own index
 
 
 def _names(items: list) -> list[str]:
@@ -498,7 +504,7 @@ def matrix_frame(row_kind: str, rows: list[dict], outcomes: list[dict], value) -
             cols[f"o{j}"].append(value(r, o))
     df = pd.DataFrame({"_id": pd.Series(data["_id"], dtype="float64"), label: _text_col(data[label]),
                        **{k: _cells(v) for k, v in cols.items()}})
-    return df
+    return _rows_from_one(df)
 
 
 def _effect_value(which: str):
@@ -545,7 +551,7 @@ def build_matrices(d: dict) -> dict[str, pd.DataFrame]:
         "Partner": _text_col(_names(partners)),
         "share": _cells(split.get(n) for n in _names(partners)),
     })
-    return frames
+    return {k: (v if k == "tiers" else _rows_from_one(v)) for k, v in frames.items()}
 
 
 def build_frames(d: dict) -> dict[str, pd.DataFrame]:
