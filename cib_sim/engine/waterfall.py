@@ -83,6 +83,7 @@ class Waterfall:
         self.cap_balance = np.zeros((N, K))
         self.fee_paid = np.zeros((N, len(fees)))
         self.limit: np.ndarray | None = None  # (N, K) commitments left callable, once some are cancelled
+        self.called_up_front = False
         self.guar_used = np.zeros((N, len(guars)))
 
     @property
@@ -116,7 +117,8 @@ class Waterfall:
         """
         N = self.cash.shape[0]
         upfront = np.zeros((N, self.K))
-        if self.draw_order == "upfront" and not self.drawn.any():
+        if self.draw_order == "upfront" and not self.called_up_front:
+            self.called_up_front = True
             # Every commitment is called at the start and held until spent.
             upfront = np.broadcast_to(self.commitment, (N, self.K)).copy()
             self.drawn += upfront
