@@ -115,10 +115,8 @@ def scenarios(draw):
             "effect": {"job": {"mean": draw(st.floats(-0.1, 0.5)), "sd": draw(st.floats(0, 0.2))}},
             "maturity": {"half_maturity": draw(st.floats(0, 3))},
         })
-    # No upside for now: the water-fill of the upside stops for a whole chunk at once (see
-    # test_upside_water_fill_does_not_depend_on_the_chunk), so it still depends on the chunk.
     tranches = [
-        {"name": f"t{k}", "kind": kind, "commitment": draw(st.floats(2e4, 2e6)), "upside": False,
+        {"name": f"t{k}", "kind": kind, "commitment": draw(st.floats(2e4, 2e6)), "upside": draw(st.none() | st.booleans()),
          "coupon": draw(st.sampled_from([0.0, 0.03, 0.1])), "cap_multiple": draw(st.none() | st.floats(1.0, 2.0))}
         for k, kind in enumerate(draw(st.lists(st.sampled_from(["senior", "subordinated", "first_loss"]), min_size=1, max_size=3)))
     ]
