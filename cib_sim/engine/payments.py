@@ -436,7 +436,7 @@ class CommissionerLedger:
             # The contract's cap on all payers together: once it binds, each pays pro rata to its dues.
             left = np.maximum(self.max_all - rowsum(self.paid_total), 0.0)
             want = rowsum(pay)
-            with np.errstate(divide="ignore", invalid="ignore"):
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # used only where want > left
                 scale = np.where(want > left, left / np.where(want > 0, want, 1.0), 1.0)
             pay = pay * scale[:, None]
         if self.has_annual and self.carry.any():
