@@ -188,3 +188,16 @@ def test_shipped_cross_validation_recomputes():
     assert res["prior"] == pytest.approx(rc.prior)
     for k in ("coverage50", "coverage80", "crps", "crps_baseline", "in_sample_crps"):
         assert res["summary"][k] == pytest.approx(rc.summary[k], rel=1e-9), k
+
+
+def test_every_shipped_scenario_compares_itself_with_the_reference_class():
+    """Issue 13's rule for shipped files: each says how its expected payments and investor loss
+    probability compare with the reference class (and why where they differ)."""
+    from cib_sim.scenario.library import library_folder, shipped_scenarios
+
+    for name in shipped_scenarios():
+        text = (library_folder() / f"{name}.yaml").read_text()
+        head = text[: text.index("\nname:")]
+        assert "Against the reference class" in head, name
+        assert "loss probability" in head.lower(), name
+        assert "expected" in head.lower(), name

@@ -327,11 +327,10 @@ def test_early_warning_follows_cohort_thresholds():
     ew = early_warning(p, w.observed(16), n_paths=500, seed=1, n_draws=2000)
     names = ew[ew.group == "outcome"].event.tolist()
     assert names == [
-        "cohort 1 (periods 1-7) meets the 0.1 threshold", "cohort 2 (periods 8-15) meets the 0.1 threshold",
-        "cohort 3 (periods 16-23) meets the 0.1 threshold", "cohort 4 (periods 24-24) meets the 0.1 threshold",
-        "meets the 0.075 overall threshold",
+        "cohort 1 (periods 1-8) meets the 0.1 threshold", "cohort 2 (periods 9-16) meets the 0.1 threshold",
+        "cohort 3 (periods 17-24) meets the 0.1 threshold", "meets the 0.075 overall threshold",
     ]
-    # Cohort 1 was verified at period 13: its threshold is known now, one way or the other.
+    # Cohort 1 was verified at period 14: its threshold is known now, one way or the other.
     assert ew.loc[ew.event.str.startswith("cohort 1"), "now"].iloc[0] in (0.0, 1.0)
 
 

@@ -226,10 +226,11 @@ def test_zone_reports_name_the_zone(tmp_path):
 
 
 def test_cohort_outcomes_are_verified_when_the_assessment_cohort_closes():
-    # Peterborough: two-year cohorts from period 1, lag 1.5 years: the cohort of periods 1-7
-    # closes at period 7 and is verified at 13, whichever period a participant enrolled in.
+    # Peterborough: two-year cohorts counted from the first enrolment (period 1), lag 1.5 years:
+    # the cohort of periods 1-8 closes at period 8 and is verified at 14, whichever period a
+    # participant enrolled in; period 9 starts cohort 2.
     p = load_scenario("scenarios/peterborough.yaml")
-    assert [verification_period(p, 0, t, 0) for t in (1, 4, 7, 8)] == [13, 13, 13, 21]
+    assert [verification_period(p, 0, t, 0) for t in (1, 4, 8, 9)] == [14, 14, 14, 22]
 
 
 def test_rows_must_name_a_partner_or_a_commissioner(s):

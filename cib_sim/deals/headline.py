@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 from cib_sim.engine import run_paths
+from cib_sim.engine.cohorts import cohort_clocks
 from cib_sim.engine.sample import sample_block
 from cib_sim.run.plan import block_seeds
 from cib_sim.scenario import Outcome, Scenario
@@ -42,20 +43,12 @@ def max_outcome_payment(s: Scenario, participants: float) -> float:
 
 def _most_in_lump_sums(s: Scenario, o: Outcome) -> float:
     """The most a ``lump_sum`` outcome can pay: its top step once for the programme, or once per
-    assessment cohort of each delivery unit (cohorts of ``cohort_years``, default one period, within
-    each unit's enrolment window)."""
+    assessment cohort of each delivery unit (:mod:`cib_sim.engine.cohorts`)."""
     top = max(step.amount for step in o.schedule)
     if o.schedule_per == "programme":
         return top
-    h = s.horizon
-    group = max(1, h.to_periods(o.cohort_years)) if o.cohort_years is not None else 1
-    units = [s.delivery] if s.delivery.model == "zone" else s.partners
-    cohorts = 0
-    for u in units:
-        end = h.n_periods if u.enrolment_end is None else min(h.n_periods, h.to_periods(u.enrolment_end))
-        start = h.to_periods(u.enrolment_start)
-        cohorts += len({t // group for t in range(start, end)})
-    return top * cohorts
+    k = s.outcome_names.index(o.name)
+    return top * sum(len(clock.bounds()) for clock in cohort_clocks(s)[k])
 
 
 def headline_terms(s: Scenario) -> dict[str, Any]:

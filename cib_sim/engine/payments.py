@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from cib_sim.engine.arrays import dot_last, rowsum
+from cib_sim.engine.cohorts import cohort_clocks
 from cib_sim.engine.delivery import (
     DeliveryState,
     binomial_from_normal,
@@ -166,9 +167,7 @@ class RateCard:
         self.lags = [h.to_periods(o.lag) for o in s.outcomes]
         # Periods from a cohort's close to each payment; a count outcome may pay in instalments.
         self.offsets = [instalment_offsets(o, h.periods_per_year) for o in s.outcomes]
-        self.group = [
-            max(1, h.to_periods(o.cohort_years)) if o.cohort_years is not None else 1 for o in s.outcomes
-        ]
+        self.clocks = cohort_clocks(s)  # [k][u]: which enrolment periods are assessed together
         self.end = unit_plan(s).end  # (U,) first period with no enrolment
         self.max_lag = max(max(off) for off in self.offsets)
         N, _, U = delivery.enrolled.shape
@@ -197,11 +196,10 @@ class RateCard:
         With no more enrolments, nothing can be earned after it."""
         out = np.full(self.last_enrolment.shape[0], -1, dtype=np.int64)
         for k, o in enumerate(self.s.outcomes):
-            G = self.group[k]
             last_pay = max(self.offsets[k])
             for u in range(self.last_enrolment.shape[1]):
                 e = self.last_enrolment[:, u]
-                close = np.minimum(e - e % G + G - 1, self.end[u] - 1)
+                close = self.clocks[k][u].close(e)
                 if o.overall_threshold is not None:  # the overall top-up is settled at the unit's end
                     close = np.full_like(e, self.end[u] - 1)
                 if o.schedule_per == "programme":  # assessed once, after the last unit's end
@@ -215,7 +213,6 @@ class RateCard:
         out = None
         self.outcomes_earned = []
         for k, o in enumerate(self.s.outcomes):
-            G = self.group[k]
             n_pay = len(self.offsets[k])
             for j, off in enumerate(self.offsets[k]):
                 last = t - off  # last enrolment period of the cohort whose (j-th) payment is now
@@ -233,10 +230,10 @@ class RateCard:
                     continue
                 for u in range(U):
                     # A cohort closes at its last period or at the unit's last enrolment, once.
-                    if last >= self.end[u] or not (last % G == G - 1 or last == self.end[u] - 1):
+                    if not self.clocks[k][u].closes_at(last):
                         continue
                     if j == 0:
-                        pay = self._cohort(k, o, u, last, G)
+                        pay = self._cohort(k, o, u, last)
                         if n_pay > 1:
                             self._values[(k, u, last)] = pay
                             pay = pay / n_pay
@@ -279,10 +276,10 @@ class RateCard:
         m = float(max(1, round(size)))
         return c / m, c, m
 
-    def _cohort(self, k: int, o: Outcome, u: int, last: int, G: int) -> np.ndarray:
+    def _cohort(self, k: int, o: Outcome, u: int, last: int) -> np.ndarray:
         """(N,) the full value of unit u's cohort of outcome k closing in period ``last``."""
         dl = self.dl
-        first = last - (last % G)
+        first = self.clocks[k][u].first(last)
         a = dl.achieved[:, first : last + 1, u, k].sum(axis=1)
         n = dl.enrolled[:, first : last + 1, u].sum(axis=1)
         b, c, m = self._measured(k, o, u, first, last)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cib_sim.engine.cohorts import cohort_clocks
 from cib_sim.engine.delivery import unit_plan
 from cib_sim.engine.metrics import LOSS_RTOL
 from cib_sim.engine.payments import improvement, measured_improvement
@@ -55,6 +56,7 @@ def path_events(s: Scenario, flows: dict[str, np.ndarray]) -> pd.DataFrame:
     cols: dict[str, np.ndarray] = {}
     units = unit_names(s)
     plan = unit_plan(s)
+    clocks = cohort_clocks(s)
     for k, o in enumerate(s.outcomes):
         if o.payment_basis == "rate_card":
             continue
@@ -69,9 +71,8 @@ def path_events(s: Scenario, flows: dict[str, np.ndarray]) -> pd.DataFrame:
             start, end = int(plan.start[u]), int(plan.end[u])
             label = o.name if len(units) == 1 else f"{o.name} / {uname}"
             if o.cohort_years is not None:
-                G = max(1, h.to_periods(o.cohort_years))
-                for j, lo in enumerate(range(start - start % G, end, G), start=1):
-                    lo, hi = max(lo, start), min(lo + G, end)
+                for j, (lo, last) in enumerate(clocks[k][u].bounds(), start=1):
+                    hi = last + 1
                     x = _cohort_improvement(o, flows, u, k, lo, hi)
                     for text, thr in levels:
                         cols[_event_key("outcome", label, f"cohort {j} (periods {lo}-{hi - 1}) {text}")] = _at_least(x, thr)

@@ -63,6 +63,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from cib_sim.engine.cohorts import cohort_clocks
 from cib_sim.engine.delivery import unit_plan
 from cib_sim.engine.sample import n_units
 from cib_sim.scenario import Scenario
@@ -226,13 +227,10 @@ def verification_period(s: Scenario, unit: int, cohort_period: int, outcome: int
     """Period in which the engine verifies ``outcome`` for participants enrolled in
     ``cohort_period`` by ``unit``: ``lag`` after the assessment cohort closes."""
     o = s.outcomes[outcome]
-    h = s.horizon
-    lag = h.to_periods(o.lag)
-    G = max(1, h.to_periods(o.cohort_years)) if o.cohort_years is not None else 1
-    end = int(unit_plan(s).end[unit])
+    clock = cohort_clocks(s)[outcome][unit]
     t = cohort_period
-    close = t if t >= end else min(t - t % G + G - 1, end - 1)
-    return close + lag
+    close = t if t >= clock.end else clock.close(t)
+    return close + s.horizon.to_periods(o.lag)
 
 
 def unit_names(s: Scenario) -> list[str]:

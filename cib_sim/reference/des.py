@@ -683,8 +683,9 @@ def contract_payments(
     rules (see :mod:`cib_sim.engine.payments`) as plain loops. ``enrolled`` (T, U), ``achieved``
     (T, U, O) by enrolment period; ``withdraw_period`` (C,).
 
-    A cohort of outcome k is the enrolments of ``cohort_years`` (default one period), aligned on
-    the contract start and cut at the unit's last enrolment period; it is verified ``lag`` periods
+    A cohort of outcome k is the enrolments of ``cohort_years`` (default one period), counted
+    from the unit's enrolment start (``cohorts_from``: or the contract start) and cut at the unit's
+    last enrolment period; it is verified ``lag`` periods
     after its last period (:func:`verification_lag`; the last cohort also earns any ``overall_threshold`` top-up: all
     cohorts together, less what they earned) and commissioner c pays ``share[c, k]`` of its value
     ``payment_lag`` later, within its annual budget (contract years) and total cap, unless
@@ -756,10 +757,13 @@ def contract_payments(
                 book(k, o, row, value * share)
             continue
         for u in range(U):
-            end = int(plan.end[u])
+            start, end = int(plan.start[u]), int(plan.end[u])
             controls, people = 0.0, 0.0
-            for first in range(0, end, group):
+            # Cohorts are counted from the unit's enrolment start (or the contract start).
+            origin = start if o.cohorts_from == "enrolment_start" else 0
+            for first in range(start - (start - origin) % group, end, group):
                 last = min(first + group, end) - 1
+                first = max(first, start)
                 verified = last + lag
                 n = float(enrolled[first : last + 1, u].sum())
                 a = float(achieved[first : last + 1, u, k].sum())
@@ -913,6 +917,14 @@ def journeys(scenario: Scenario, seed: int = 1, path: int = 0, n_paths: int | No
     # share of what fell due that the commissioner paid in that period.
     cohort_of = {(c["unit"], c["outcome"], c["first"]): c for c in pay.cohorts}
     group = [max(1, round(o.cohort_years * ppy)) if o.cohort_years is not None else 1 for o in s.outcomes]
+    starts = plan_units(s).start
+
+    def cohort_first(u: int, k: int, t: int) -> int:
+        """First enrolment period of the cohort holding unit u's enrolment period t."""
+        start = int(starts[u])
+        origin = start if s.outcomes[k].cohorts_from == "enrolment_start" else 0
+        return max(start, t - (t - origin) % group[k])
+
     T = s.horizon.n_periods
     for p in dl.paths[0].people:
         add(p.pid, p.unit, "referred", p.t_ref)
@@ -926,7 +938,7 @@ def journeys(scenario: Scenario, seed: int = 1, path: int = 0, n_paths: int | No
             o = s.outcomes[k]
             when = p.t_end + lags[k]
             add(p.pid, p.unit, "outcome_achieved", when, p.period + lags[k], o.name)
-            cohort = cohort_of.get((p.unit, k, p.period - p.period % group[k]))
+            cohort = cohort_of.get((p.unit, k, cohort_first(p.unit, k, p.period)))
             if (o.payment_basis != "rate_card" or o.kind == "count" or cohort is None or cohort["uncapped"] <= 0
                     or cohort["verified"] >= T):
                 continue  # cohort-level payment, or verified after the horizon

@@ -329,6 +329,10 @@ class Outcome(_Model):
         None, gt=0, le=50, description="Length of an assessment cohort in years (above_baseline, tiered, lump_sum, count); "
         "None: each period's enrolments are a cohort"
     )
+    cohorts_from: Literal["enrolment_start", "contract_start"] = Field(
+        "enrolment_start", description="Where cohorts of cohort_years are counted from: each delivery unit's "
+        "enrolment start (cohort 1 is its first cohort_years of enrolments) or the contract start"
+    )
     count: CountMeasure | None = Field(None, description="How a count outcome is measured (kind: count)")
     comparison: Comparison | None = Field(None, description="What the result is measured against; None: the fixed baseline")
 
