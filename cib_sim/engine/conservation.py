@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cib_sim.engine.arrays import rowsum
 from cib_sim.engine.flows import (
     INTO_FUND,
     MONEY_IN,
@@ -29,6 +30,9 @@ from cib_sim.engine.flows import (
     check_names,
     total_of,
 )
+
+
+_COUNTED = frozenset(MONEY_IN + MONEY_OUT + INTO_FUND + OUT_OF_FUND)
 
 
 class ConservationError(RuntimeError):
@@ -58,8 +62,10 @@ class ConservationCheck:
         check_names(row)
         N = self.n
         change = cash - self.prev
-        money_in, money_out = total_of(row, MONEY_IN, N), total_of(row, MONEY_OUT, N)
-        into, out_of = total_of(row, INTO_FUND, N), total_of(row, OUT_OF_FUND, N)
+        # Each flow's total per path once (a flow sits in two of the four sums).
+        per_path = {name: v if v.ndim == 1 else rowsum(v.reshape(N, -1)) for name, v in row.items() if name in _COUNTED}
+        money_in, money_out = total_of(per_path, MONEY_IN, N), total_of(per_path, MONEY_OUT, N)
+        into, out_of = total_of(per_path, INTO_FUND, N), total_of(per_path, OUT_OF_FUND, N)
         resid = np.maximum(np.abs(change - (money_in - money_out)), np.abs(change - (into - out_of)))
         # NaN never compares larger: a non-finite flow is caught by the finiteness test instead.
         self.finite &= bool(np.isfinite(resid).all() and np.isfinite(cash).all())
