@@ -2,6 +2,7 @@
 
     python benchmarks/bench_engine.py                       # 10k, 100k, 1M paths, 1 and 2 workers
     python benchmarks/bench_engine.py --sizes 10000 100000  # fewer
+    python benchmarks/bench_engine.py --all                 # every shipped scenario, per core, against its floor
 
 Each case runs in a fresh process. Its peak memory is the largest total resident memory of that
 process and its workers together, sampled every 50 ms from /proc while it runs (so two workers
@@ -104,13 +105,33 @@ def run_in_child(target, *args):
     return out
 
 
+def every_scenario(n: int, repeat: int) -> None:
+    """Per core (one worker), each shipped scenario's engine time against its own floor, and
+    issue 16's target (WLZ at most 1.5x, every shipped scenario at most 3x)."""
+    from cib_sim.scenario.library import library_folder, shipped_scenarios
+
+    print(f"{n:,} paths, one worker; median of {repeat} runs, each in a fresh process")
+    print(f"{'scenario':<30} {'cells':>6} {'engine s':>9} {'floor s':>8} {'ratio':>7} {'target':>7} {'paths/s':>10}")
+    for name in shipped_scenarios():
+        path = str(library_folder() / f"{name}.yaml")
+        floors = [run_in_child(_floor, path, n) for _ in range(repeat)]
+        floor, cells = statistics.median(f for f, _ in floors), floors[0][1]
+        dt = statistics.median(run_in_child(_case, path, n, 1)[0] for _ in range(repeat))
+        target = 1.5 if name == "west_london_zone" else 3.0
+        print(f"{name:<30} {cells:>6} {dt:>9.3f} {floor:>8.3f} {dt / floor:>7.1f} {target:>7.1f} {n / dt:>10,.0f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scenario", default=str(SCENARIO))
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--repeat", type=int, default=3, help="runs of each case (and of the floor); medians are shown")
+    ap.add_argument("--all", action="store_true", help="every shipped scenario at the first size, one worker")
     args = ap.parse_args()
+    if args.all:
+        every_scenario(args.sizes[0] if args.sizes != [10_000, 100_000, 1_000_000] else 100_000, args.repeat)
+        return
     print(f"scenario: {Path(args.scenario).name}; median of {args.repeat} runs, each in a fresh process")
     print(f"{'paths':>10} {'workers':>7} {'seconds':>8} {'fastest':>8} {'slowest':>8} {'paths/s':>10} {'peak MiB':>9}"
           f" {'floor s':>8} {'wall/floor':>10} {'core-s/floor':>12}")

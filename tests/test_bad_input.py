@@ -180,6 +180,8 @@ CLI_CASES = {
     "lever of an unknown field": (["solve", WLZ, "--lever", "outcomes.nope.price", "--target", "tranche/0/prob_loss=0.05", "--bounds", "1", "2"], "outcomes.nope.price"),
     # nowcast
     "nowcast as-of 0": (["nowcast", SLOW, OBSERVED, "--as-of", "0"], "--as-of"),
+    "nowcast as-of past the horizon": (["nowcast", SLOW, OBSERVED, "--as-of", "999"], "--as-of: 999 must be between"),
+    "nowcast as-of before the data": (["nowcast", SLOW, OBSERVED, "--as-of", "3"], "--as-of: 3 reported periods"),
     "nowcast csv not csv": (["nowcast", SLOW, OBSERVED, "--csv", "{tmp}/w.xlsx"], "--csv"),
     "nowcast scenario out not yaml": (["nowcast", SLOW, OBSERVED, "--out-scenario", "{tmp}/p.json"], "--out-scenario"),
     "nowcast paths 0": (["nowcast", SLOW, OBSERVED, "--paths", "0"], "--paths"),

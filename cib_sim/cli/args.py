@@ -70,8 +70,15 @@ def bad_input_lines(exc: BaseException) -> list[str] | None:
     if isinstance(exc, InputError):
         return [f"{flag_for(w)}: {r}" if w else r for w, r in exc.errors]
     if type(exc).__name__ == "ObservedDataError":  # learning's: messages already name the line
-        return [str(m) for m in exc.errors]  # type: ignore[attr-defined]
+        # An API argument it names (``as_of: ...``) is the flag the user typed (``--as-of: ...``).
+        return [_flag_prefix(str(m)) for m in exc.errors]  # type: ignore[attr-defined]
     return None
+
+
+def _flag_prefix(message: str) -> str:
+    """``"as_of: 3 ..."`` -> ``"--as-of: 3 ..."``; a message not led by an argument name as it is."""
+    name, sep, rest = message.partition(":")
+    return f"{FLAGS[name]}:{rest}" if sep and name in FLAGS else message
 
 
 def fault_message(exc: BaseException) -> str:

@@ -31,7 +31,6 @@ from cib_sim.engine.flows import (
     total_of,
 )
 
-
 _COUNTED = frozenset(MONEY_IN + MONEY_OUT + INTO_FUND + OUT_OF_FUND)
 
 
