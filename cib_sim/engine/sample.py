@@ -157,11 +157,21 @@ def _event_period(rng: np.random.Generator, hazard: np.ndarray, shape: tuple[int
     return np.minimum(np.floor(years * ppy), T).astype(np.int64)
 
 
-def sample_block(s: Scenario, seed: np.random.SeedSequence, n: int, exact: bool = False) -> Draws:
+def sample_block(
+    s: Scenario, seed: np.random.SeedSequence, n: int, exact: bool = False,
+    factor: tuple[np.ndarray, float] | None = None,
+) -> Draws:
     """Draw everything random for ``n`` paths from one block's seed.
 
     The order of draws is fixed: adding an optional array appends to the stream, so ``exact`` and
     approximate counts share the same random numbers path by path.
+
+    ``factor``: ``(f, w)``, an outside shock ``f`` (n,) of standard normals and its weight ``w`` in
+    [0, 1] (a portfolio's shocks shared across bonds, :mod:`cib_sim.portfolio`). Each path-level
+    standard normal that moves effects, maturity and referrals (``x``, the partners' common shock
+    mixed with their own) becomes ``sqrt(w) f + sqrt(1 - w) x``: still standard normal, so every
+    member's own distribution is unchanged, but correlated with ``f``. No stream changes; ``None``
+    leaves every result as it was.
     """
     rng = np.random.Generator(np.random.PCG64(seed))
     u = s.uncertainty
@@ -208,11 +218,20 @@ def sample_block(s: Scenario, seed: np.random.SeedSequence, n: int, exact: bool 
         )
 
     shock = common[:, None]
-    effect = mean + sd * (a * common[:, None, None] + b * eps_effect)
+    x_effect = a * common[:, None, None] + b * eps_effect
+    x_delay = a * shock + b * eps_delay
+    x_ref = a * shock + b * eps_ref
+    if factor is not None:  # a shock shared with other bonds (a portfolio's)
+        f, w = np.asarray(factor[0], dtype=float), float(factor[1])
+        g, h = np.sqrt(w), np.sqrt(1.0 - w)
+        x_effect = g * f[:, None, None] + h * x_effect
+        x_delay = g * f[:, None] + h * x_delay
+        x_ref = g * f[:, None] + h * x_ref
+    effect = mean + sd * x_effect
     # A good common shock means stronger effects, earlier maturity and more referrals.
-    half_m = np.maximum(0.0, half - u.maturity_delay_sd * (a * shock + b * eps_delay))
+    half_m = np.maximum(0.0, half - u.maturity_delay_sd * x_delay)
     sig = u.referral_sd
-    ref_mult = np.exp(sig * (a * shock + b * eps_ref) - 0.5 * sig * sig)
+    ref_mult = np.exp(sig * x_ref - 0.5 * sig * sig)
     units = [s.delivery] if s.delivery.model == "zone" else s.partners
     per_period = np.array([(unit.referrals or 0.0) / ppy for unit in units])
     with np.errstate(divide="ignore"):
