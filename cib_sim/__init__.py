@@ -28,6 +28,8 @@ _LAZY = {
     "stress": "cib_sim.analysis",
     "tornado": "cib_sim.analysis",
     "solve": "cib_sim.analysis",
+    "simulate_portfolio": "cib_sim.portfolio",
+    "load_portfolio": "cib_sim.portfolio",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]
