@@ -23,8 +23,9 @@ from cib_sim.portfolio.model import (
     resolve,
     shipped_portfolios,
 )
-from cib_sim.portfolio.results import PortfolioResults, diversification_sweep
+from cib_sim.portfolio.results import PortfolioResults
 from cib_sim.portfolio.simulate import simulate_portfolio
+from cib_sim.portfolio.sweep import diversification_sweep
 
 __all__ = [
     "Factor", "InvestorFund", "Member", "Portfolio", "PortfolioError", "PortfolioResults", "ResolvedPortfolio", "Stake",

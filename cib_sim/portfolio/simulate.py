@@ -34,6 +34,7 @@ from cib_sim.portfolio.model import (
     as_resolved,
     share_of,
 )
+from cib_sim.portfolio.results import PortfolioResults
 from cib_sim.run.executors import executor_map, ticker
 from cib_sim.run.options import count_mode, whole_number
 from cib_sim.run.plan import BLOCK, RunPlan, check_plan
@@ -296,8 +297,6 @@ def simulate_portfolio(
     loading_scale: multiplies every correlation loading (0: independent members; used by
       :func:`diversification`).
     """
-    from cib_sim.portfolio.results import PortfolioResults
-
     rp = as_resolved(portfolio)
     n = check_plan(n_paths, seed, chunk_size, 0)
     workers = whole_number("workers", workers, 1)
