@@ -125,8 +125,9 @@ class Stake(_Model):
 class InvestorFund(_Model):
     """A fund holding stakes in members' tranches for its own investors. Its investors pay the
     stakes' capital calls and a ``management_fee`` a year on committed capital (the stakes' share
-    of their tranches' commitments) for ``fee_years`` from the fund's first member's start
-    (default: until its last member ends). The stakes' income goes to the investors until they
+    of their tranches' commitments) from the fund's first member's start while the fund holds
+    stakes (on each path, up to the last period in which a stake is called or pays out), and for
+    at most ``fee_years`` if given. The stakes' income goes to the investors until they
     have their contributions back with ``hurdle`` a year (compounded by period); of the rest,
     ``carry`` goes to the manager and the remainder to the investors. Distributed as received;
     carry once paid is not clawed back."""

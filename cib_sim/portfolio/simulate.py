@@ -255,7 +255,11 @@ def run_portfolio_chunk(task: tuple[Layout, list, list[int]]) -> dict[str, np.nd
             income += co
             s_in.append(ci.sum(axis=0))
             s_out.append(co.sum(axis=0))
-        fee = np.broadcast_to(lay.fees[fi][:, None], (T, N))
+        # The fund charges its fee while it holds stakes: up to the last period in which a stake
+        # was called or paid out on the path (and for at most fee_years).
+        active = (calls > 0) | (income > 0)
+        last = np.where(active.any(axis=0), T - 1 - np.argmax(active[::-1], axis=0), -1)
+        fee = lay.fees[fi][:, None] * (np.arange(T)[:, None] <= last[None, :])
         flows = fund_waterfall(calls, income, fee, fund.hurdle, fund.carry, ppy)
         check_fund(calls, income, fee, flows, fund.name)
         out[f"fund_calls:{fi}"] = calls.sum(axis=0)
