@@ -168,10 +168,12 @@ def sample_block(
 
     ``factor``: ``(f, w)``, an outside shock ``f`` (n,) of standard normals and its weight ``w`` in
     [0, 1] (a portfolio's shocks shared across bonds, :mod:`cib_sim.portfolio`). Each path-level
-    standard normal that moves effects, maturity and referrals (``x``, the partners' common shock
-    mixed with their own) becomes ``sqrt(w) f + sqrt(1 - w) x``: still standard normal, so every
-    member's own distribution is unchanged, but correlated with ``f``. No stream changes; ``None``
-    leaves every result as it was.
+    standard normal that moves effects, maturity and referrals becomes ``sqrt(w) f + sqrt(1 - w)
+    x``, where ``x`` mixes the bond's common shock and the partner's own with the common shock's
+    weight lowered so that partners stay correlated at ``uncertainty.rho``: with ``w <= rho`` the
+    bond's own joint distribution is exactly what it was (only its link to ``f`` is new); with
+    ``w > rho`` its partners (and effect, maturity and referrals) are correlated at ``w``. Every
+    marginal stays standard normal. No stream changes; ``None`` leaves every result as it was.
     """
     rng = np.random.Generator(np.random.PCG64(seed))
     u = s.uncertainty
@@ -218,11 +220,17 @@ def sample_block(
         )
 
     shock = common[:, None]
+    if factor is not None:
+        # A shock shared with other bonds (a portfolio's) takes weight w; the bond's own common
+        # shock gives up as much, so its partners stay correlated at rho (at w if w > rho).
+        w = float(factor[1])
+        a = np.sqrt(max(0.0, (u.rho - w) / (1.0 - w))) if w < 1 else 0.0
+        b = np.sqrt(1.0 - a * a)
     x_effect = a * common[:, None, None] + b * eps_effect
     x_delay = a * shock + b * eps_delay
     x_ref = a * shock + b * eps_ref
-    if factor is not None:  # a shock shared with other bonds (a portfolio's)
-        f, w = np.asarray(factor[0], dtype=float), float(factor[1])
+    if factor is not None:
+        f = np.asarray(factor[0], dtype=float)
         g, h = np.sqrt(w), np.sqrt(1.0 - w)
         x_effect = g * f[:, None, None] + h * x_effect
         x_delay = g * f[:, None] + h * x_delay

@@ -23,7 +23,7 @@ def _prob_loss(paid_in: np.ndarray, paid_out: np.ndarray) -> float:
 class PortfolioResults:
     """The results of :func:`~cib_sim.portfolio.simulate_portfolio`.
 
-    ``arrays``: per-path arrays by name (paths first): ``member_paid``, ``member_claim``,
+    ``arrays``: per-path arrays by name (paths first): ``member_paid``, ``member_rebate``, ``member_claim``,
     ``member_topup`` (N, M); ``tranche_in:m``, ``tranche_out:m``, ``tranche_irr:m`` (N, K_m);
     ``pot_balance:f`` (N, T), ``pot_exhausted:f`` (N,) (T: never), ``pot_paid:f``;
     ``liability`` (N, years, payers), net of rebates and top-ups received; ``fund_*:i`` for

@@ -182,7 +182,7 @@ def run_portfolio_chunk(task: tuple[Layout, list, list[int]]) -> dict[str, np.nd
     Q, Y = len(lay.payers), len(lay.years)
     gross = []  # per member: (T, N, C) outcome payments on the calendar
     net_by_period = np.zeros((T, N, Q))
-    paid_in, paid_out = [], []
+    paid_in, paid_out, rebates = [], [], []
     for m, s in enumerate(rp.scenarios):
         load = lay.loadings[m]
         w = sum(x[2] for x in load)
@@ -200,6 +200,7 @@ def run_portfolio_chunk(task: tuple[Layout, list, list[int]]) -> dict[str, np.nd
         g = _to_calendar(red.paid, lay.index[m], T)
         rebate = _to_calendar(red.rebate, lay.index[m], T)
         gross.append(g)
+        rebates.append(rebate.sum(axis=(0, 2)))
         for c, q in enumerate(lay.payer_of[m]):
             net_by_period[:, :, q] += g[:, :, c] - rebate[:, :, c]
         paid_in.append(_to_calendar(red.paid_in.transpose(1, 2, 0), lay.index[m], T))  # (T, N, K)
@@ -209,6 +210,7 @@ def run_portfolio_chunk(task: tuple[Layout, list, list[int]]) -> dict[str, np.nd
         out[f"tranche_irr:{m}"] = cr.path["tranche_irr"]
         del red, draws, cr
     out["member_paid"] = np.stack([g.sum(axis=(0, 2)) for g in gross], axis=1)
+    out["member_rebate"] = np.stack(rebates, axis=1)
 
     # Shared payers: each fund's pot, in date order; the member's commissioners are reimbursed
     # pro rata to what each paid in the period.
