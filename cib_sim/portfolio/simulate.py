@@ -23,6 +23,7 @@ from typing import Any, Callable
 import numpy as np
 
 from cib_sim.engine import run_chunk
+from cib_sim.engine.conservation import ConservationError
 from cib_sim.engine.metrics import irr_periods_first
 from cib_sim.engine.reduce import ChunkReducer
 from cib_sim.engine.sample import Draws, sample_block
@@ -180,9 +181,17 @@ def run_portfolio_chunk(task: tuple[Layout, list, list[int]]) -> dict[str, np.nd
     out: dict[str, np.ndarray] = {}
     M = len(rp.names)
     Q, Y = len(lay.payers), len(lay.years)
-    gross = []  # per member: (T, N, C) outcome payments on the calendar
-    net_by_period = np.zeros((T, N, Q))
-    paid_in, paid_out, rebates = [], [], []
+    F = len(rp.spec.investors)
+    # Held for the whole chunk: each member's payments by commissioner in its own periods, its
+    # total a calendar period, and each investor fund's calls and income a calendar period.
+    gross: list[np.ndarray] = []  # per member: (T_m, N, C)
+    total = np.zeros((M, T, N))  # outcome payments a calendar period
+    net = np.zeros((Y, N, Q))  # each payer's liability a calendar year
+    rebates = []
+    calls = np.zeros((F, T, N))
+    income = np.zeros((F, T, N))
+    stake_in = [np.zeros((N, len(st))) for st in lay.stakes]
+    stake_out = [np.zeros((N, len(st))) for st in lay.stakes]
     for m, s in enumerate(rp.scenarios):
         load = lay.loadings[m]
         w = sum(x[2] for x in load)
@@ -197,18 +206,29 @@ def run_portfolio_chunk(task: tuple[Layout, list, list[int]]) -> dict[str, np.nd
         draws = Draws.concatenate(parts)
         red = MemberReducer(s, N, sizes)
         cr = run_chunk(s, draws, lay.mode, 0, sizes, reducer=red)  # type: ignore[arg-type]
-        g = _to_calendar(red.paid, lay.index[m], T)
-        rebate = _to_calendar(red.rebate, lay.index[m], T)
-        gross.append(g)
-        rebates.append(rebate.sum(axis=(0, 2)))
-        for c, q in enumerate(lay.payer_of[m]):
-            net_by_period[:, :, q] += g[:, :, c] - rebate[:, :, c]
-        paid_in.append(_to_calendar(red.paid_in.transpose(1, 2, 0), lay.index[m], T))  # (T, N, K)
-        paid_out.append(_to_calendar(red.paid_out.transpose(1, 2, 0), lay.index[m], T))
+        ix = lay.index[m]
+        years = lay.year_of[ix]
+        qs = lay.payer_of[m]
+        gross.append(red.paid)
+        total[m] = _to_calendar(red.paid.sum(axis=2), ix, T)
+        rebates.append(red.rebate.sum(axis=(0, 2)))
+        own = red.paid - red.rebate
+        for t in range(own.shape[0]):
+            net[years[t]][:, qs] += own[t]
+        for fi, stakes in enumerate(lay.stakes):
+            for k, (mm, j, share) in enumerate(stakes):
+                if mm != m:
+                    continue
+                ci = share * _to_calendar(red.paid_in[j], ix, T)
+                co = share * _to_calendar(red.paid_out[j], ix, T)
+                calls[fi] += ci
+                income[fi] += co
+                stake_in[fi][:, k] = ci.sum(axis=0)
+                stake_out[fi][:, k] = co.sum(axis=0)
         out[f"tranche_in:{m}"] = cr.path["tranche_in"]
         out[f"tranche_out:{m}"] = cr.path["tranche_out"]
         out[f"tranche_irr:{m}"] = cr.path["tranche_irr"]
-        del red, draws, cr
+        del red, draws, cr, own
     out["member_paid"] = np.stack([g.sum(axis=(0, 2)) for g in gross], axis=1)
     out["member_rebate"] = np.stack(rebates, axis=1)
 
@@ -217,63 +237,59 @@ def run_portfolio_chunk(task: tuple[Layout, list, list[int]]) -> dict[str, np.nd
     claim_all = np.zeros((N, M))
     topup_all = np.zeros((N, M))
     for fi, fund in enumerate(rp.spec.top_ups):
-        claims = np.stack([lay.topup_share[fi, m] * gross[m].sum(axis=2) for m in range(M)])  # (M, T, N)
+        claims = lay.topup_share[fi][:, None, None] * total  # (M, T, N)
         paid, balance, exhausted = pot_fill(claims, fund.pot, fund.when_exhausted)
         check_pot(claims, paid, balance, fund.pot, fund.name)
         for m in range(M):
-            tot = gross[m].sum(axis=2)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                frac = np.where(tot[:, :, None] > 0, gross[m] / np.where(tot > 0, tot, 1.0)[:, :, None], 0.0)
-            reimb = paid[m][:, :, None] * frac
-            for c, q in enumerate(lay.payer_of[m]):
-                net_by_period[:, :, q] -= reimb[:, :, c]
+            if not lay.topup_share[fi, m]:
+                continue
+            qs = lay.payer_of[m]
+            if len(qs) == 1:
+                reimb = paid[m][:, :, None]
+            else:
+                g = _to_calendar(gross[m], lay.index[m], T)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    frac = np.where(total[m][:, :, None] > 0, g / np.where(total[m] > 0, total[m], 1.0)[:, :, None], 0.0)
+                reimb = paid[m][:, :, None] * frac
+            for t in range(T):
+                net[lay.year_of[t]][:, qs] -= reimb[t]
             back = reimb.sum(axis=(0, 2))
             if np.any(np.abs(back - paid[m].sum(axis=0)) > 1e-9 * (1 + back)):
-                from cib_sim.engine.conservation import ConservationError
-
                 raise ConservationError(f"top-up fund {fund.name!r}: reimbursements != top-ups paid to {rp.names[m]!r}")
-        net_by_period[:, :, fi] += paid.sum(axis=0)
+        to_fund = paid.sum(axis=0)
+        for t in range(T):
+            net[lay.year_of[t]][:, fi] += to_fund[t]
         claim_all += claims.sum(axis=1).T
         topup_all += paid.sum(axis=1).T
         out[f"pot_balance:{fi}"] = np.ascontiguousarray(balance.T)
         out[f"pot_exhausted:{fi}"] = exhausted
         out[f"pot_paid:{fi}"] = paid.sum(axis=(0, 1))
+        del claims, paid
     out["member_claim"] = claim_all
     out["member_topup"] = topup_all
-    liab = np.zeros((N, Y, Q))
-    for t in range(T):
-        liab[:, lay.year_of[t]] += net_by_period[t]
-    out["liability"] = liab
+    out["liability"] = np.ascontiguousarray(net.transpose(1, 0, 2))
 
     # Shared investors: the stakes' flows, the fund's fee, hurdle and carry.
     ppy = rp.spec.periods_per_year
     for fi, fund in enumerate(rp.spec.investors):
-        calls = np.zeros((T, N))
-        income = np.zeros((T, N))
-        s_in, s_out = [], []
-        for m, j, share in lay.stakes[fi]:
-            ci, co = share * paid_in[m][:, :, j], share * paid_out[m][:, :, j]
-            calls += ci
-            income += co
-            s_in.append(ci.sum(axis=0))
-            s_out.append(co.sum(axis=0))
+        calls_f, income_f = calls[fi], income[fi]
         # The fund charges its fee while it holds stakes: up to the last period in which a stake
         # was called or paid out on the path (and for at most fee_years).
-        active = (calls > 0) | (income > 0)
+        active = (calls_f > 0) | (income_f > 0)
         last = np.where(active.any(axis=0), T - 1 - np.argmax(active[::-1], axis=0), -1)
         fee = lay.fees[fi][:, None] * (np.arange(T)[:, None] <= last[None, :])
-        flows = fund_waterfall(calls, income, fee, fund.hurdle, fund.carry, ppy)
-        check_fund(calls, income, fee, flows, fund.name)
-        out[f"fund_calls:{fi}"] = calls.sum(axis=0)
-        out[f"fund_income:{fi}"] = income.sum(axis=0)
+        flows = fund_waterfall(calls_f, income_f, fee, fund.hurdle, fund.carry, ppy)
+        check_fund(calls_f, income_f, fee, flows, fund.name)
+        out[f"fund_calls:{fi}"] = calls_f.sum(axis=0)
+        out[f"fund_income:{fi}"] = income_f.sum(axis=0)
         out[f"fund_fee:{fi}"] = fee.sum(axis=0)
         out[f"fund_carry:{fi}"] = flows["carry"].sum(axis=0)
         out[f"fund_lp_in:{fi}"] = flows["lp_in"].sum(axis=0)
         out[f"fund_lp_out:{fi}"] = flows["lp_out"].sum(axis=0)
         out[f"fund_irr:{fi}"] = irr_periods_first(flows["lp_out"] - flows["lp_in"], ppy)
-        out[f"fund_gross_irr:{fi}"] = irr_periods_first(income - calls, ppy)
-        out[f"fund_stake_in:{fi}"] = np.stack(s_in, axis=1)
-        out[f"fund_stake_out:{fi}"] = np.stack(s_out, axis=1)
+        out[f"fund_gross_irr:{fi}"] = irr_periods_first(income_f - calls_f, ppy)
+        out[f"fund_stake_in:{fi}"] = stake_in[fi]
+        out[f"fund_stake_out:{fi}"] = stake_out[fi]
     return out
 
 
