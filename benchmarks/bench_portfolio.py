@@ -5,9 +5,10 @@
     python benchmarks/bench_portfolio.py --address tcp://scheduler:8786   # a real cluster
 
 The 30 members cycle through the shipped GBP scenarios (West London Zone, the rate-card fund,
-Peterborough, the slow-start stress case), started a quarter apart from 2016 in six places, with a
-top-up fund (20% of every member's outcome payments from a GBP 40m pot), an investor fund holding
-half of each member's most senior capital tranche (1% fee, 3% hurdle, 20% carry), and common shocks (all, place, policy area). The
+Peterborough, the slow-start stress case), started a quarter apart from 2016 in six places, with
+a top-up fund (20% of every member's outcome payments from a GBP 40m pot), an investor fund
+holding half of each member's most senior capital tranche (1% fee, 3% hurdle, 20% carry), and
+common shocks (all, place, policy area). The
 Dask result is checked to equal the one-process result exactly (every per-path array), so the
 timings compare like with like. The cluster's start-up and the workers' first imports are outside
 the timings. Peak memory is this process's (the client: it gathers every path's arrays).

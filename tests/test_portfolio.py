@@ -174,6 +174,20 @@ def test_same_results_whatever_the_chunking_and_workers():
     assert one.summary().equals(simulate_portfolio(rp, n, seed=7, chunk_size=2 * BLOCK).summary())
 
 
+def test_adding_a_member_leaves_the_others_unchanged():
+    corr = [{"by": "all", "loading": 0.2}, {"by": "place", "loading": 0.3}]
+    two = _two_zones(correlation=corr, investors=False)
+    data = {"name": "three", "correlation": corr, "top_ups": [{"name": "Pot", "pot": 4e6, "share": 0.2}],
+            "members": [{"name": "A", "scenario": "west_london_zone", "start": "2019-07-01", "place": "London"},
+                        {"name": "B", "scenario": "west_london_zone", "start": "2020-07-01", "place": "Leeds"},
+                        {"name": "C", "scenario": "rate_card_fund", "start": "2021-01-01", "place": "Bristol"}]}
+    a = simulate_portfolio(two, 500, seed=9)
+    b = simulate_portfolio(parse_portfolio(data), 500, seed=9)
+    np.testing.assert_array_equal(a.arrays["member_paid"], b.arrays["member_paid"][:, :2])
+    for m in range(2):
+        np.testing.assert_array_equal(a.arrays[f"tranche_out:{m}"], b.arrays[f"tranche_out:{m}"])
+
+
 def test_dask_equals_one_process():
     distributed = pytest.importorskip("distributed")
     rp = _two_zones()

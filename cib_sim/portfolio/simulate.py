@@ -4,7 +4,8 @@ shocks, then the shared payers' pots and the investor funds' waterfalls path by 
 Seeds (the run planner's rule, :mod:`cib_sim.run.plan`): the run's root seed gives one
 ``SeedSequence`` per block of :data:`~cib_sim.run.plan.BLOCK` paths. Within block ``b``, member
 ``m`` draws from the stream ``(MEMBER_STREAM, m)`` spawned off the block's sequence, and factor
-``f``'s shock for its ``k``-th group value from ``(FACTOR_STREAM, f, k)``. A path's numbers depend
+``f``'s shock for group value ``v`` from ``(FACTOR_STREAM, f, hash(v))`` (32 bits of its
+SHA-256). A path's numbers depend
 only on the root seed and its index, so the results are bit-identical whatever the chunk size, the
 number of workers or the executor (this process, processes, Dask).
 
@@ -17,6 +18,7 @@ factors whose group they share.
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -157,6 +159,12 @@ def _substream(seed: np.random.SeedSequence, *key: int) -> np.random.SeedSequenc
     return np.random.SeedSequence(seed.entropy, spawn_key=tuple(seed.spawn_key) + tuple(key))
 
 
+def _value_key(value: str) -> int:
+    """A group value's part of its stream's key: from the value itself (not its position among
+    the values), so adding a member with a new place leaves every other shock as it was."""
+    return int.from_bytes(hashlib.sha256(value.encode("utf-8")).digest()[:4], "little")
+
+
 def _to_calendar(x: np.ndarray, index: np.ndarray, T: int) -> np.ndarray:
     """(T_m, N, ...) member periods -> (T, N, ...) calendar periods, added in member-period order."""
     out = np.zeros((T,) + x.shape[1:])
@@ -174,8 +182,9 @@ def run_portfolio_chunk(task: tuple[Layout, list, list[int]]) -> dict[str, np.nd
     shocks = {}
     for fi, values in lay.factors:
         for k in range(len(values)):
+            key = _value_key(values[k])
             shocks[fi, k] = np.concatenate(
-                [np.random.Generator(np.random.PCG64(_substream(sd, FACTOR_STREAM, fi, k))).standard_normal(n)
+                [np.random.Generator(np.random.PCG64(_substream(sd, FACTOR_STREAM, fi, key))).standard_normal(n)
                  for sd, n in zip(seeds, sizes)]
             )
     out: dict[str, np.ndarray] = {}
