@@ -4,7 +4,8 @@ The pipeline reads top to bottom::
 
     Scenario --sample--> Draws --deliver--> Outcomes --pay--> Payments --distribute--> Flows --> Results
 
-Public API: ``load_scenario``, ``save_scenario``, ``simulate``, ``Scenario``, ``Results``.
+Public API: ``load_scenario``, ``save_scenario``, ``simulate``, ``Scenario``, ``Results``; funds of
+bonds: ``load_portfolio``, ``simulate_portfolio`` (:mod:`cib_sim.portfolio`).
 """
 
 from __future__ import annotations
