@@ -120,6 +120,37 @@ def test_pot_exhaustion_on_a_deterministic_case_by_hand():
     assert np.allclose(r.arrays["member_paid"], paid.sum(), rtol=1e-12)
 
 
+def test_fund_fees_and_carry_on_a_deterministic_member_by_hand():
+    """One deterministic zone, the fund holds all of its senior loan: 1% a year on GBP 1m
+    committed while the loan is live, no hurdle, 20% carry; worked out with a plain loop from the
+    tranche's own flows."""
+    from cib_sim.engine.flows import TO_INVESTORS
+
+    s = _deterministic_wlz()
+    f = run_paths(s, sample_block(s, np.random.SeedSequence(0), 1))
+    calls = f["drawn"][0, :, 0]
+    income = sum(f[n][0, :, 0] for n in TO_INVESTORS)
+    active = np.flatnonzero((calls > 0) | (income > 0))
+    fee_q = 0.01 * 1_000_000 / 4
+    owed, lp_out, carry, fees = 0.0, 0.0, 0.0, 0.0
+    for t in range(len(calls)):
+        fee = fee_q if t <= active[-1] else 0.0
+        fees += fee
+        owed += calls[t] + fee
+        first = min(income[t], owed)
+        owed -= first
+        carry += 0.2 * (income[t] - first)
+        lp_out += first + 0.8 * (income[t] - first)
+    rp = parse_portfolio({"name": "one", "members": [{"name": "A", "scenario": s}], "investors": [
+        {"name": "F", "management_fee": 0.01, "carry": 0.2, "stakes": [{"member": "A", "tranche": "Senior social lender", "share": 1.0}]}]})
+    r = simulate_portfolio(rp, 10, seed=1)
+    a = r.arrays
+    assert a["fund_fee:0"] == pytest.approx(np.full(10, fees)) and fees == fee_q * (active[-1] + 1)
+    assert a["fund_carry:0"] == pytest.approx(np.full(10, carry)) and carry > 0
+    assert a["fund_lp_out:0"] == pytest.approx(np.full(10, lp_out))
+    assert a["fund_lp_in:0"] == pytest.approx(np.full(10, calls.sum() + fees))
+
+
 # ---------------------------------------------------------------------------------------------
 # Conservation
 
