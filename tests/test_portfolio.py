@@ -91,6 +91,25 @@ def test_fee_hurdle_carry_by_hand():
     assert g["carry"].sum() == 0.0 and g["lp_out"][2, 0] == 120.0
 
 
+def test_catch_up_by_hand():
+    # 100 in, 150 back two years later, hurdle 10%: the investors are owed 121 first. Full
+    # catch-up: the manager takes the next 5.25 (20% of the 26.25 profit so far), then 20% of
+    # the remaining 23.75: 10 in all, 20% of the 50 profit.
+    calls = np.array([[100.0], [0.0], [0.0]])
+    income = np.array([[0.0], [0.0], [150.0]])
+    nil = np.zeros_like(calls)
+    for cu in (1.0, 0.5):
+        f = fund_waterfall(calls, income, nil, hurdle=0.10, carry=0.20, periods_per_year=1, catch_up=cu)
+        assert f["carry"][2, 0] == pytest.approx(10.0) and f["lp_out"][2, 0] == pytest.approx(140.0)
+    # Not enough above the hurdle to catch up: the manager gets all of it, up to its 20%.
+    f = fund_waterfall(calls, income * 0.83, nil, hurdle=0.10, carry=0.20, periods_per_year=1, catch_up=1.0)
+    assert f["carry"][2, 0] == pytest.approx(0.83 * 150 - 121) and f["lp_out"][2, 0] == pytest.approx(121.0)
+    with pytest.raises(PortfolioError, match="catch_up: must be above carry"):
+        parse_portfolio({"name": "x", "members": [{"scenario": "west_london_zone"}], "investors": [
+            {"name": "F", "carry": 0.2, "catch_up": 0.1, "stakes": [{"member": "West London Zone CIB (LCF)",
+                                                                     "tranche": "Senior social lender", "share": 1}]}]})
+
+
 def test_pot_exhaustion_on_a_deterministic_case_by_hand():
     """Uncertainty off: every path the same. The pot's exhaustion date and what each member got,
     worked out from the members' own payment schedules with a plain loop."""

@@ -73,14 +73,18 @@ def check_pot(claims: np.ndarray, paid: np.ndarray, balance: np.ndarray, pot: fl
 
 
 def fund_waterfall(
-    calls: np.ndarray, income: np.ndarray, fee: np.ndarray, hurdle: float, carry: float, periods_per_year: int
+    calls: np.ndarray, income: np.ndarray, fee: np.ndarray, hurdle: float, carry: float, periods_per_year: int,
+    catch_up: float = 0.0,
 ) -> dict[str, np.ndarray]:
     """An investor fund's flows, (T, N) each, from its stakes' capital ``calls`` and ``income``
     and the management ``fee`` due each period (all >= 0).
 
     The fund's investors pay ``calls + fee``. Income goes to them while they are short of their
     contributions compounded at ``hurdle`` a year (per period, ``(1 + hurdle) ** (1 / ppy) - 1``);
-    of income above that, ``carry`` goes to the manager, the rest to the investors.
+    then, with a ``catch_up`` (a share above ``carry``; 0: none), that share of income goes to
+    the manager until it has ``carry`` of all the profit distributed (the investors' gain over
+    their contributions plus the manager's carry); of income beyond that, ``carry`` goes to the
+    manager and the rest to the investors.
 
     Returns ``lp_in`` (investors' contributions), ``lp_out`` (investors' distributions),
     ``carry`` (to the manager), each (T, N).
@@ -91,14 +95,29 @@ def fund_waterfall(
     lp_in = calls + fee
     lp_out = np.zeros((T, N))
     to_manager = np.zeros((T, N))
+    paid_in = np.zeros(N)
+    got = np.zeros(N)  # investors' distributions so far
+    kept = np.zeros(N)  # manager's carry so far
     for t in range(T):
         owed = owed * (1.0 + r) + lp_in[t]
+        paid_in += lp_in[t]
         first = np.minimum(income[t], owed)
         owed = owed - first
         above = income[t] - first
-        c = carry * above
+        c = np.zeros(N)
+        if catch_up > 0:
+            # Income needed for the manager to reach carry x (its carry + the investors' gain).
+            gain = got + first - paid_in
+            need = np.maximum(0.0, (carry * gain - (1.0 - carry) * kept) / (catch_up - carry))
+            y = np.minimum(above, need)
+            c = catch_up * y
+            above = above - y
+            first = first + (y - c)
+        c = c + carry * above
         to_manager[t] = c
-        lp_out[t] = first + (above - c)
+        lp_out[t] = first + (above - carry * above)
+        got += lp_out[t]
+        kept += c
     return {"lp_in": lp_in, "lp_out": lp_out, "carry": to_manager}
 
 

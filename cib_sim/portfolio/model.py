@@ -128,9 +128,10 @@ class InvestorFund(_Model):
     of their tranches' commitments) from the fund's first member's start while the fund holds
     stakes (on each path, up to the last period in which a stake is called or pays out), and for
     at most ``fee_years`` if given. The stakes' income goes to the investors until they
-    have their contributions back with ``hurdle`` a year (compounded by period); of the rest,
-    ``carry`` goes to the manager and the remainder to the investors. Distributed as received;
-    carry once paid is not clawed back."""
+    have their contributions back with ``hurdle`` a year (compounded by period); then, with a
+    ``catch_up``, that share of income goes to the manager until it has ``carry`` of all the
+    profit; of the rest, ``carry`` goes to the manager and the remainder to the investors.
+    Distributed as received; carry once paid is not clawed back."""
 
     name: str = Field(min_length=1)
     stakes: list[Stake] = Field(min_length=1)
@@ -138,6 +139,14 @@ class InvestorFund(_Model):
     fee_years: float | None = Field(None, gt=0, le=50)
     hurdle: float = Field(0.0, ge=0, le=1, description="Preferred return per year")
     carry: float = Field(0.0, ge=0, le=1, description="Manager's share of income above the hurdle")
+    catch_up: float = Field(0.0, ge=0, le=1, description="Manager's share of income after the hurdle until it has carry of "
+                            "all the profit (0: no catch-up; 1: full); above carry")
+
+    @model_validator(mode="after")
+    def _catch_up_above_carry(self) -> "InvestorFund":
+        if self.catch_up and self.catch_up <= self.carry:
+            raise FieldErrors([("catch_up", f"must be above carry ({self.carry:g}), or 0 for none")])
+        return self
 
 
 class Factor(_Model):

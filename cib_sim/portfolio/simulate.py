@@ -287,7 +287,7 @@ def run_portfolio_chunk(task: tuple[Layout, list, list[int]]) -> dict[str, np.nd
         active = (calls_f > 0) | (income_f > 0)
         last = np.where(active.any(axis=0), T - 1 - np.argmax(active[::-1], axis=0), -1)
         fee = lay.fees[fi][:, None] * (np.arange(T)[:, None] <= last[None, :])
-        flows = fund_waterfall(calls_f, income_f, fee, fund.hurdle, fund.carry, ppy)
+        flows = fund_waterfall(calls_f, income_f, fee, fund.hurdle, fund.carry, ppy, fund.catch_up)
         check_fund(calls_f, income_f, fee, flows, fund.name)
         out[f"fund_calls:{fi}"] = calls_f.sum(axis=0)
         out[f"fund_income:{fi}"] = income_f.sum(axis=0)
