@@ -142,8 +142,8 @@ class PortfolioResults:
 
     # ---- members
     def members(self) -> pd.DataFrame:
-        """One row per member: dates, tags, outcome payments, top-ups claimed and paid, and each
-        capital tranche's P(loss) (``prob_loss``: the worst of its tranches)."""
+        """One row per member: start and end (the end of its last calendar period), tags, outcome
+        payments, top-ups claimed and paid, and the worst P(loss) of its capital tranches."""
         a = self.arrays
         rows = []
         for m, (name, s) in enumerate(zip(self.names, self.layout.rp.scenarios)):
@@ -152,7 +152,9 @@ class PortfolioResults:
             q = quantiles(paid, (0.05, 0.5, 0.95))
             K = [t.name for t in s.capital_tranches]
             pl = [_prob_loss(a[f"tranche_in:{m}"][:, k], a[f"tranche_out:{m}"][:, k]) for k in range(len(K))]
-            end = self.dates[int(self.layout.index[m][-1])]
+            last = self.dates[int(self.layout.index[m][-1])]  # its last calendar period; it ends:
+            y, mo = divmod(last.month - 1 + self.layout.months, 12)
+            end = _dt.date(last.year + y, mo + 1, 1)
             rows.append({
                 "member": name, "start": s.horizon.start, "end": end, "place": spec.place, "policy_area": spec.policy_area,
                 "capital": sum(t.commitment for t in s.capital_tranches),
