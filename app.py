@@ -327,7 +327,7 @@ with problem_box:
             st.caption("Problems in the scenario would be listed here and next to their tables, with the tabs that "
                        "hold them marked ⚠.")
 
-MAIN = ["Design", "Results", "Cases", "Sensitivity", "Real deals", "Learning"]
+MAIN = ["Design", "Results", "Cases", "Sensitivity", "Real deals", "Learning", "Funds"]
 
 
 def tabs_kept_open(labels: list[str], key: str) -> list:
@@ -639,6 +639,12 @@ def is_open(tab) -> bool:
     open (their charts cost most of a rerun); the others always, so their inputs keep state."""
     return getattr(tab, "open", None) is not False
 
+
+with main_tabs["Funds"]:  # funds of bonds: its own page (cib_sim/app/portfolio_page.py)
+    if is_open(main_tabs["Funds"]):
+        from cib_sim.app.portfolio_page import render_portfolio_page
+
+        render_portfolio_page(st, ss)
 
 with main_tabs["Real deals"]:
     if not is_open(main_tabs["Real deals"]):

@@ -4,7 +4,8 @@ The pipeline reads top to bottom::
 
     Scenario --sample--> Draws --deliver--> Outcomes --pay--> Payments --distribute--> Flows --> Results
 
-Public API: ``load_scenario``, ``save_scenario``, ``simulate``, ``Scenario``, ``Results``.
+Public API: ``load_scenario``, ``save_scenario``, ``simulate``, ``Scenario``, ``Results``; funds of
+bonds: ``load_portfolio``, ``simulate_portfolio`` (:mod:`cib_sim.portfolio`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ _LAZY = {
     "stress": "cib_sim.analysis",
     "tornado": "cib_sim.analysis",
     "solve": "cib_sim.analysis",
+    "simulate_portfolio": "cib_sim.portfolio",
+    "load_portfolio": "cib_sim.portfolio",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

@@ -1,4 +1,4 @@
-"""Command line: ``cib-sim validate | run | summary`` (and the analysis commands).
+"""Command line: ``cib-sim validate | run | summary`` (and the analysis, learning and portfolio commands).
 
 Bad input exits with status 2 and ``field path: reason`` lines on stderr, never a traceback; see
 :mod:`cib_sim.cli.args` for every exit status and ``--debug``.
@@ -139,9 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
     # `nowcast` with learning from observed results.
     from cib_sim.cli.analysis import add_commands
     from cib_sim.cli.learning import add_commands as add_learning_commands
+    from cib_sim.cli.portfolio import add_commands as add_portfolio_commands
 
     add_commands(sub)
     add_learning_commands(sub)
+    add_portfolio_commands(sub)
     add_debug_flags(p, sub)
     return p
 

@@ -69,11 +69,15 @@ def run_paths(
     return _run(s, draws, mode, FlowHistory(s, draws.n_paths), delivery, ledger)
 
 
-def run_chunk(s: Scenario, draws: Draws, mode: CountMode = "approx", keep: int = 0, block_sizes: list[int] | None = None) -> ChunkResult:
+def run_chunk(
+    s: Scenario, draws: Draws, mode: CountMode = "approx", keep: int = 0, block_sizes: list[int] | None = None,
+    reducer: ChunkReducer | None = None,
+) -> ChunkResult:
     """Run the contract on the paths in ``draws`` and reduce them as they run (see
     :class:`~cib_sim.engine.reduce.ChunkReducer`): what ``reduce_chunk(s, run_paths(...), keep,
-    block_sizes)`` gives, without holding the full history."""
-    return _run(s, draws, mode, ChunkReducer(s, draws.n_paths, keep, block_sizes))
+    block_sizes)`` gives, without holding the full history. ``reducer``: a ChunkReducer (or a
+    subclass that also keeps more, e.g. a portfolio's) to use instead of a new one."""
+    return _run(s, draws, mode, reducer if reducer is not None else ChunkReducer(s, draws.n_paths, keep, block_sizes))
 
 
 def _run(

@@ -157,11 +157,23 @@ def _event_period(rng: np.random.Generator, hazard: np.ndarray, shape: tuple[int
     return np.minimum(np.floor(years * ppy), T).astype(np.int64)
 
 
-def sample_block(s: Scenario, seed: np.random.SeedSequence, n: int, exact: bool = False) -> Draws:
+def sample_block(
+    s: Scenario, seed: np.random.SeedSequence, n: int, exact: bool = False,
+    factor: tuple[np.ndarray, float] | None = None,
+) -> Draws:
     """Draw everything random for ``n`` paths from one block's seed.
 
     The order of draws is fixed: adding an optional array appends to the stream, so ``exact`` and
     approximate counts share the same random numbers path by path.
+
+    ``factor``: ``(f, w)``, an outside shock ``f`` (n,) of standard normals and its weight ``w`` in
+    [0, 1] (a portfolio's shocks shared across bonds, :mod:`cib_sim.portfolio`). Each path-level
+    standard normal that moves effects, maturity and referrals becomes ``sqrt(w) f + sqrt(1 - w)
+    x``, where ``x`` mixes the bond's common shock and the partner's own with the common shock's
+    weight lowered so that partners stay correlated at ``uncertainty.rho``: with ``w <= rho`` the
+    bond's own joint distribution is exactly what it was (only its link to ``f`` is new); with
+    ``w > rho`` its partners (and effect, maturity and referrals) are correlated at ``w``. Every
+    marginal stays standard normal. No stream changes; ``None`` leaves every result as it was.
     """
     rng = np.random.Generator(np.random.PCG64(seed))
     u = s.uncertainty
@@ -208,11 +220,26 @@ def sample_block(s: Scenario, seed: np.random.SeedSequence, n: int, exact: bool 
         )
 
     shock = common[:, None]
-    effect = mean + sd * (a * common[:, None, None] + b * eps_effect)
+    if factor is not None:
+        # A shock shared with other bonds (a portfolio's) takes weight w; the bond's own common
+        # shock gives up as much, so its partners stay correlated at rho (at w if w > rho).
+        w = float(factor[1])
+        a = np.sqrt(max(0.0, (u.rho - w) / (1.0 - w))) if w < 1 else 0.0
+        b = np.sqrt(1.0 - a * a)
+    x_effect = a * common[:, None, None] + b * eps_effect
+    x_delay = a * shock + b * eps_delay
+    x_ref = a * shock + b * eps_ref
+    if factor is not None:
+        f = np.asarray(factor[0], dtype=float)
+        g, h = np.sqrt(w), np.sqrt(1.0 - w)
+        x_effect = g * f[:, None, None] + h * x_effect
+        x_delay = g * f[:, None] + h * x_delay
+        x_ref = g * f[:, None] + h * x_ref
+    effect = mean + sd * x_effect
     # A good common shock means stronger effects, earlier maturity and more referrals.
-    half_m = np.maximum(0.0, half - u.maturity_delay_sd * (a * shock + b * eps_delay))
+    half_m = np.maximum(0.0, half - u.maturity_delay_sd * x_delay)
     sig = u.referral_sd
-    ref_mult = np.exp(sig * (a * shock + b * eps_ref) - 0.5 * sig * sig)
+    ref_mult = np.exp(sig * x_ref - 0.5 * sig * sig)
     units = [s.delivery] if s.delivery.model == "zone" else s.partners
     per_period = np.array([(unit.referrals or 0.0) / ppy for unit in units])
     with np.errstate(divide="ignore"):
