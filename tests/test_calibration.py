@@ -57,6 +57,22 @@ def test_published_prices_are_used():
     assert b.sources["outcomes[0].price"] == "indigo: published price"
 
 
+def test_investor_return_is_capped_as_published_or_at_the_class_median():
+    # Skill Mill publishes 11% (principal plus net returns); WLZ publishes none, so its investors
+    # get the median of the six maximum IRRs INDIGO's deals publish (2%, 6.6%, 7.5%, 8%, 8%, 15%).
+    assert indigo_build(SKILL_MILL).scenario.tranches[0].cap_irr == pytest.approx(0.11)
+    b = indigo_build(WLZ)
+    assert b.scenario.tranches[0].cap_irr == pytest.approx(0.0775)
+    assert b.sources["tranches[0].cap_irr"] == "prior: median maximum IRR of the 6 INDIGO deals that publish one"
+    # What investors do not take stays with the provider: payers pay gross, with no rebates.
+    from cib_sim import simulate
+
+    r = simulate(b.scenario, 300, seed=2)
+    assert abs(r.metric("commissioner", b.scenario.commissioners[0].name, "rebate_mean")) < 1e-6  # rounding dust
+    assert r.metric("contract", b.scenario.name, "excess_mean") > 0.0
+    assert r.metric("tranche", "Investors", "irr_p95") <= 0.0775 + 1e-9
+
+
 def test_prior_overrides_and_unknown_keys():
     s = scenario_from_indigo(WLZ, {"dropout": 0.3, "payment_lag": 0.5})
     assert s.partners[0].dropout == 0.3

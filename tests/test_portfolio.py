@@ -170,6 +170,30 @@ def test_fund_fees_and_carry_on_a_deterministic_member_by_hand():
     assert a["fund_lp_in:0"] == pytest.approx(np.full(10, calls.sum() + fees))
 
 
+def test_fund_fee_on_invested_capital_by_hand():
+    """The same member and fund, 1% a year on the capital the loan has out: each quarter, the
+    calls so far (this quarter's included) less the income before this quarter."""
+    from cib_sim.engine.flows import TO_INVESTORS
+
+    s = _deterministic_wlz()
+    f = run_paths(s, sample_block(s, np.random.SeedSequence(0), 1))
+    calls = f["drawn"][0, :, 0]
+    income = sum(f[n][0, :, 0] for n in TO_INVESTORS)
+    active = np.flatnonzero((calls > 0) | (income > 0))
+    fees, called, received = 0.0, 0.0, 0.0
+    for t in range(len(calls)):
+        called += calls[t]
+        if t <= active[-1]:
+            fees += 0.01 / 4 * max(0.0, called - received)
+        received += income[t]
+    rp = parse_portfolio({"name": "one", "members": [{"name": "A", "scenario": s}], "investors": [
+        {"name": "F", "management_fee": 0.01, "fee_basis": "invested", "stakes": [
+            {"member": "A", "tranche": "Senior social lender", "share": 1.0}]}]})
+    a = simulate_portfolio(rp, 10, seed=1).arrays
+    assert a["fund_fee:0"] == pytest.approx(np.full(10, fees)) and 0 < fees < 0.01 / 4 * 1_000_000 * (active[-1] + 1)
+    assert a["fund_lp_in:0"] == pytest.approx(np.full(10, calls.sum() + fees))
+
+
 # ---------------------------------------------------------------------------------------------
 # Conservation
 

@@ -20,7 +20,9 @@ What INDIGO publishes and how it is used:
   targeted users), so that every target met pays the maximum;
 - payers (``Payer Organisation ID`` of the actual payments) -> one commissioner each, paying its
   share of the actual payments (all of them where there is one payer);
-- ``capital`` -> one investor tranche of that commitment (with ``max_return`` as its IRR cap).
+- ``capital`` -> one investor tranche of that commitment (with ``max_return`` as its IRR cap;
+  where none is published, the median of the maximum IRRs INDIGO's deals publish: an uncapped
+  tranche would take every surplus).
 
 What the prior supplies (the calibrated part; see :data:`DEFAULT_PRIOR`):
 ``achievement`` (the chance an enrolled participant meets a metric, relative to the metric's
@@ -32,7 +34,9 @@ target (``referral_ratio``, ``referral_sd``), maturity (``half_maturity``, ``ste
 
 Delivery is one provider (``pipelines``): INDIGO names no delivery partners by role or amount.
 Costs are set from capital (80% per participant, 20% fixed over the service years); they do not
-affect what the payers pay.
+affect what the payers pay. Payments beyond the investors' capped return stay with the provider
+(``excess_to: partners``): they pay for the delivery the capital-sized costs leave out, so payers
+get no rebates, as in the published deals.
 """
 
 from __future__ import annotations
@@ -102,6 +106,15 @@ def _fitted_prior() -> dict[str, float]:
 
 
 @lru_cache(maxsize=1)
+@lru_cache(maxsize=1)
+def published_irr_cap() -> tuple[int, float]:
+    """``(n, median)``: how many INDIGO deals publish their maximum potential return as an IRR,
+    and the median of those returns (a fraction a year)."""
+    d = load_deals()
+    irr = d.loc[(d["max_return"] > 0) & (d["max_return_type"] == "IRR"), "max_return"]
+    return int(irr.size), round(float(irr.median()), 6)
+
+
 def _metrics_raw() -> pd.DataFrame:
     return _read_csv("projects_outcome_metrics.csv")
 
@@ -245,6 +258,10 @@ def indigo_build(project_id: str, prior: Mapping[str, float] | None = None, name
     if d["max_return"] > 0:
         tranche["cap_irr"] = float(min(2.0, d["max_return"]))
         src["tranches[0].cap_irr"] = "indigo: maximum potential return"
+    else:  # unpublished: an uncapped tranche would take every surplus, which no published deal allows
+        n_irr, cap = published_irr_cap()
+        tranche["cap_irr"] = cap
+        src["tranches[0].cap_irr"] = f"prior: median maximum IRR of the {n_irr} INDIGO deals that publish one"
 
     # Delivery: one provider
     enrol_years = enrol_end
@@ -275,6 +292,7 @@ def indigo_build(project_id: str, prior: Mapping[str, float] | None = None, name
     max_lag = max(o["lag"] for o in outcomes)
     years = math.ceil(max(duration, enrol_end + service_length) + max_lag + pr["payment_lag"] + 0.5)
     src["horizon.years"] = "indigo duration + prior lags + half a year, rounded up to whole years"
+    src["terms.excess_to"] = "assumed: payments beyond the investors' capped return stay with the provider"
     data = {
         "name": name or f"{d['name']} ({project_id})"[:200],
         "description": f"Built from INDIGO record {project_id} by cib_sim.deals.scenario_from_indigo; "
@@ -286,6 +304,10 @@ def indigo_build(project_id: str, prior: Mapping[str, float] | None = None, name
         "partners": [partner],
         "commissioners": commissioners,
         "tranches": [tranche],
+        # The builder's delivery costs are only those capital finances; the payments beyond them
+        # and the investors' capped return pay for delivery it does not model, so they stay with
+        # the provider (INDIGO records no rebates to payers).
+        "terms": {"excess_to": "partners"},
         "uncertainty": {
             "enabled": True,
             "rho": 0.0,

@@ -127,7 +127,9 @@ class InvestorFund(_Model):
     stakes' capital calls and a ``management_fee`` a year on committed capital (the stakes' share
     of their tranches' commitments) from the fund's first member's start while the fund holds
     stakes (on each path, up to the last period in which a stake is called or pays out), and for
-    at most ``fee_years`` if given. The stakes' income goes to the investors until they
+    at most ``fee_years`` if given; or, with ``fee_basis: invested``, on the capital the stakes
+    have out in each period (their calls so far, this period's included, less their income before
+    this period; never below 0), within the same window. The stakes' income goes to the investors until they
     have their contributions back with ``hurdle`` a year (compounded by period); then, with a
     ``catch_up``, that share of income goes to the manager until it has ``carry`` of all the
     profit; of the rest, ``carry`` goes to the manager and the remainder to the investors.
@@ -135,7 +137,10 @@ class InvestorFund(_Model):
 
     name: str = Field(min_length=1)
     stakes: list[Stake] = Field(min_length=1)
-    management_fee: float = Field(0.0, ge=0, le=0.2, description="Per year, of committed capital")
+    management_fee: float = Field(0.0, ge=0, le=0.2, description="Per year, of committed (or invested) capital")
+    fee_basis: Literal["committed", "invested"] = Field(
+        "committed", description="committed: the stakes' commitments, from the first member's start while the fund "
+        "holds stakes; invested: the capital the stakes have out (calls so far less income so far, not below 0)")
     fee_years: float | None = Field(None, gt=0, le=50)
     hurdle: float = Field(0.0, ge=0, le=1, description="Preferred return per year")
     carry: float = Field(0.0, ge=0, le=1, description="Manager's share of income above the hurdle")

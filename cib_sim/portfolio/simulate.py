@@ -287,6 +287,9 @@ def run_portfolio_chunk(task: tuple[Layout, list, list[int]]) -> dict[str, np.nd
         active = (calls_f > 0) | (income_f > 0)
         last = np.where(active.any(axis=0), T - 1 - np.argmax(active[::-1], axis=0), -1)
         fee = lay.fees[fi][:, None] * (np.arange(T)[:, None] <= last[None, :])
+        if fund.fee_basis == "invested":  # on the capital out, not the commitments
+            out_before = np.cumsum(calls_f, axis=0) - np.vstack([np.zeros((1, calls_f.shape[1])), np.cumsum(income_f, axis=0)[:-1]])
+            fee = np.where(fee > 0, fund.management_fee / ppy * np.maximum(out_before, 0.0), 0.0)
         flows = fund_waterfall(calls_f, income_f, fee, fund.hurdle, fund.carry, ppy, fund.catch_up)
         check_fund(calls_f, income_f, fee, flows, fund.name)
         out[f"fund_calls:{fi}"] = calls_f.sum(axis=0)
