@@ -13,8 +13,8 @@ and an Excel workbook).
 
 Editing: every number is typed as text and read by :mod:`cib_sim.app.cells` (``1.5k``, ``1e3``,
 ``1,500``; anything else is "not a number", naming the cell). The tables' edits are read from the
-editors' state before the page is drawn (:func:`cib_sim.app.state.apply_edits`), so every error is
-known, and counted on its tab, in one pass. See ``cib_sim/app/state.py`` for tables <-> scenario.
+editors' state before the page is drawn (:func:`cib_sim.app.tables.apply_edits`), so every error is
+known, and counted on its tab, in one pass. See ``cib_sim/app/state.py`` for the modules behind it.
 
 Settings: ``CIB_APP_PATHS`` (environment) or ``?paths=`` (URL) sets the default number of paths;
 ``?seed=`` the default seed; ``?autorun=0`` starts with automatic runs off.
