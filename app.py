@@ -30,6 +30,7 @@ import streamlit as st
 
 from cib_sim import charts as C
 from cib_sim import simulate
+from cib_sim.app import editors as E
 from cib_sim.app import state as A
 from cib_sim.app import summary as SM
 from cib_sim.app.cells import format_number
@@ -223,8 +224,6 @@ def scalar_initial(f: A.Field_, base: dict):
         return bool(default)
     if f.kind in ("text", "textarea"):
         return "" if default is None else str(default)
-    if f.kind == "yaml":
-        return A.yaml_text(default)
     return default
 
 
@@ -401,29 +400,11 @@ def scalar_inputs(section: str, container, columns: int = 2) -> None:
             c.date_input(label, value=v, key=key, help=f.help or None)
         elif f.kind == "textarea":
             container.text_area(label, value=v or "", key=key, height=80)
-        elif f.kind == "yaml":
-            container.text_area(label, value=v or "", key=key, height=68, help=f.help or None,
-                                placeholder="none (a YAML list)")
         else:
             c.text_input(label, value=v, key=key, help=f.help or None)
 
 
-# Row numbers (from 1, as in the messages) on the fixed tables; the tables that take new rows hide
-# them, since a row number column would be the one a new row starts in (and it cannot be typed into).
-ROW_COLUMN = st.column_config.NumberColumn("Row", help="Rows are counted from 1, as in the messages", width=45)
-
-
-def column_config(cols: tuple[A.Col, ...]) -> dict:
-    cfg: dict = {"_id": None, "_index": ROW_COLUMN}
-    for c in cols:
-        label = c.label.format(cur=CUR)
-        if c.kind in A.NUMERIC_KINDS:
-            cfg[c.field] = st.column_config.TextColumn(label, help=(c.help or "") + " (a number: 1500, 1,500, 1.5k, 1e3)")
-        elif c.kind in ("select", "tri"):
-            cfg[c.field] = st.column_config.SelectboxColumn(label, options=list(c.options), help=c.help or None)
-        else:
-            cfg[c.field] = st.column_config.TextColumn(label, help=c.help or None)
-    return cfg
+ROW_COLUMN = E.row_column(st)
 
 
 frames: dict[str, pd.DataFrame] = ss["frames"]
@@ -433,10 +414,7 @@ OUT_COLS = ss["matrix_names"]
 def entity_editor(kind: str, container, help_text: str = "") -> None:
     if help_text:
         container.caption(help_text)
-    container.data_editor(
-        frames[kind], key=k(kind), num_rows="dynamic", hide_index=True, width="stretch", placeholder="—",
-        column_config=column_config(A.ENTITY_COLS[kind]),
-    )
+    E.dynamic_table(st, container, frames[kind], k(kind), A.ENTITY_COLS[kind], CUR)
 
 
 def matrix_editor(name: str, container, label_col: str, help_text: str = "") -> None:
@@ -472,15 +450,12 @@ with main_tabs["Design"]:
                       "without the intervention (deadweight).")
         section_messages("outcomes", st.container())
         st.markdown("**Tiers** (for outcomes paid on the *tiered* basis)")
-        st.data_editor(
-            frames["tiers"], key=km("tiers"), num_rows="dynamic", hide_index=True, width="stretch", placeholder="—",
-            column_config={
-                "outcome_id": None, "_index": ROW_COLUMN,
-                "outcome": st.column_config.SelectboxColumn("Outcome", options=list(OUT_COLS.values())),
-                "min_improvement": st.column_config.TextColumn("Min improvement (fraction)"),
-                "price": st.column_config.TextColumn(f"Price ({CUR}/outcome above baseline)"),
-            },
-        )
+        E.dynamic_table(st, st.container(), frames["tiers"], km("tiers"), A.TIER_COLS, CUR,
+                        {"outcome": list(OUT_COLS.values())}, hidden=("outcome_id",))
+        st.markdown("**Lump-sum schedules** (for outcomes paid on the *lump_sum* basis): the amount of the highest "
+                    "step whose improvement is reached, per cohort or once for the programme (*Lump sum per*)")
+        E.dynamic_table(st, st.container(), frames["schedule"], km("schedule"), A.STEP_COLS, CUR,
+                        {"outcome": list(OUT_COLS.values())}, hidden=("outcome_id",))
 
     with T["partners"]:
         entity_editor("partners", st.container(),
@@ -527,6 +502,14 @@ with main_tabs["Design"]:
         scalar_inputs("backbone", st.container(), columns=2)
         st.divider()
         scalar_inputs("terms", st.container(), columns=2)
+        st.markdown("**Deferred fees**: paid only from outcome income, right behind a tranche in the waterfall")
+        E.dynamic_table(st, st.container(), frames["fees"], k("fees"), A.FEE_COLS, CUR,
+                        {"behind": [t.get("name") for t in working.get("tranches") or [] if isinstance(t, dict)
+                                    and isinstance(t.get("name"), str)]})
+        st.markdown("**Break clauses**: at a review date, stop enrolment or the contract if a result is below its "
+                    "trigger (empty measure: earned; empty action: stop_enrolment)")
+        E.dynamic_table(st, st.container(), frames["breaks"], k("breaks"), A.BREAK_COLS, CUR,
+                        {"outcome": list(OUT_COLS.values())})
         section_messages("backbone", st.container())
 
     with T["uncertainty"]:

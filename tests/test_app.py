@@ -399,6 +399,12 @@ def test_every_scenario_field_is_editable():
     sub_models = {"maturity": Maturity, "contract": PartnerContract, "count": CountMeasure, "comparison": Comparison}
 
     scalar_paths = {f.path for fields in A.SCALARS.values() for f in fields}
+    list_paths = {path for path, _ in A.LIST_TABLES.values()}
+    from cib_sim.scenario import BreakClause, DeferredFee, Step, Tier
+
+    for cols, model in ((A.FEE_COLS, DeferredFee), (A.BREAK_COLS, BreakClause), (A.STEP_COLS[1:], Step),
+                        (A.TIER_COLS[1:], Tier)):
+        assert [c.field for c in cols] == list(model.model_fields), model.__name__
     for name, field in Scenario.model_fields.items():
         sub = field.annotation
         if name in A.ENTITY_COLS:
@@ -412,9 +418,11 @@ def test_every_scenario_field_is_editable():
                     assert f in cols, f"{name}.{f} has no column in the app"
         elif hasattr(sub, "model_fields"):
             for f in sub.model_fields:
-                if (name, f) == ("delivery", "split"):
-                    continue  # the fixed-split table
+                if (name, f) == ("delivery", "split") or f"{name}.{f}" in list_paths:
+                    continue  # the fixed-split table, the list terms' tables
                 assert f"{name}.{f}" in scalar_paths, f"{name}.{f} has no input in the app"
+        elif name in list_paths:
+            continue  # a table of its own (below)
         else:
             assert name in scalar_paths, f"{name} has no input in the app"
 
@@ -481,21 +489,82 @@ def test_summary_csv_and_parquet_downloads():
     assert set(comp["Change"]) <= {"–", "n/a"}
 
 
-def test_list_terms_typed_as_yaml_compose_or_name_the_problem():
-    """Break clauses, deferred fees and lump-sum schedules are typed as one-line YAML lists: a
-    valid list becomes the terms; text that is not YAML is named and kept as typed."""
+def _scalars(d: dict) -> dict:
+    return {f.path: A.scalar_default(d, f.path) for fields in A.SCALARS.values() for f in fields}
+
+
+def test_list_terms_are_tables_read_exactly_and_named_by_row():
+    """Break clauses and deferred fees are tables: numbers read exactly, empty cells take the
+    model's defaults (or say "required"), a cell that is not a number is named by row (from 1)
+    and column and keeps its text, a blank new row is not part of the scenario yet."""
     s = load_scenario(LIBRARY[next(iter(LIBRARY))])
     d = A.scenario_dict(s)
-    scalars = {f.path: A.scalar_default(d, f.path) for fields in A.SCALARS.values() for f in fields}
-    scalars["breaks"] = "[{at: 2, measure: earned, trigger: 1000000, action: stop_enrolment}]"
-    out = A.compose(d, scalars, A.build_frames(d))
-    assert parse_scenario(out).breaks[0].trigger == 1_000_000
+    frames = A.build_frames(d)
+    assert list(frames["breaks"].columns) == [c.field for c in A.BREAK_COLS] and frames["breaks"].empty
+    breaks = pd.DataFrame([{"at": "2", "trigger": "1m"}, {}], columns=frames["breaks"].columns)
+    fees = pd.DataFrame([{"name": "margin", "amount": "abc", "behind": s.tranches[0].name}],
+                        columns=frames["fees"].columns)
     problems: list = []
-    scalars["breaks"] = "[{at: 2, trigger: 1"
-    out = A.compose(d, scalars, A.build_frames(d), problems)
-    assert out["breaks"] == "[{at: 2, trigger: 1"
-    assert [p for p, _ in problems] == ["breaks"]
-    assert A.yaml_text([{"at": 2.0, "trigger": 5.0}]) == "[{at: 2.0, trigger: 5.0}]"
+    out = A.compose(d, _scalars(d), {**frames, "breaks": breaks, "fees": fees}, problems)
+    assert out["breaks"] == [{"at": 2.0, "trigger": 1_000_000.0}]  # the blank row left out
+    assert out["terms"]["deferred_fees"] == [{"name": "margin", "amount": "abc", "behind": s.tranches[0].name}]
+    assert [p for p, _ in problems] == ["terms.deferred_fees[0].amount"]
+    scenario, errs = A.check(out, problems)
+    assert scenario is None
+    assert A.errors_by_section(errs, out)["backbone"] == [
+        'Deferred fees · row 1 (margin) · Amount (GBP): "abc" is not a number (write it as 1500, 1,500, 1.5k or 1.5e3)']
+    fees.loc[0, "amount"] = "200k"
+    problems = []
+    out = A.compose(d, _scalars(d), {**frames, "breaks": breaks, "fees": fees}, problems)
+    scenario, errs = A.check(out, problems)
+    assert errs == [] and scenario.breaks[0].measure == "earned" and scenario.breaks[0].trigger == 1e6
+    assert scenario.terms.deferred_fees[0].amount == 200_000 and scenario.terms.deferred_fees[0].payee == "intermediary"
+    # An empty required cell says "required", on the Backbone & terms tab.
+    breaks.loc[0, "trigger"] = None
+    out = A.compose(d, _scalars(d), {**frames, "breaks": breaks, "fees": fees})
+    assert A.errors_by_section(A.validate(out)[1], out)["backbone"] == ["Break clauses · row 1 · Trigger: required"]
+    # And back: the tables of the composed scenario give it again.
+    d2 = A.scenario_dict(scenario)
+    assert parse_scenario(A.compose(d2, _scalars(d2), A.build_frames(d2))) == scenario
+
+
+def test_lump_sum_schedule_is_a_table_of_steps_per_outcome():
+    s = load_scenario(LIBRARY[next(iter(LIBRARY))])
+    d = A.scenario_dict(s)
+    frames = A.build_frames(d)
+    name = s.outcomes[1].name
+    outcomes = frames["outcomes"].copy()
+    outcomes.loc[1, "payment_basis"] = "lump_sum"
+    steps = pd.DataFrame([{"outcome": name, "min_improvement": "5%", "amount": "100k"},
+                          {"outcome": name, "min_improvement": "0.1", "amount": "250,000"},
+                          {}], columns=frames["schedule"].columns)
+    problems: list = []
+    out = A.compose(d, _scalars(d), {**frames, "outcomes": outcomes, "schedule": steps}, problems)
+    scenario, errs = A.check(out, problems)
+    assert errs == [], errs
+    assert [(st_.min_improvement, st_.amount) for st_ in scenario.outcomes[1].schedule] == [(0.05, 1e5), (0.1, 2.5e5)]
+    # Built back into the table (attached to its outcome by row), and composed again: the same.
+    d2 = A.scenario_dict(scenario)
+    f2 = A.build_frames(d2)
+    assert list(f2["schedule"]["amount"]) == ["100,000", "250,000"] and list(f2["schedule"]["outcome_id"]) == [1.0, 1.0]
+    assert parse_scenario(A.compose(d2, _scalars(d2), f2)) == scenario
+    # A falling amount is named by outcome row, step and column; a step without an outcome too.
+    steps.loc[1, "amount"] = "50k"
+    steps.loc[2, "amount"] = "7"
+    out = A.compose(d, _scalars(d), {**frames, "outcomes": outcomes, "schedule": steps})
+    errs = A.validate(out)[1] + A.table_problems(out, {**frames, "schedule": steps})
+    lines = A.errors_by_section(errs, out)["outcomes"]
+    assert any(line.startswith(f"row 2 ({name}) · Lump-sum step 2, Amount (GBP): must not be below") for line in lines), lines
+    assert "lump-sum step row 3: choose the outcome it belongs to" in lines
+
+
+def test_list_terms_in_the_app_count_their_errors_on_the_tab():
+    at = start("Design")
+    edit(at, "breaks", added=[{"at": "2"}])
+    assert "Break clauses · row 1 · Trigger: required" in errors(at)
+    assert any(t.label == "Backbone & terms ⚠ 1" for t in at.tabs)
+    edit(at, "breaks", added=[{"at": "2", "trigger": "1m"}])
+    assert errors(at) == [] and at.session_state["working"]["breaks"] == [{"at": 2.0, "trigger": 1e6}]
 
 
 def test_nothing_typed_gives_a_traceback():

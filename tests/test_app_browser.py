@@ -243,6 +243,24 @@ def test_typing_into_the_blank_last_row_keeps_what_was_typed(page):
     shot(page, "browser_new_row")
 
 
+def test_a_break_clause_typed_into_its_table_takes_effect(page):
+    """List terms are tables: a new break clause typed into the empty table's row is named while
+    incomplete, then stops enrolment on (nearly) every path and moves the strip."""
+    open_tab(page, "Backbone & terms")
+    before = strip_text(page)
+    type_into_cell(page, editor(page, 1), 0, 0, "2", new_row=True)  # the break clauses' table: review at year 2
+    shown(page, "Break clauses · row 1 · Trigger: required").wait_for()
+    expect(page.get_by_role("tab", name="Backbone & terms ⚠ 1")).to_be_visible()
+    type_into_cell(page, editor(page, 1), 0, 3, "10m")  # trigger: GBP 10m earned by year 2 (never reached)
+    shown(page, "Break clauses · row 1 · Trigger: required").wait_for(state="detached")
+    expect(page.get_by_role("tab", name="Backbone & terms", exact=True)).to_be_visible()
+    page.wait_for_function("(b) => document.querySelector('.cib-strip').innerText !== b", arg=before)
+    after = strip_text(page)
+    assert "no change vs base" not in after.split("Payments expected")[1].split("\n")[2], after
+    editor(page, 1)
+    shot(page, "browser_break_clause_table")
+
+
 def test_an_edit_settles_quickly_and_moves_the_strip(page):
     """An edit of WLZ at 10,000 paths: time from Enter to the strip showing the new figures."""
     open_tab(page, "Outcomes & rate card")

@@ -14,14 +14,17 @@ from typing import Any
 from cib_sim.app.dicts import get_path, jsonable
 from cib_sim.scenario import (
     Backbone,
+    BreakClause,
     Commissioner,
     CountMeasure,
+    DeferredFee,
     Delivery,
     Horizon,
     Maturity,
     Outcome,
     Partner,
     PartnerContract,
+    Step,
     Terms,
     Tranche,
     Uncertainty,
@@ -66,8 +69,6 @@ OUTCOME_COLS = (
         "(baseline rate in events, price per event avoided)", _opts(Outcome, "kind")),
     Col("schedule_per", "select", "Lump sum per", "lump_sum: the schedule pays per cohort or once for the programme",
         _opts(Outcome, "schedule_per")),
-    Col("schedule", "yaml", "Lump-sum schedule", "lump_sum: steps of improvement -> amount, e.g. "
-        "[{min_improvement: 0.05, amount: 100000}, {min_improvement: 0.1, amount: 250000}]"),
     Col("count.per", "select", "Counted per", "count outcomes: baseline events per year or per window", ("year", "window")),
     Col("count.window_years", "number", "Tracking window (years)", "count outcomes: years events are tracked"),
     Col("count.instalments", "int", "Paid in instalments", "count outcomes: payments spread over this many"),
@@ -83,6 +84,33 @@ TIER_COLS = (
     Col("min_improvement", "number", "Min improvement (fraction)", "At or above this improvement against baseline"),
     Col("price", "number", "Price ({cur}/outcome above baseline)", "Paid per outcome above the baseline"),
 )
+STEP_COLS = (
+    Col("outcome", "select", "Outcome", "The lump_sum outcome this step belongs to"),
+    Col("min_improvement", "number", "Min improvement", _desc(Step, "min_improvement")),
+    Col("amount", "number", "Amount ({cur})", _desc(Step, "amount")),
+)
+# List terms, each edited as its own table: table name -> (path in the scenario, columns).
+FEE_COLS = (
+    Col("name", "text", "Fee", "A name for the fee"),
+    Col("amount", "number", "Amount ({cur})", _desc(DeferredFee, "amount")),
+    Col("behind", "select", "Ranks behind (tranche)", "Paid from outcome income right behind this tranche (after it "
+        "and every more senior tranche are settled)"),
+    Col("payee", "select", "Paid to", "the intermediary, or the partners", _opts(DeferredFee, "payee")),
+)
+BREAK_COLS = (
+    Col("at", "number", "Review at (years)", _desc(BreakClause, "at")),
+    Col("measure", "select", "Measure", "earned: outcome payments earned so far (money); achievement_rate: outcomes "
+        "achieved per participant in the verified cohorts of the outcome", _opts(BreakClause, "measure")),
+    Col("outcome", "select", "Outcome", "The outcome measured (required for achievement_rate; empty: all outcomes)"),
+    Col("trigger", "number", "Trigger", "Below this (money earned, or a rate 0–1), the clause applies"),
+    Col("action", "select", "Action", "stop_enrolment: no new participants; stop_contract: delivery stops at once",
+        _opts(BreakClause, "action")),
+)
+LIST_TABLES: dict[str, tuple[str, tuple[Col, ...]]] = {
+    "fees": ("terms.deferred_fees", FEE_COLS),
+    "breaks": ("breaks", BREAK_COLS),
+}
+LIST_LABELS = {"fees": "Deferred fees", "breaks": "Break clauses"}
 PARTNER_COLS = (
     Col("name", "text", "Partner"),
     Col("cost", "number", "Cost ({cur}/participant)", _desc(Partner, "cost")),
@@ -135,8 +163,8 @@ OPTIONAL_SUBS = {"count": lambda item: item.get("kind") == "count",
 ENTITY_COLS = {"outcomes": OUTCOME_COLS, "partners": PARTNER_COLS, "commissioners": COMMISSIONER_COLS, "tranches": TRANCHE_COLS}
 ENTITY_MODEL = {"outcomes": Outcome, "partners": Partner, "commissioners": Commissioner, "tranches": Tranche}
 REQUIRED = {k: [f for f, info in m.model_fields.items() if info.is_required()] for k, m in ENTITY_MODEL.items()}
-# Entity fields edited outside the entity's own table (in the tiers table and the matrices).
-EDITED_ELSEWHERE = {"outcomes": {"tiers"}, "partners": {"effect"}, "commissioners": {"shares"}, "tranches": set()}
+# Entity fields edited outside the entity's own table (in the tiers and schedule tables and the matrices).
+EDITED_ELSEWHERE = {"outcomes": {"tiers", "schedule"}, "partners": {"effect"}, "commissioners": {"shares"}, "tranches": set()}
 
 
 @dataclass(frozen=True)
@@ -191,10 +219,6 @@ SCALARS: dict[str, tuple[Field_, ...]] = {
                "first, or all up front", _opts(Terms, "draw_order")),
         Field_("terms.max_outcome_payments", "number", "Cap on all outcome payments ({cur})", _desc(Terms, "max_outcome_payments")),
         Field_("terms.intermediary_fee", "number", "Intermediary fee (share of payments)", _desc(Terms, "intermediary_fee")),
-        Field_("terms.deferred_fees", "yaml", "Deferred fees", "Paid from income behind a tranche, e.g. "
-               "[{name: margin, amount: 200000, behind: Senior, payee: partners}]"),
-        Field_("breaks", "yaml", "Break clauses", "At a review, stop enrolment or the contract if a result is below "
-               "a trigger, e.g. [{at: 2, measure: earned, trigger: 1000000, action: stop_enrolment}]"),
     ),
     "uncertainty": (
         Field_("uncertainty.enabled", "bool", "Uncertainty on", "Off: every parameter at its mean, counts at expectations"),

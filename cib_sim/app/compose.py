@@ -20,32 +20,17 @@ from cib_sim.app.cells import CellReader, clean
 from cib_sim.app.columns import (
     ENTITY_COLS,
     ENTITY_DEFAULTS,
+    LIST_TABLES,
     NUMERIC_KINDS,
     OPTIONAL_SUBS,
     REQUIRED,
     REQUIRED_SCALARS,
     SCALAR_KIND,
     SUB_DEFAULTS,
+    Col,
 )
 from cib_sim.app.dicts import drop_path, ordered, set_path
-from cib_sim.app.tables import matrix_columns, names_of, row_id
-from cib_sim.scenario import ScenarioError, parse_yaml
-
-
-def yaml_value(text: Any, path: str, problems: list[tuple[str, str]]) -> Any:
-    """The list typed as YAML in a cell or box (``[]`` when empty); text that is not YAML is kept
-    as typed and named in ``problems``, so nothing is lost and the scenario does not run."""
-    if isinstance(text, list):
-        return text
-    text = clean(text)
-    if text is None:
-        return []
-    try:
-        v = parse_yaml(str(text))
-    except ScenarioError as exc:
-        problems.append((path, exc.errors[0][1] if exc.errors else "not valid YAML"))
-        return str(text)
-    return [] if v is None else v
+from cib_sim.app.tables import STEP_TABLES, matrix_columns, names_of, row_id
 
 
 def _entity_rows(kind: str, df: pd.DataFrame, base_items: list[dict], reader: CellReader | None = None,
@@ -72,8 +57,6 @@ def _entity_rows(kind: str, df: pd.DataFrame, base_items: list[dict], reader: Ce
             v = clean(row.get(c.field))
             if c.kind in NUMERIC_KINDS:
                 v = reader.num(v, f"{kind}[{pos}].{c.field}")
-            if c.kind == "yaml":
-                v = yaml_value(v, f"{kind}[{pos}].{c.field}", reader.problems)
             if v is None and not known:
                 # A new row: an empty cell takes the model's default (flagged by `suspicious`).
                 if "." in c.field:
@@ -147,9 +130,7 @@ def compose(editor_base: dict, scalars: dict[str, Any], tables: dict[str, pd.Dat
         v = clean(v) if not isinstance(v, bool) else v
         if isinstance(v, (dt.date, dt.datetime)):
             v = v.isoformat()
-        if SCALAR_KIND.get(path) == "yaml":
-            v = yaml_value(v, path, reader.problems)
-        elif SCALAR_KIND.get(path) == "number" or (isinstance(v, (int, float)) and not isinstance(v, bool)):
+        if SCALAR_KIND.get(path) == "number" or (isinstance(v, (int, float)) and not isinstance(v, bool)):
             v = reader.num(v, path)
         if path == "description" and v is None:
             v = ""
@@ -187,23 +168,16 @@ def compose(editor_base: dict, scalars: dict[str, Any], tables: dict[str, pd.Dat
         pos = out_pos_by_id.get(int(col[1:]))
         return None if pos is None else out_names[pos]
 
-    # Tiers: every outcome's tiers come from the tiers table.
-    tiers_by_pos: dict[int, list[dict]] = {}
-    for _, row in tables["tiers"].iterrows():
-        label = clean(row.get("outcome"))
-        oid = row_id(row.get("outcome_id"))
-        if label is not None and label in out_names:
-            pos = out_names.index(label)
-        elif label is None and oid in out_pos_by_id:
-            pos = out_pos_by_id[oid]
-        else:
-            continue  # not attached to an outcome: reported by table_problems
-        j = len(tiers_by_pos.get(pos, []))
-        tiers_by_pos.setdefault(pos, []).append({
-            "min_improvement": reader.num(row.get("min_improvement"), f"outcomes[{pos}].tiers[{j}].min_improvement"),
-            "price": reader.num(row.get("price"), f"outcomes[{pos}].tiers[{j}].price")})
-    for i, o in enumerate(outcomes):
-        o["tiers"] = tiers_by_pos.get(i, [])
+    # Tiers and lump-sum schedules: every outcome's steps come from their table.
+    for table, money in STEP_TABLES.items():
+        steps = _steps_by_outcome(tables[table], table, money, out_names, out_pos_by_id, reader)
+        for i, o in enumerate(outcomes):
+            o[table] = steps.get(i, [])
+
+    # List terms: deferred fees, break clauses.
+    for table, (path, cols) in LIST_TABLES.items():
+        if table in tables:
+            set_path(d, path, _list_rows(tables[table], cols, path, reader))
 
     # Partner effects from the two matrices.
     for p in partners:
@@ -258,16 +232,66 @@ def compose(editor_base: dict, scalars: dict[str, Any], tables: dict[str, pd.Dat
     return ordered(d)
 
 
-def table_problems(working: dict, tables: dict[str, pd.DataFrame]) -> list[tuple[str, str]]:
-    """Problems the scenario model cannot see because :func:`compose` could not place a row:
-    a tier whose outcome is not chosen. As ``(path, reason)``, like validation errors."""
-    names = names_of(working.get("outcomes") or [])
-    out = []
-    for i, (_, row) in enumerate(tables["tiers"].iterrows()):
+def _blank(row: Any, cols: list[str]) -> bool:
+    return all(clean(row.get(c)) is None for c in cols)
+
+
+def _steps_by_outcome(df: pd.DataFrame, field: str, money: str, out_names: list, out_pos_by_id: dict[int, int],
+                      reader: CellReader) -> dict[int, list[dict]]:
+    """A steps table (tiers or lump-sum schedules) as each outcome's steps, by the outcome's
+    position: a row goes to the outcome named in it, else to the outcome it was built for. Rows
+    not attached to an outcome are left out (:func:`table_problems` names them); blank new rows
+    too."""
+    out: dict[int, list[dict]] = {}
+    for _, row in df.iterrows():
         label = clean(row.get("outcome"))
         oid = row_id(row.get("outcome_id"))
-        if label is None and oid is None:
-            out.append(("outcomes.tiers", f"tier row {i + 1}: choose the outcome it belongs to"))
-        elif label is not None and label not in names:
-            out.append(("outcomes.tiers", f"tier row {i + 1}: unknown outcome {label!r}"))
+        if label is not None and label in out_names:
+            pos = out_names.index(label)
+        elif label is None and oid in out_pos_by_id:
+            pos = out_pos_by_id[oid]
+        else:
+            continue
+        j = len(out.get(pos, []))
+        out.setdefault(pos, []).append({
+            "min_improvement": reader.num(row.get("min_improvement"), f"outcomes[{pos}].{field}[{j}].min_improvement"),
+            money: reader.num(row.get(money), f"outcomes[{pos}].{field}[{j}].{money}")})
+    return out
+
+
+def _list_rows(df: pd.DataFrame, cols: tuple[Col, ...], path: str, reader: CellReader) -> list[dict]:
+    """A list term's table as its items: numbers read exactly (``path[i].field`` named when not
+    a number), empty cells left out (so the model's default applies, or its error says
+    "required"), blank rows (a new row not typed into yet) skipped."""
+    items: list[dict] = []
+    for _, row in df.iterrows():
+        if _blank(row, [c.field for c in cols]):
+            continue
+        item: dict[str, Any] = {}
+        for c in cols:
+            v = clean(row.get(c.field))
+            if c.kind in NUMERIC_KINDS:
+                v = reader.num(v, f"{path}[{len(items)}].{c.field}")
+            if v is not None:
+                item[c.field] = v
+        items.append(item)
+    return items
+
+
+def table_problems(working: dict, tables: dict[str, pd.DataFrame]) -> list[tuple[str, str]]:
+    """Problems the scenario model cannot see because :func:`compose` could not place a row:
+    a tier or lump-sum step whose outcome is not chosen. As ``(path, reason)``, like validation
+    errors."""
+    names = names_of(working.get("outcomes") or [])
+    out = []
+    for table, money in STEP_TABLES.items():
+        what = {"tiers": "tier", "schedule": "lump-sum step"}[table]
+        for i, (_, row) in enumerate(tables[table].iterrows()):
+            label = clean(row.get("outcome"))
+            oid = row_id(row.get("outcome_id"))
+            if label is None and oid is None:
+                if not _blank(row, ["min_improvement", money]):
+                    out.append((f"outcomes.{table}", f"{what} row {i + 1}: choose the outcome it belongs to"))
+            elif label is not None and label not in names:
+                out.append((f"outcomes.{table}", f"{what} row {i + 1}: unknown outcome {label!r}"))
     return out

@@ -28,19 +28,24 @@ The app (``app.py``) keeps:
 from __future__ import annotations
 
 from cib_sim.app.columns import (
+    BREAK_COLS,
     EDITED_ELSEWHERE,
     ENTITY_COLS,
     ENTITY_MODEL,
+    FEE_COLS,
+    LIST_LABELS,
+    LIST_TABLES,
     NUMERIC_KINDS,
     SCALAR_KIND,
     SCALARS,
     SECTIONS,
+    STEP_COLS,
     TIER_COLS,
     Col,
     Field_,
     scalar_default,
 )
-from cib_sim.app.compose import compose, table_problems, yaml_value
+from cib_sim.app.compose import compose, table_problems
 from cib_sim.app.dicts import get_path, set_path
 from cib_sim.app.display import (
     COMPARE_METRICS,
@@ -80,13 +85,15 @@ from cib_sim.app.rebuild import (
 )
 from cib_sim.app.tables import (
     MATRICES,
+    STEP_TABLES,
     apply_edits,
     build_frames,
     build_matrices,
     entity_frame,
+    list_frame,
     matrix_columns,
     matrix_frame,
-    yaml_text,
+    steps_frame,
 )
 from cib_sim.app.validation import (
     check,
@@ -106,5 +113,6 @@ __all__ = [
     "nearest_deals_table", "read_yaml", "real_deals", "rebuild_needed", "results_parquet_bytes", "scalar_default",
     "scenario_dict", "scenario_yaml_bytes", "section_of", "set_path", "structure", "summary_csv_bytes",
     "summary_wide", "suspicious", "table_problems", "tables_restructured", "tables_with_deletions", "tranche_table",
-    "validate", "yaml_text", "yaml_value",
+    "validate", "BREAK_COLS", "FEE_COLS", "LIST_LABELS", "LIST_TABLES", "STEP_COLS", "STEP_TABLES", "list_frame",
+    "steps_frame",
 ]

@@ -13,26 +13,18 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from cib_sim.app.cells import clean, format_number
 from cib_sim.app.columns import (
     ENTITY_COLS,
     ENTITY_MODEL,
+    LIST_TABLES,
     NUMERIC_KINDS,
     SUB_DEFAULTS,
+    Col,
     model_defaults,
 )
-from cib_sim.app.dicts import get_path, jsonable
-
-
-def yaml_text(v: Any) -> str:
-    """A list field (a schedule, deferred fees, break clauses) as one line of YAML."""
-    if v in (None, [], ""):
-        return ""
-    if isinstance(v, str):
-        return v
-    return yaml.safe_dump(jsonable(v), default_flow_style=True, sort_keys=False, width=10_000).strip()
+from cib_sim.app.dicts import get_path
 
 
 def _text_col(values) -> pd.Series:
@@ -68,8 +60,6 @@ def entity_frame(kind: str, items: list[dict]) -> pd.DataFrame:
                 v = sub.get(tail, SUB_DEFAULTS[head].get(tail))
             else:
                 v = item.get(c.field, defaults.get(c.field))
-            if c.kind == "yaml":
-                v = yaml_text(v)
             if c.kind == "tri":
                 v = "by kind" if v is None else ("yes" if v else "no")
             data[c.field].append(v)
@@ -118,8 +108,45 @@ def _effect_value(which: str):
     return f
 
 
-MATRICES = ("tiers", "effect_mean", "effect_sd", "shares", "split")
+MATRICES = ("tiers", "schedule", "effect_mean", "effect_sd", "shares", "split")
 """Tables that depend on the entity lists: rebuilt (from the working dict) when those change."""
+
+
+STEP_TABLES = {"tiers": "price", "schedule": "amount"}
+"""Outcomes' step lists, each one table over all outcomes: table -> the step's money column."""
+
+
+def steps_frame(outcomes: list, field: str, money: str) -> pd.DataFrame:
+    """Every outcome's ``field`` steps (``tiers`` or a lump-sum ``schedule``) as one table:
+    ``outcome_id`` (hidden: the outcome's row, so a renamed outcome keeps its steps), ``outcome``
+    (its name), ``min_improvement`` and ``money`` (``price`` or ``amount``) as text cells."""
+    data: dict[str, list] = {"outcome_id": [], "outcome": [], "min_improvement": [], money: []}
+    for j, o in enumerate(outcomes):
+        for t in (o.get(field) or []) if isinstance(o, dict) and isinstance(o.get(field), list) else []:
+            t = t if isinstance(t, dict) else {}
+            data["outcome_id"].append(float(j))
+            data["outcome"].append(names_of(outcomes)[j])
+            data["min_improvement"].append(t.get("min_improvement"))
+            data[money].append(t.get(money))
+    return pd.DataFrame({
+        "outcome_id": pd.Series(data["outcome_id"], dtype="float64"),
+        "outcome": _text_col(data["outcome"]),
+        "min_improvement": _cells(data["min_improvement"]),
+        money: _cells(data[money]),
+    })
+
+
+def list_frame(items: Any, cols: tuple[Col, ...]) -> pd.DataFrame:
+    """A list term (deferred fees, break clauses) as a table, one row per item, numbers as text
+    cells. Rows from 0: the table takes new rows."""
+    items = [it if isinstance(it, dict) else {} for it in (items if isinstance(items, list) else [])]
+    df = pd.DataFrame({c.field: _text_col(it.get(c.field) for it in items) for c in cols})
+    for c in cols:
+        if c.kind in NUMERIC_KINDS:
+            df[c.field] = _cells(df[c.field])
+        else:
+            df[c.field] = _text_col(None if v is None else str(v) for v in df[c.field])
+    return df
 
 
 def build_matrices(d: dict) -> dict[str, pd.DataFrame]:
@@ -127,20 +154,7 @@ def build_matrices(d: dict) -> dict[str, pd.DataFrame]:
     outcomes = d.get("outcomes") or []
     partners = d.get("partners") or []
     commissioners = d.get("commissioners") or []
-    tiers: dict[str, list] = {"outcome_id": [], "outcome": [], "min_improvement": [], "price": []}
-    for j, o in enumerate(outcomes):
-        for t in (o.get("tiers") or []) if isinstance(o, dict) else []:
-            t = t if isinstance(t, dict) else {}
-            tiers["outcome_id"].append(float(j))
-            tiers["outcome"].append(names_of(outcomes)[j])
-            tiers["min_improvement"].append(t.get("min_improvement"))
-            tiers["price"].append(t.get("price"))
-    frames = {"tiers": pd.DataFrame({
-        "outcome_id": pd.Series(tiers["outcome_id"], dtype="float64"),
-        "outcome": _text_col(tiers["outcome"]),
-        "min_improvement": _cells(tiers["min_improvement"]),
-        "price": _cells(tiers["price"]),
-    })}
+    frames = {"tiers": steps_frame(outcomes, "tiers", "price"), "schedule": steps_frame(outcomes, "schedule", "amount")}
     frames["effect_mean"] = matrix_frame("partners", partners, outcomes, _effect_value("mean"))
     frames["effect_sd"] = matrix_frame("partners", partners, outcomes, _effect_value("sd"))
     frames["shares"] = matrix_frame("commissioners", commissioners, outcomes,
@@ -152,12 +166,13 @@ def build_matrices(d: dict) -> dict[str, pd.DataFrame]:
         "Partner": _text_col(names_of(partners)),
         "share": _cells(split.get(n) for n in names_of(partners)),
     })
-    return {k: (v if k == "tiers" else _rows_from_one(v)) for k, v in frames.items()}
+    return {k: (v if k in STEP_TABLES else _rows_from_one(v)) for k, v in frames.items()}
 
 
 def build_frames(d: dict) -> dict[str, pd.DataFrame]:
     """Every editable table of a scenario dict (see :func:`compose` for the way back)."""
     frames = {k: entity_frame(k, d.get(k) or []) for k in ENTITY_COLS}
+    frames.update({k: list_frame(get_path(d, path), cols) for k, (path, cols) in LIST_TABLES.items()})
     frames.update(build_matrices(d))
     return frames
 

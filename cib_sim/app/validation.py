@@ -6,7 +6,15 @@ from __future__ import annotations
 
 import re
 
-from cib_sim.app.columns import ENTITY_COLS, SCALARS, SECTIONS, TIER_COLS
+from cib_sim.app.columns import (
+    ENTITY_COLS,
+    LIST_LABELS,
+    LIST_TABLES,
+    SCALARS,
+    SECTIONS,
+    STEP_COLS,
+    TIER_COLS,
+)
 from cib_sim.app.dicts import get_path
 from cib_sim.scenario import Scenario, ScenarioError, parse_scenario
 
@@ -36,7 +44,7 @@ def section_of(path: str) -> str:
     head = path.split(".", 1)[0].split("[", 1)[0]
     if head in SECTIONS:
         return head
-    if head == "terms":
+    if head in ("terms", "breaks"):
         return "backbone"
     return "general"
 
@@ -50,7 +58,9 @@ def errors_by_section(errors: list[tuple[str, str]], d: dict | None = None) -> d
 
 
 _COL_LABEL = {k: {c.field: c.label for c in cols} for k, cols in ENTITY_COLS.items()}
-_TIER_LABEL = {c.field: c.label for c in TIER_COLS}
+_STEP_LABEL = {"tiers": ("Tier", {c.field: c.label for c in TIER_COLS}),
+               "schedule": ("Lump-sum step", {c.field: c.label for c in STEP_COLS})}
+_LIST_LABEL = {path: (LIST_LABELS[k], {c.field: c.label for c in cols}) for k, (path, cols) in LIST_TABLES.items()}
 _SCALAR_LABEL = {f.path: f.label for fs in SCALARS.values() for f in fs}
 
 
@@ -64,10 +74,15 @@ def _field_label(kind: str, rest: str, cur: str) -> str:
         return f"Effect on {rest[len('effect.'):]}"
     if rest.startswith("shares."):
         return f"Share of {rest[len('shares.'):]}"
-    if rest.startswith("tiers["):
-        j, _, field = rest[len("tiers["):].partition("].")
-        label = _TIER_LABEL.get(field, field).format(cur=cur)
-        return f"Tier {int(j) + 1 if j.isdigit() else j}, {label}"
+    for steps, (what, labels) in _STEP_LABEL.items():
+        if rest.startswith(f"{steps}["):
+            j, _, field = rest[len(steps) + 1:].partition("]")
+            label = labels.get(field.lstrip("."), field.lstrip(".")).format(cur=cur)
+            return f"{what} {int(j) + 1 if j.isdigit() else j}" + (f", {label}" if label else "")
+    if rest == "schedule":
+        return "Lump-sum schedule"
+    if rest == "tiers":
+        return "Tiers"
     return rest
 
 
@@ -87,11 +102,22 @@ def describe_error(path: str, reason: str, d: dict | None = None, with_section: 
             parts.append(_field_label(kind, rest, cur))
     elif path in _SCALAR_LABEL:
         parts.append(_SCALAR_LABEL[path].format(cur=cur))
+    elif (lm := re.match(r"^(terms\.deferred_fees|breaks)(?:\[(\d+)\])?(?:\.(.*))?$", path or "")):
+        title, labels = _LIST_LABEL[lm.group(1)]
+        parts.append(title)
+        if lm.group(2) is not None:
+            j = int(lm.group(2))
+            items = get_path(d or {}, lm.group(1)) or []
+            item = items[j] if isinstance(items, list) and 0 <= j < len(items) and isinstance(items[j], dict) else {}
+            name = item.get("name")
+            parts.append(f"row {j + 1}" + (f" ({name})" if isinstance(name, str) and name else ""))
+        if lm.group(3):
+            parts.append(labels.get(lm.group(3), lm.group(3)).format(cur=cur))
     elif path.startswith("delivery.split."):
         parts.append(f"Fixed split, {path[len('delivery.split.'):]}")
-    elif path and path not in ("outcomes.tiers",):
+    elif path and path not in ("outcomes.tiers", "outcomes.schedule"):
         parts.append(path)
-    return " · ".join(parts) + f": {reason}"
+    return " · ".join(parts) + f": {reason}" if parts else reason
 
 
 def suspicious(d: dict, known: dict | None = None) -> list[tuple[str, str]]:
