@@ -690,7 +690,7 @@ def workbook_data(results: Results):
     summary = summary_of(results)
 
     def build() -> bytes:
-        from cib_sim.app.workbook import build_workbook
+        from cib_sim.report import build_workbook
 
         return build_workbook(results.scenario, results, summary, cases=cases, sensitivity=sens)
 
