@@ -326,7 +326,7 @@ with problem_box:
             st.caption("Problems in the scenario would be listed here and next to their tables, with the tabs that "
                        "hold them marked ⚠.")
 
-MAIN = ["Design", "Results", "Cases", "Sensitivity", "Real deals", "Learning"]
+MAIN = ["Design", "Results", "Cases", "Sensitivity", "Real deals", "How similar deals paid", "Learning"]
 
 
 def tabs_kept_open(labels: list[str], key: str) -> list:
@@ -637,6 +637,11 @@ with main_tabs["Real deals"]:
             except Exception as exc:  # noqa: BLE001 - a benchmark is not worth falling over for
                 st.info(f"The comparison with real deals is not available: {type(exc).__name__}: {exc}")
 
+with main_tabs["How similar deals paid"]:
+    if is_open(main_tabs["How similar deals paid"]):
+        from cib_sim.app.similar_deals_page import render_similar_deals
+
+        render_similar_deals(st, ss, shown, ss.get("last_valid"), int(ss["seed"]), bool(ss["autorun"]), show_chart)
 _tick("real deals")
 # --------------------------------------------------------------------------------------------
 # Run

@@ -356,6 +356,22 @@ def test_workbook_download_opens_with_its_sheets(page):
     assert wb["Assumptions"]["A1"].value == "Assumptions"
 
 
+def test_how_similar_deals_paid_shows_the_fan_over_real_curves_and_the_percentile(page):
+    open_tab(page, "How similar deals paid")
+    box = page.locator(".st-key-similar_deals")
+    box.wait_for()
+    text = box.inner_text()
+    assert "this scenario's median path has paid" in text and "percentile among the" in text
+    assert "real projects whose record reaches month" in text
+    chart = box.locator('[data-testid="stVegaLiteChart"]').first
+    chart.wait_for()
+    chart.locator("canvas, svg").first.wait_for()
+    assert chart.bounding_box()["height"] > 200
+    assert box.locator("th, [role=columnheader]").filter(has_text="Percentile among them").count()
+    chart.evaluate("e => e.scrollIntoView({block: 'center'})")
+    shot(page, "browser_similar_deals_paid")
+
+
 def test_results_explain_value_for_money(page):
     open_tab(page, "Results")
     shown(page, "Value for money, explained").wait_for()
