@@ -52,7 +52,11 @@ def _tick(label: str) -> None:
     if _TIMING:
         import sys
 
-        print(f"[timing] {label}: {time.perf_counter() - _T0:.3f} s", file=sys.stderr, flush=True)
+        print(f"[timing] {label}: {time.perf_counter() - _T0:.3f} s (wall clock {time.time():.3f})", file=sys.stderr,
+              flush=True)
+
+
+_tick("started")
 
 
 def _int_param(name: str, default: int) -> int:
@@ -71,21 +75,29 @@ DEFAULT_AUTORUN = st.query_params.get("autorun", "1") not in ("0", "false", "no"
 # Simulation, cached on the scenario's JSON, the number of paths and the seed
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+@st.cache_resource(max_entries=8, show_spinner=False)
 def run_simulation(scenario_json: str, n_paths: int, seed: int) -> Results:
-    """Simulate with a progress bar (replayed, full, when the result comes from the cache)."""
+    """Simulate, with a progress bar when the run has more than one chunk of paths (a run of one
+    chunk is over before a bar could move, and drawing one costs the browser time the run needs).
+
+    Cached as a resource: the same Results object on every rerun (caching it as data would copy
+    its tens of megabytes on every rerun)."""
+    from cib_sim.run.plan import DEFAULT_CHUNK
+
     s = Scenario.model_validate_json(scenario_json)
-    bar = st.progress(0.0, text=f"Simulating {n_paths:,} paths…")
+    bar = st.progress(0.0, text=f"Simulating {n_paths:,} paths…") if n_paths > DEFAULT_CHUNK else None
     t0 = time.perf_counter()
 
     def progress(done: int, total: int) -> None:
-        bar.progress(min(1.0, done / total), text=f"Simulating: {done:,} of {total:,} paths")
+        if bar is not None:
+            bar.progress(min(1.0, done / total), text=f"Simulating: {done:,} of {total:,} paths")
 
     r = simulate(s, n_paths=n_paths, seed=seed, progress=progress)
     elapsed = time.perf_counter() - t0
     r.extra["elapsed_s"] = elapsed
     r.extra["summary"] = r.summary()
-    bar.empty()
+    if bar is not None:
+        bar.empty()
     return r
 
 
@@ -343,6 +355,13 @@ def tabs_kept_open(labels: list[str], key: str) -> list:
     return st.tabs(labels, key=key, on_change="rerun")
 
 
+def is_open(tab) -> bool:
+    """Whether a tab is the open one. The Results, Real deals and similar deals tabs are drawn only
+    when open (their charts cost most of a rerun); so are the Design tab's tables (their edits are
+    folded into their base tables when they are not drawn, :func:`fold`)."""
+    return getattr(tab, "open", None) is not False
+
+
 # Widgets of tabs drawn only when open keep their values (Streamlit forgets a widget not drawn).
 for _key in ("waterfall_stat", "risk_what"):
     if _key in ss:
@@ -411,13 +430,40 @@ frames: dict[str, pd.DataFrame] = ss["frames"]
 OUT_COLS = ss["matrix_names"]
 
 
-def entity_editor(kind: str, container, help_text: str = "") -> None:
+def fold(name: str) -> None:
+    """A table not drawn in this run (its tab is closed): Streamlit forgets the state of a widget
+    that is not drawn, so its edits (read at the top of the run) become its base table. Drawing
+    only the open tab's tables saves a good part of each rerun, in the server and the browser."""
+    t = (tables or {}).get(name)
+    frame = ss["frames"].get(name)
+    if t is None or frame is None or t is frame:
+        return  # unedited
+    if len(t) == len(frame):
+        t = t.copy()
+        t.index = frame.index  # fixed tables count their rows from 1
+    ss["frames"][name] = t
+    if table_key(name) in ss:
+        del ss[table_key(name)]  # folded: its edits must not be applied twice
+
+
+def editor_or_fold(name: str, drawn: bool, draw) -> None:
+    if drawn:
+        draw()
+    else:
+        fold(name)
+
+
+def entity_editor(kind: str, drawn: bool, container, help_text: str = "") -> None:
+    if not drawn:
+        return fold(kind)
     if help_text:
         container.caption(help_text)
     E.dynamic_table(st, container, frames[kind], k(kind), A.ENTITY_COLS[kind], CUR)
 
 
-def matrix_editor(name: str, container, label_col: str, help_text: str = "") -> None:
+def matrix_editor(name: str, drawn: bool, container, label_col: str, help_text: str = "") -> None:
+    if not drawn:
+        return fold(name)
     if help_text:
         container.caption(help_text)
     cfg: dict = {"_id": None, "_index": ROW_COLUMN, label_col: st.column_config.TextColumn(label_col, disabled=True)}
@@ -437,6 +483,7 @@ with main_tabs["Design"]:
                "rows counted from 1; nothing you type is thrown away.")
     tabs = tabs_kept_open([tab_label(s_) for s_ in SEC_ORDER], "design_tabs")
     T = dict(zip(SEC_ORDER, tabs))
+    OPEN = {sec: is_open(main_tabs["Design"]) and is_open(T[sec]) for sec in SEC_ORDER}
 
     with T["horizon"]:
         scalar_inputs("general", st.container(), columns=2)
@@ -445,27 +492,29 @@ with main_tabs["Design"]:
         section_messages("horizon", st.container())
 
     with T["outcomes"]:
-        entity_editor("outcomes", st.container(),
+        entity_editor("outcomes", OPEN["outcomes"], st.container(),
                       "The shared measurement framework and its rate card. Baseline rate is the chance of the outcome "
                       "without the intervention (deadweight).")
         section_messages("outcomes", st.container())
         st.markdown("**Tiers** (for outcomes paid on the *tiered* basis)")
-        E.dynamic_table(st, st.container(), frames["tiers"], km("tiers"), A.TIER_COLS, CUR,
-                        {"outcome": list(OUT_COLS.values())}, hidden=("outcome_id",))
+        editor_or_fold("tiers", OPEN["outcomes"], lambda: E.dynamic_table(
+            st, st.container(), frames["tiers"], km("tiers"), A.TIER_COLS, CUR, {"outcome": list(OUT_COLS.values())},
+            hidden=("outcome_id",)))
         st.markdown("**Lump-sum schedules** (for outcomes paid on the *lump_sum* basis): the amount of the highest "
                     "step whose improvement is reached, per cohort or once for the programme (*Lump sum per*)")
-        E.dynamic_table(st, st.container(), frames["schedule"], km("schedule"), A.STEP_COLS, CUR,
-                        {"outcome": list(OUT_COLS.values())}, hidden=("outcome_id",))
+        editor_or_fold("schedule", OPEN["outcomes"], lambda: E.dynamic_table(
+            st, st.container(), frames["schedule"], km("schedule"), A.STEP_COLS, CUR,
+            {"outcome": list(OUT_COLS.values())}, hidden=("outcome_id",)))
 
     with T["partners"]:
-        entity_editor("partners", st.container(),
+        entity_editor("partners", OPEN["partners"], st.container(),
                       "Delivery partners. Referrals, capacity and the enrolment window are used by the pipelines "
                       "model; reach by the zone model. A new row's empty cells take the model's defaults (flagged "
                       "below the table when they look unintended).")
         section_messages("partners", st.container())
-        matrix_editor("effect_mean", st.container(), "Partner", help_text="**Effect at full maturity**: uplift in "
+        matrix_editor("effect_mean", OPEN["partners"], st.container(), "Partner", help_text="**Effect at full maturity**: uplift in "
                       "each outcome's probability (0–1), partner by outcome; empty = no effect.")
-        matrix_editor("effect_sd", st.container(), "Partner", help_text="**Uncertainty of the effect**: its "
+        matrix_editor("effect_sd", OPEN["partners"], st.container(), "Partner", help_text="**Uncertainty of the effect**: its "
                       "standard deviation across paths (0–1).")
         maturity_box = st.container()
 
@@ -474,25 +523,25 @@ with main_tabs["Design"]:
         section_messages("delivery", st.container())
         st.markdown("**Fixed attribution split** (used when payments are attributed by a *fixed* split; shares sum "
                     "to 1)")
-        st.data_editor(
+        editor_or_fold("split", OPEN["delivery"], lambda: st.data_editor(
             frames["split"], key=km("split"), num_rows="fixed", hide_index=True, placeholder="—",
             column_config={"_id": None, "Partner": st.column_config.TextColumn("Partner", disabled=True),
                            "share": st.column_config.TextColumn("Share of outcome payments")},
             disabled=["Partner"],
-        )
+        ))
 
     with T["commissioners"]:
-        entity_editor("commissioners", st.container(),
+        entity_editor("commissioners", OPEN["commissioners"], st.container(),
                       "Outcome payers, with their budgets, caps, payment lag and the chance each year that they stop "
                       "paying.")
         section_messages("commissioners", st.container())
-        matrix_editor("shares", st.container(), "Commissioner",
+        matrix_editor("shares", OPEN["commissioners"], st.container(), "Commissioner",
                       help_text="**Shares of each outcome's price** paid by each commissioner (0–1; at most 1 in "
                                 "total per outcome; any remainder is unfunded).")
         unfunded_box = st.container()
 
     with T["tranches"]:
-        entity_editor("tranches", st.container(),
+        entity_editor("tranches", OPEN["tranches"], st.container(),
                       "Tranches in order of seniority (1 is repaid first). A guarantee is not drawn: at the end it "
                       "pays the tranche it covers its unrepaid capital, up to its commitment.")
         section_messages("tranches", st.container())
@@ -503,13 +552,14 @@ with main_tabs["Design"]:
         st.divider()
         scalar_inputs("terms", st.container(), columns=2)
         st.markdown("**Deferred fees**: paid only from outcome income, right behind a tranche in the waterfall")
-        E.dynamic_table(st, st.container(), frames["fees"], k("fees"), A.FEE_COLS, CUR,
-                        {"behind": [t.get("name") for t in working.get("tranches") or [] if isinstance(t, dict)
-                                    and isinstance(t.get("name"), str)]})
+        editor_or_fold("fees", OPEN["backbone"], lambda: E.dynamic_table(
+            st, st.container(), frames["fees"], k("fees"), A.FEE_COLS, CUR,
+            {"behind": [t.get("name") for t in working.get("tranches") or [] if isinstance(t, dict)
+                        and isinstance(t.get("name"), str)]}))
         st.markdown("**Break clauses**: at a review date, stop enrolment or the contract if a result is below its "
                     "trigger (empty measure: earned; empty action: stop_enrolment)")
-        E.dynamic_table(st, st.container(), frames["breaks"], k("breaks"), A.BREAK_COLS, CUR,
-                        {"outcome": list(OUT_COLS.values())})
+        editor_or_fold("breaks", OPEN["backbone"], lambda: E.dynamic_table(
+            st, st.container(), frames["breaks"], k("breaks"), A.BREAK_COLS, CUR, {"outcome": list(OUT_COLS.values())}))
         section_messages("backbone", st.container())
 
     with T["uncertainty"]:
@@ -518,12 +568,14 @@ with main_tabs["Design"]:
 
 _tick("editors drawn")
 if shown is not None:
-    with maturity_box:
-        st.markdown("**Maturity: share of full effect over the contract** (the slow start)")
-        show_chart(("maturity", ss["last_valid"]), lambda: C.maturity_chart(C.maturity_frame(shown)))
-    with stack_box:
-        st.markdown("**Capital stack** (top is most senior)")
-        show_chart(("stack", ss["last_valid"]), lambda: C.capital_stack_chart(C.capital_stack_frame(shown)))
+    if OPEN["partners"]:
+        with maturity_box:
+            st.markdown("**Maturity: share of full effect over the contract** (the slow start)")
+            show_chart(("maturity", ss["last_valid"]), lambda: C.maturity_chart(C.maturity_frame(shown)))
+    if OPEN["tranches"]:
+        with stack_box:
+            st.markdown("**Capital stack** (top is most senior)")
+            show_chart(("stack", ss["last_valid"]), lambda: C.capital_stack_chart(C.capital_stack_frame(shown)))
     unfunded = shown.unfunded_shares()
     if unfunded:
         unfunded_box.warning("Unfunded shares of the price (no commissioner pays them): "
@@ -617,12 +669,6 @@ def real_deals_section(terms: dict, key: str) -> None:
 
 
 
-def is_open(tab) -> bool:
-    """Whether a main tab is the open one. The Results and Real deals tabs are drawn only when
-    open (their charts cost most of a rerun); the others always, so their inputs keep state."""
-    return getattr(tab, "open", None) is not False
-
-
 with main_tabs["Real deals"]:
     if not is_open(main_tabs["Real deals"]):
         pass
@@ -665,7 +711,7 @@ def downloads(results: Results | None, summary: pd.DataFrame | None) -> None:
         name = working.get("name") if isinstance(working.get("name"), str) else None
         st.download_button(
             "Scenario (YAML)" if not errors else f"Draft scenario with {len(errors)} problem{'s' if len(errors) != 1 else ''} (YAML)",
-            A.draft_yaml(working, ss.get("source_text"), ss.get("loaded")), file_name=f"{A.file_stem(name)}.yaml",
+            draft_data(working, ss.get("source_text"), ss.get("loaded")), file_name=f"{A.file_stem(name)}.yaml",
             mime="application/x-yaml", width="stretch", on_click="ignore", key="dl_yaml",
             help="The scenario as edited, errors and all (load it again to carry on); an uploaded or library file "
                  "keeps its comments.")
@@ -676,13 +722,19 @@ def downloads(results: Results | None, summary: pd.DataFrame | None) -> None:
                            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                            help="Terms, assumptions, summary, quarterly cash flows per tranche and payer (mean, 10th, "
                                 "50th, 90th percentile), and the cases and sensitivity tables run on this page.")
-        st.download_button("Summary (CSV)", A.summary_csv_bytes(summary), file_name="summary.csv", mime="text/csv",
+        st.download_button("Summary (CSV)", lambda: A.summary_csv_bytes(summary), file_name="summary.csv", mime="text/csv",
                            width="stretch", on_click="ignore", key="dl_csv")
         st.download_button("Path results (Parquet)", lambda: A.results_parquet_bytes(results), file_name="paths.parquet",
                            mime="application/vnd.apache.parquet", width="stretch", on_click="ignore", key="dl_parquet",
                            help="One row per path, every per-path measure; the scenario and seed in the file's metadata.")
         st.caption(f"Results: {results.n_paths:,} paths, seed {results.seed}"
                    + (f", {results.extra['elapsed_s']:.2f} s" if "elapsed_s" in results.extra else ""))
+
+
+def draft_data(working: dict, source_text: str | None, loaded: dict | None):
+    """The draft YAML as a callable: written when the button is clicked, not on every rerun (the
+    round trip that keeps the file's comments takes a good part of a rerun)."""
+    return lambda: A.draft_yaml(working, source_text, loaded)
 
 
 def workbook_data(results: Results):

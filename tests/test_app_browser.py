@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -259,6 +260,25 @@ def test_a_break_clause_typed_into_its_table_takes_effect(page):
     assert "no change vs base" not in after.split("Payments expected")[1].split("\n")[2], after
     editor(page, 1)
     shot(page, "browser_break_clause_table")
+
+
+def test_edits_survive_moving_between_design_tabs(page):
+    """Only the open design tab's tables are drawn (the others' edits are folded into their base
+    tables): what was typed, a new row included, is there once when the tab is opened again."""
+    open_tab(page, "Partners")
+    type_into_cell(page, editor(page), 0, 1, "1,234")  # partner 1, cost
+    type_into_cell(page, editor(page), 4, 0, "Music therapy", new_row=True)
+    shown(page, "row 5 (Music therapy)").wait_for()
+    open_tab(page, "Outcomes & rate card")
+    assert shown(page, "row 5 (Music therapy)").count() == 0  # its messages are on the Partners tab
+    open_tab(page, "Partners")
+    shown(page, "row 5 (Music therapy)").wait_for()
+    assert page.get_by_text("row 6").count() == 0  # not added twice
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Scenario (YAML)").or_(
+            page.get_by_role("button", name=re.compile(r"Draft scenario with \d+ problems? \(YAML\)"))).first.click()
+    draft = Path(dl.value.path()).read_text()
+    assert draft.count("Music therapy") == 1 and "cost: 1234" in draft, draft[:2000]  # the grid is a canvas
 
 
 def test_an_edit_settles_quickly_and_moves_the_strip(page):

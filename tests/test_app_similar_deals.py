@@ -78,9 +78,11 @@ def test_similar_deals_of_west_london_zone_and_its_chart():
 @pytest.fixture
 def app(monkeypatch):
     st.cache_data.clear()
+    st.cache_resource.clear()
     monkeypatch.setenv("CIB_APP_PATHS", "400")
     yield
     st.cache_data.clear()
+    st.cache_resource.clear()
 
 
 def _text(at: AppTest) -> str:

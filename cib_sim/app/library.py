@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from cib_sim.app.dicts import drop_path, jsonable
@@ -18,12 +19,28 @@ DEFAULT_SCENARIO = "west_london_zone.yaml"
 
 
 def library(folder: Path | str = LIBRARY) -> dict[str, Path]:
-    """Scenario files in ``folder``: label (``name (file)``) -> path, the default first."""
+    """Scenario files in ``folder``: label (``name (file)``) -> path, the default first.
+
+    Each file is read once (the labels are kept while its size and time stamp are unchanged):
+    the app asks for the library on every rerun."""
     folder = Path(folder)
     files = sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml"))
     files.sort(key=lambda p: (p.name != DEFAULT_SCENARIO, p.name))
-    out: dict[str, Path] = {}
+    stamps = []
     for p in files:
+        try:
+            st = p.stat()
+            stamps.append((str(p), st.st_mtime_ns, st.st_size))
+        except OSError:
+            stamps.append((str(p), 0, 0))
+    return {label: Path(path) for label, path in _labels(tuple(stamps))}
+
+
+@lru_cache(maxsize=16)
+def _labels(stamps: tuple[tuple[str, int, int], ...]) -> tuple[tuple[str, str], ...]:
+    out: list[tuple[str, str]] = []
+    for path, _, _ in stamps:
+        p = Path(path)
         name = None
         try:
             data = parse_yaml(p.read_text(encoding="utf-8"))
@@ -31,8 +48,8 @@ def library(folder: Path | str = LIBRARY) -> dict[str, Path]:
                 name = data.get("name")
         except (OSError, UnicodeDecodeError, ScenarioError):
             pass
-        out[f"{name} ({p.name})" if name else p.name] = p
-    return out
+        out.append((f"{name} ({p.name})" if name else p.name, path))
+    return tuple(out)
 
 
 def read_yaml(text: str | bytes) -> tuple[dict | None, list[tuple[str, str]]]:
