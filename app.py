@@ -35,7 +35,8 @@ from cib_sim.app import state as A
 from cib_sim.app import summary as SM
 from cib_sim.app.cells import format_number
 from cib_sim.app.nowcast import render_nowcast
-from cib_sim.deals import headline_terms
+from cib_sim.app.real_deals_page import deal_terms, render_deal_terms, render_real_deals
+from cib_sim.app.results_page import RunView, render_results
 from cib_sim.results import Results
 from cib_sim.scenario import Scenario
 
@@ -583,91 +584,12 @@ if shown is not None:
 
 
 _tick("design charts")
-def deal_terms(s: Scenario) -> dict:
-    memo = ss.get("deal_terms")
-    if memo is None or memo[0] != ss["last_valid"]:
-        try:
-            terms = headline_terms(s)
-        except Exception:  # noqa: BLE001 - a summary of terms is not worth falling over for
-            terms = {"capital": sum(t.commitment for t in s.capital_tranches), "max_outcome_payment": float("nan"),
-                     "outcome_to_capital": float("nan"), "participants": float("nan"),
-                     "duration_years": s.horizon.years}
-        memo = (ss["last_valid"], terms)
-        ss["deal_terms"] = memo
-    return memo[1]
-
-
 with deal_box:
     if shown is not None:
-        terms = deal_terms(shown)
-        cur = shown.currency
-        st.markdown(f"#### {shown.name}")
-        if shown.description:
-            st.caption(shown.description)
-        cols = st.columns(3) + st.columns(3)
-        cols[0].metric("Capital committed", C.fmt_money(terms["capital"], cur), border=True,
-                       help="Sum of the tranches that provide capital (guarantees not included)")
-        cols[1].metric("Maximum outcome payments", C.fmt_money(terms["max_outcome_payment"], cur), border=True,
-                       help="Sum of the commissioners' total caps (or top prices × participants)")
-        cols[2].metric("Max payments ÷ capital", f"{terms['outcome_to_capital']:.1f}x", border=True)
-        cols[3].metric("Participants (expected)", f"{terms['participants']:,.0f}", border=True)
-        cols[4].metric("Service duration", f"{terms['duration_years']:.3g} years", border=True,
-                       help=f"From the first enrolment to the end of the last service; contract horizon "
-                            f"{shown.horizon.years:g} years")
-        cols[5].metric("Delivery model", {"zone": "Zone", "pipelines": "Pipelines"}.get(shown.delivery.model,
-                       shown.delivery.model), border=True,
-                       help="Zone: participants enrol once and get a package from several partners (collective); "
-                            "pipelines: each partner recruits and serves its own participants")
-        st.caption("The scenario has problems: these terms are those of the last valid scenario." if scenario is None
-                   else "The deal's terms as edited (no simulation needed).")
+        render_deal_terms(st, shown, deal_terms(ss, shown, ss["last_valid"]), scenario is not None)
 
 # --------------------------------------------------------------------------------------------
 # Real deals (no simulation: follows every valid edit)
-
-
-def real_deals_section(terms: dict, key: str) -> None:
-    memo = ss.get("real_deals")
-    if memo is None or memo[0] != key:
-        memo = (key, A.real_deals(terms))
-        ss["real_deals"] = memo
-    view: A.RealDeals = memo[1]
-    comp = view.comparison
-    cur = comp.currency
-    st.subheader("Compared with real deals", anchor="compared-with-real-deals")
-    st.caption(
-        f"Is this deal normal? Its terms against {view.n_deals} impact bonds in the INDIGO dataset (Government "
-        "Outcomes Lab, University of Oxford; May 2025 snapshot). Deals in other currencies are converted into "
-        f"{cur} at the dataset's own rates. No simulation is needed: this follows every edit.")
-    if view.note:
-        st.info(view.note)
-    st.markdown(f"**Capital against maximum outcome payments** ({cur}, log scales; {len(view.points)} deals "
-                "publish both). Dashed diagonals: maximum outcome payments of 1×, 3× and 10× the capital.")
-    show_chart(("real_deals", key),
-               lambda: C.deals_scatter_chart(view.points, view.terms, list(comp.nearest["project_id"])))
-    st.markdown("**Where this scenario sits among real deals**")
-    table = A.deal_percentile_table(comp)
-    st.dataframe(
-        table, hide_index=True, width="stretch", height=35 * (len(table) + 1) + 3,
-        column_config={
-            "Measure": st.column_config.TextColumn("Measure", width=260),
-            "Percentile among real deals": st.column_config.ProgressColumn(
-                "Percentile among real deals (0–100)", min_value=0, max_value=100, format="%.0f", color=C.GAIN,
-                help="Share of the deals with this measure known that are at or below this scenario (ties count "
-                     "half): 50 is a typical deal, 95 bigger than almost all."),
-            "Deals compared": st.column_config.NumberColumn(
-                "Deals compared", help="Deals in the dataset with this measure published"),
-        })
-    st.caption("Participants: this scenario's expected enrolments; deals' targeted service users. Maximum return: "
-               "the highest IRR cap of the tranches; deals' maximum potential return as published (IRR or another "
-               "basis).")
-    st.markdown(f"**Nearest comparable deals** — closest in capital and maximum outcome payments (log scales); "
-                f"amounts in {cur} (as published, in brackets)")
-    st.dataframe(A.nearest_deals_table(comp), hide_index=True, width="stretch",
-                 column_config={"Name": st.column_config.TextColumn("Name", width=185),
-                                "Country": st.column_config.TextColumn("Country", width=65)})
-
-
-
 
 with main_tabs["Real deals"]:
     if not is_open(main_tabs["Real deals"]):
@@ -679,7 +601,8 @@ with main_tabs["Real deals"]:
             st.caption("The scenario has problems: this is the last valid scenario.")
         with st.container(key="real_deals"):
             try:
-                real_deals_section({**deal_terms(shown), "currency": shown.currency}, ss["last_valid"])
+                render_real_deals(st, ss, {**deal_terms(ss, shown, ss["last_valid"]), "currency": shown.currency},
+                                  ss["last_valid"], show_chart)
             except Exception as exc:  # noqa: BLE001 - a benchmark is not worth falling over for
                 st.info(f"The comparison with real deals is not available: {type(exc).__name__}: {exc}")
 
@@ -813,99 +736,10 @@ _tick("strip")
 # Results
 
 
-def _val(s: pd.DataFrame | None, group: str, name: str, metric: str) -> float:
-    return SM.value_of(s, group, name, metric)
-
-
-def render_results() -> None:
-    """The Results tab: headline figures, value for money explained, investors, commissioners, waterfall,
-    distributions, flows over time, and the comparison with the base."""
-    st.subheader("Headline figures")
-    cm = A.contract_metrics(summary)
-    cols = st.columns(5)
-    for col, (metric, label, kind, help_) in zip(cols, [
-        ("outcome_payments_mean", "Expected payments", "money", "Mean over paths of all commissioners' outcome payments"),
-        ("outcome_payments_p95", "95th pct payments", "money", "Payers' bad case: 1 path in 20 pays more"),
-        ("value_for_money", "Value for money", "x", "Fiscal value of outcomes above the baseline ÷ outcome payments"),
-        ("prob_delivery_stopped", "P(delivery stops)", "prob", "Share of paths where capital ran out and delivery stopped"),
-        ("enrolled_mean", "Enrolled (mean)", "count", "Participants enrolled over the contract, mean over paths"),
-    ]):
-        v = cm.get(metric, float("nan"))
-        text = {"money": C.fmt_money(v, cur), "x": f"{v:.2f}x", "prob": f"{v:.1%}", "count": f"{v:,.0f}"}[kind]
-        was = _val(ref_summary, "contract", ref_scenario.name if ref_scenario else "", metric)
-        dl = SM._delta(v, was, {"prob": "prob"}.get(kind, kind), cur) if kind != "count" and ref_summary is not None else None
-        dl = None if dl and dl.startswith("no change") else dl
-        col.metric(label, text, delta=dl.replace("−", "-") if dl else None,
-                   delta_color="inverse" if metric in ("outcome_payments_mean", "outcome_payments_p95", "prob_delivery_stopped") else "normal",
-                   help=help_ or None, border=True)
-
-    vfm_box = st.container()
-
-    st.markdown("**Investors** — probability of loss, IRR and multiple of money per tranche (5th, 50th, 95th "
-                "percentile of paths)")
-    st.dataframe(A.tranche_table(summary, rs), hide_index=True, width="stretch")
-    st.markdown("**Commissioners** — what they pay and what it buys (value for money: fiscal value of the outcomes "
-                "above the baseline ÷ what they paid)")
-    st.dataframe(A.commissioner_table(summary, cur), hide_index=True, width="stretch")
-
-    st.subheader("Where the money goes: payout waterfall")
-    stat_label = st.radio("Show", ["Mean over all paths", "Median path"], horizontal=True, key="waterfall_stat",
-                          help="The median path is the kept path with the median total outcome payments.")
-    stat = "mean" if stat_label.startswith("Mean") else "median"
-    show_chart(("waterfall", run_key, stat), lambda: C.waterfall_chart(results, stat))
-
-    st.subheader("Investors' risk: distributions per tranche")
-    what_label = st.radio("Measure", ["Multiple of money", "IRR"], horizontal=True, key="risk_what")
-    what = "multiple" if what_label.startswith("Multiple") else "irr"
-    rc1, rc2 = st.columns(2)
-    with rc1:
-        st.markdown("**Histogram** (share of paths in each bin)")
-        show_chart(("histogram", run_key, what),
-                   lambda: C.distribution_chart(results, what, kind="histogram", width=360), width="content")
-    with rc2:
-        st.markdown("**ECDF** (share of paths at or below; read P(loss) at the red line)")
-        show_chart(("ecdf", run_key, what), lambda: C.distribution_chart(results, what, kind="ecdf"))
-    st.caption("Red marks the loss region: paths where a tranche gets back less than it put in (multiple below 1, "
-               "IRR below 0).")
-
-    st.subheader("Over time")
-    fc1, fc2 = st.columns(2)
-    with fc1:
-        st.markdown("**Commissioners' cumulative outcome payments**")
-        show_chart(("fan_paid", run_key), lambda: C.fan_chart(results, "commissioner_paid"))
-    with fc2:
-        st.markdown("**Investors' cumulative net position** (received − drawn, all tranches)")
-        show_chart(("fan_net", run_key), lambda: C.fan_chart(results, "investor_net"))
-    st.caption(f"Fan charts: the 5–95% and 25–75% ranges of {results.n_kept:,} kept paths, and their median.")
-    oc1, oc2 = st.columns(2)
-    with oc1:
-        st.markdown("**Outcomes verified per period, by partner** (mean over paths)")
-        show_chart(("outcomes", run_key), lambda: C.outcomes_chart(results))
-    with oc2:
-        st.markdown("**Outcomes above baseline per participant, by enrolment cohort** — early cohorts gain less")
-        show_chart(("uplift", run_key), lambda: C.uplift_chart(results))
-
-    st.subheader("Base against edited scenario")
-    if ref_results is None:
-        st.info("The base scenario is not valid, so there is nothing to compare against. Use **Make the current "
-                "scenario the base** in the sidebar.")
-    else:
-        same = ref_results is results
-        st.caption(f"Base: **{ss.get('reference_label', '')}** · Edited: **{rs.name}** · same {run_n:,} paths and "
-                   f"seed {run_seed}" + (" · no edits yet, so both columns agree" if same else ""))
-        show_chart(("compare", run_key, ref_json), lambda: C.comparison_chart(C.comparison_frame(ref_summary, summary)))
-        comp = A.comparison_table(ref_summary, summary, cur)
-        st.dataframe(comp[["Measure", "Base", "Edited", "Change"]], hide_index=True, width="stretch",
-                     height=35 * (len(comp) + 1) + 3)
-    with vfm_box:
-        from cib_sim.app.vfm import render_value_for_money
-
-        render_value_for_money(st, results, summary)
-
-
 if is_open(main_tabs["Results"]):
     with main_tabs["Results"]:
-        render_results()
+        render_results(st, RunView(results, summary, run_key, ref_results, ref_summary, ref_json,
+                                   ref_scenario.name if ref_scenario else "", ss.get("reference_label", "")), show_chart)
 _tick("results tab")
 
 
