@@ -211,6 +211,33 @@ def test_adding_a_partner_rebuilds_the_tables_and_keeps_edits():
     assert errors(at) == []
 
 
+def test_only_the_open_design_tab_draws_its_tables_and_edits_are_kept_when_it_closes():
+    """The tables of a closed design tab are not drawn (a good part of each rerun): their edits
+    are folded into their base tables, once, so nothing typed is lost or applied twice."""
+    at = start("Design")
+    at.session_state["design_tabs"] = "Partners"
+    at.run()
+    n = len(at.session_state["working"]["partners"])
+    edit(at, "partners", {0: {"cost": "1,234"}}, added=[{"name": "Music therapy", "cost": "800"}])
+    assert len(at.session_state["working"]["partners"]) == n + 1
+    # Another tab: the partners table is not drawn; its edits are now its base table.
+    at.session_state["design_tabs"] = "Outcomes & rate card"
+    at.run()
+    assert not at.exception
+    frame = at.session_state["frames"]["partners"]
+    assert list(frame["name"])[-1] == "Music therapy" and frame["cost"].iloc[0] == "1,234"
+    assert key(at, "partners") not in at.session_state
+    w = at.session_state["working"]
+    assert len(w["partners"]) == n + 1 and w["partners"][0]["cost"] == 1234 and w["partners"][-1]["cost"] == 800
+    # Back again: drawn from the folded table; an edit on top of it keeps the rest.
+    at.session_state["design_tabs"] = "Partners"
+    at.run()
+    edit(at, "partners", {1: {"cost": "2k"}})
+    w = at.session_state["working"]
+    assert [p["cost"] for p in w["partners"]][:2] == [1234, 2000] and len(w["partners"]) == n + 1
+    assert [p["name"] for p in w["partners"]].count("Music therapy") == 1
+
+
 def test_renaming_an_outcome_carries_its_effects_and_shares():
     at = start()
     w = at.session_state["working"]
