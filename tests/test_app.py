@@ -620,3 +620,18 @@ def test_nothing_typed_gives_a_traceback():
                                         "added_rows": [{"Case": "Base"}], "deleted_rows": []}
     at.run()
     assert not at.exception
+
+
+def test_table_columns_take_numbers_as_text_and_their_options():
+    """Every number column is a text column (so what is typed is read exactly); a select column
+    takes the options it is given (outcomes' or tranches' names); the row id is hidden."""
+    from cib_sim.app import editors as E
+
+    cfg = E.column_config(st, A.FEE_COLS, "USD", {"behind": ["Senior", "Junior"]})
+    assert cfg["_id"] is None and cfg["_index"]["label"] == "Row"
+    assert cfg["amount"]["type_config"]["type"] == "text" and cfg["amount"]["label"] == "Amount (USD)"
+    assert "1.5k" in cfg["amount"]["help"]
+    assert cfg["behind"]["type_config"] == {"type": "selectbox", "options": ["Senior", "Junior"]}
+    assert cfg["payee"]["type_config"]["options"] == ["intermediary", "partners"]
+    steps = E.column_config(st, A.STEP_COLS, "GBP", {"outcome": ["job"]}, hidden=("outcome_id",))
+    assert steps["outcome_id"] is None and "_id" not in steps and steps["amount"]["label"] == "Amount (GBP)"
