@@ -13,8 +13,8 @@ and an Excel workbook).
 
 Editing: every number is typed as text and read by :mod:`cib_sim.app.cells` (``1.5k``, ``1e3``,
 ``1,500``; anything else is "not a number", naming the cell). The tables' edits are read from the
-editors' state before the page is drawn (:func:`cib_sim.app.state.apply_edits`), so every error is
-known, and counted on its tab, in one pass. See ``cib_sim/app/state.py`` for tables <-> scenario.
+editors' state before the page is drawn (:func:`cib_sim.app.tables.apply_edits`), so every error is
+known, and counted on its tab, in one pass. See ``cib_sim/app/state.py`` for the modules behind it.
 
 Settings: ``CIB_APP_PATHS`` (environment) or ``?paths=`` (URL) sets the default number of paths;
 ``?seed=`` the default seed; ``?autorun=0`` starts with automatic runs off.
@@ -30,11 +30,13 @@ import streamlit as st
 
 from cib_sim import charts as C
 from cib_sim import simulate
+from cib_sim.app import editors as E
 from cib_sim.app import state as A
 from cib_sim.app import summary as SM
 from cib_sim.app.cells import format_number
 from cib_sim.app.nowcast import render_nowcast
-from cib_sim.deals import headline_terms
+from cib_sim.app.real_deals_page import deal_terms, render_deal_terms, render_real_deals
+from cib_sim.app.results_page import RunView, render_results
 from cib_sim.results import Results
 from cib_sim.scenario import Scenario
 
@@ -51,7 +53,11 @@ def _tick(label: str) -> None:
     if _TIMING:
         import sys
 
-        print(f"[timing] {label}: {time.perf_counter() - _T0:.3f} s", file=sys.stderr, flush=True)
+        print(f"[timing] {label}: {time.perf_counter() - _T0:.3f} s (wall clock {time.time():.3f})", file=sys.stderr,
+              flush=True)
+
+
+_tick("started")
 
 
 def _int_param(name: str, default: int) -> int:
@@ -70,21 +76,29 @@ DEFAULT_AUTORUN = st.query_params.get("autorun", "1") not in ("0", "false", "no"
 # Simulation, cached on the scenario's JSON, the number of paths and the seed
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+@st.cache_resource(max_entries=8, show_spinner=False)
 def run_simulation(scenario_json: str, n_paths: int, seed: int) -> Results:
-    """Simulate with a progress bar (replayed, full, when the result comes from the cache)."""
+    """Simulate, with a progress bar when the run has more than one chunk of paths (a run of one
+    chunk is over before a bar could move, and drawing one costs the browser time the run needs).
+
+    Cached as a resource: the same Results object on every rerun (caching it as data would copy
+    its tens of megabytes on every rerun)."""
+    from cib_sim.run.plan import DEFAULT_CHUNK
+
     s = Scenario.model_validate_json(scenario_json)
-    bar = st.progress(0.0, text=f"Simulating {n_paths:,} paths…")
+    bar = st.progress(0.0, text=f"Simulating {n_paths:,} paths…") if n_paths > DEFAULT_CHUNK else None
     t0 = time.perf_counter()
 
     def progress(done: int, total: int) -> None:
-        bar.progress(min(1.0, done / total), text=f"Simulating: {done:,} of {total:,} paths")
+        if bar is not None:
+            bar.progress(min(1.0, done / total), text=f"Simulating: {done:,} of {total:,} paths")
 
     r = simulate(s, n_paths=n_paths, seed=seed, progress=progress)
     elapsed = time.perf_counter() - t0
     r.extra["elapsed_s"] = elapsed
     r.extra["summary"] = r.summary()
-    bar.empty()
+    if bar is not None:
+        bar.empty()
     return r
 
 
@@ -223,8 +237,6 @@ def scalar_initial(f: A.Field_, base: dict):
         return bool(default)
     if f.kind in ("text", "textarea"):
         return "" if default is None else str(default)
-    if f.kind == "yaml":
-        return A.yaml_text(default)
     return default
 
 
@@ -327,7 +339,7 @@ with problem_box:
             st.caption("Problems in the scenario would be listed here and next to their tables, with the tabs that "
                        "hold them marked ⚠.")
 
-MAIN = ["Design", "Results", "Cases", "Sensitivity", "Real deals", "Learning", "Funds"]
+MAIN = ["Design", "Results", "Cases", "Sensitivity", "Real deals", "How similar deals paid", "Learning", "Funds"]
 
 
 def tabs_kept_open(labels: list[str], key: str) -> list:
@@ -342,6 +354,13 @@ def tabs_kept_open(labels: list[str], key: str) -> list:
         else:
             del ss[key]
     return st.tabs(labels, key=key, on_change="rerun")
+
+
+def is_open(tab) -> bool:
+    """Whether a tab is the open one. The Results, Real deals and similar deals tabs are drawn only
+    when open (their charts cost most of a rerun); so are the Design tab's tables (their edits are
+    folded into their base tables when they are not drawn, :func:`fold`)."""
+    return getattr(tab, "open", None) is not False
 
 
 # Widgets of tabs drawn only when open keep their values (Streamlit forgets a widget not drawn).
@@ -401,45 +420,51 @@ def scalar_inputs(section: str, container, columns: int = 2) -> None:
             c.date_input(label, value=v, key=key, help=f.help or None)
         elif f.kind == "textarea":
             container.text_area(label, value=v or "", key=key, height=80)
-        elif f.kind == "yaml":
-            container.text_area(label, value=v or "", key=key, height=68, help=f.help or None,
-                                placeholder="none (a YAML list)")
         else:
             c.text_input(label, value=v, key=key, help=f.help or None)
 
 
-# Row numbers (from 1, as in the messages) on the fixed tables; the tables that take new rows hide
-# them, since a row number column would be the one a new row starts in (and it cannot be typed into).
-ROW_COLUMN = st.column_config.NumberColumn("Row", help="Rows are counted from 1, as in the messages", width=45)
-
-
-def column_config(cols: tuple[A.Col, ...]) -> dict:
-    cfg: dict = {"_id": None, "_index": ROW_COLUMN}
-    for c in cols:
-        label = c.label.format(cur=CUR)
-        if c.kind in A.NUMERIC_KINDS:
-            cfg[c.field] = st.column_config.TextColumn(label, help=(c.help or "") + " (a number: 1500, 1,500, 1.5k, 1e3)")
-        elif c.kind in ("select", "tri"):
-            cfg[c.field] = st.column_config.SelectboxColumn(label, options=list(c.options), help=c.help or None)
-        else:
-            cfg[c.field] = st.column_config.TextColumn(label, help=c.help or None)
-    return cfg
+ROW_COLUMN = E.row_column(st)
 
 
 frames: dict[str, pd.DataFrame] = ss["frames"]
 OUT_COLS = ss["matrix_names"]
 
 
-def entity_editor(kind: str, container, help_text: str = "") -> None:
+def fold(name: str) -> None:
+    """A table not drawn in this run (its tab is closed): Streamlit forgets the state of a widget
+    that is not drawn, so its edits (read at the top of the run) become its base table. Drawing
+    only the open tab's tables saves a good part of each rerun, in the server and the browser."""
+    t = (tables or {}).get(name)
+    frame = ss["frames"].get(name)
+    if t is None or frame is None or t is frame:
+        return  # unedited
+    if len(t) == len(frame):
+        t = t.copy()
+        t.index = frame.index  # fixed tables count their rows from 1
+    ss["frames"][name] = t
+    if table_key(name) in ss:
+        del ss[table_key(name)]  # folded: its edits must not be applied twice
+
+
+def editor_or_fold(name: str, drawn: bool, draw) -> None:
+    if drawn:
+        draw()
+    else:
+        fold(name)
+
+
+def entity_editor(kind: str, drawn: bool, container, help_text: str = "") -> None:
+    if not drawn:
+        return fold(kind)
     if help_text:
         container.caption(help_text)
-    container.data_editor(
-        frames[kind], key=k(kind), num_rows="dynamic", hide_index=True, width="stretch", placeholder="—",
-        column_config=column_config(A.ENTITY_COLS[kind]),
-    )
+    E.dynamic_table(st, container, frames[kind], k(kind), A.ENTITY_COLS[kind], CUR)
 
 
-def matrix_editor(name: str, container, label_col: str, help_text: str = "") -> None:
+def matrix_editor(name: str, drawn: bool, container, label_col: str, help_text: str = "") -> None:
+    if not drawn:
+        return fold(name)
     if help_text:
         container.caption(help_text)
     cfg: dict = {"_id": None, "_index": ROW_COLUMN, label_col: st.column_config.TextColumn(label_col, disabled=True)}
@@ -459,6 +484,7 @@ with main_tabs["Design"]:
                "rows counted from 1; nothing you type is thrown away.")
     tabs = tabs_kept_open([tab_label(s_) for s_ in SEC_ORDER], "design_tabs")
     T = dict(zip(SEC_ORDER, tabs))
+    OPEN = {sec: is_open(main_tabs["Design"]) and is_open(T[sec]) for sec in SEC_ORDER}
 
     with T["horizon"]:
         scalar_inputs("general", st.container(), columns=2)
@@ -467,30 +493,29 @@ with main_tabs["Design"]:
         section_messages("horizon", st.container())
 
     with T["outcomes"]:
-        entity_editor("outcomes", st.container(),
+        entity_editor("outcomes", OPEN["outcomes"], st.container(),
                       "The shared measurement framework and its rate card. Baseline rate is the chance of the outcome "
                       "without the intervention (deadweight).")
         section_messages("outcomes", st.container())
         st.markdown("**Tiers** (for outcomes paid on the *tiered* basis)")
-        st.data_editor(
-            frames["tiers"], key=km("tiers"), num_rows="dynamic", hide_index=True, width="stretch", placeholder="—",
-            column_config={
-                "outcome_id": None, "_index": ROW_COLUMN,
-                "outcome": st.column_config.SelectboxColumn("Outcome", options=list(OUT_COLS.values())),
-                "min_improvement": st.column_config.TextColumn("Min improvement (fraction)"),
-                "price": st.column_config.TextColumn(f"Price ({CUR}/outcome above baseline)"),
-            },
-        )
+        editor_or_fold("tiers", OPEN["outcomes"], lambda: E.dynamic_table(
+            st, st.container(), frames["tiers"], km("tiers"), A.TIER_COLS, CUR, {"outcome": list(OUT_COLS.values())},
+            hidden=("outcome_id",)))
+        st.markdown("**Lump-sum schedules** (for outcomes paid on the *lump_sum* basis): the amount of the highest "
+                    "step whose improvement is reached, per cohort or once for the programme (*Lump sum per*)")
+        editor_or_fold("schedule", OPEN["outcomes"], lambda: E.dynamic_table(
+            st, st.container(), frames["schedule"], km("schedule"), A.STEP_COLS, CUR,
+            {"outcome": list(OUT_COLS.values())}, hidden=("outcome_id",)))
 
     with T["partners"]:
-        entity_editor("partners", st.container(),
+        entity_editor("partners", OPEN["partners"], st.container(),
                       "Delivery partners. Referrals, capacity and the enrolment window are used by the pipelines "
                       "model; reach by the zone model. A new row's empty cells take the model's defaults (flagged "
                       "below the table when they look unintended).")
         section_messages("partners", st.container())
-        matrix_editor("effect_mean", st.container(), "Partner", help_text="**Effect at full maturity**: uplift in "
+        matrix_editor("effect_mean", OPEN["partners"], st.container(), "Partner", help_text="**Effect at full maturity**: uplift in "
                       "each outcome's probability (0–1), partner by outcome; empty = no effect.")
-        matrix_editor("effect_sd", st.container(), "Partner", help_text="**Uncertainty of the effect**: its "
+        matrix_editor("effect_sd", OPEN["partners"], st.container(), "Partner", help_text="**Uncertainty of the effect**: its "
                       "standard deviation across paths (0–1).")
         maturity_box = st.container()
 
@@ -499,25 +524,25 @@ with main_tabs["Design"]:
         section_messages("delivery", st.container())
         st.markdown("**Fixed attribution split** (used when payments are attributed by a *fixed* split; shares sum "
                     "to 1)")
-        st.data_editor(
+        editor_or_fold("split", OPEN["delivery"], lambda: st.data_editor(
             frames["split"], key=km("split"), num_rows="fixed", hide_index=True, placeholder="—",
             column_config={"_id": None, "Partner": st.column_config.TextColumn("Partner", disabled=True),
                            "share": st.column_config.TextColumn("Share of outcome payments")},
             disabled=["Partner"],
-        )
+        ))
 
     with T["commissioners"]:
-        entity_editor("commissioners", st.container(),
+        entity_editor("commissioners", OPEN["commissioners"], st.container(),
                       "Outcome payers, with their budgets, caps, payment lag and the chance each year that they stop "
                       "paying.")
         section_messages("commissioners", st.container())
-        matrix_editor("shares", st.container(), "Commissioner",
+        matrix_editor("shares", OPEN["commissioners"], st.container(), "Commissioner",
                       help_text="**Shares of each outcome's price** paid by each commissioner (0–1; at most 1 in "
                                 "total per outcome; any remainder is unfunded).")
         unfunded_box = st.container()
 
     with T["tranches"]:
-        entity_editor("tranches", st.container(),
+        entity_editor("tranches", OPEN["tranches"], st.container(),
                       "Tranches in order of seniority (1 is repaid first). A guarantee is not drawn: at the end it "
                       "pays the tranche it covers its unrepaid capital, up to its commitment.")
         section_messages("tranches", st.container())
@@ -527,6 +552,15 @@ with main_tabs["Design"]:
         scalar_inputs("backbone", st.container(), columns=2)
         st.divider()
         scalar_inputs("terms", st.container(), columns=2)
+        st.markdown("**Deferred fees**: paid only from outcome income, right behind a tranche in the waterfall")
+        editor_or_fold("fees", OPEN["backbone"], lambda: E.dynamic_table(
+            st, st.container(), frames["fees"], k("fees"), A.FEE_COLS, CUR,
+            {"behind": [t.get("name") for t in working.get("tranches") or [] if isinstance(t, dict)
+                        and isinstance(t.get("name"), str)]}))
+        st.markdown("**Break clauses**: at a review date, stop enrolment or the contract if a result is below its "
+                    "trigger (empty measure: earned; empty action: stop_enrolment)")
+        editor_or_fold("breaks", OPEN["backbone"], lambda: E.dynamic_table(
+            st, st.container(), frames["breaks"], k("breaks"), A.BREAK_COLS, CUR, {"outcome": list(OUT_COLS.values())}))
         section_messages("backbone", st.container())
 
     with T["uncertainty"]:
@@ -535,12 +569,14 @@ with main_tabs["Design"]:
 
 _tick("editors drawn")
 if shown is not None:
-    with maturity_box:
-        st.markdown("**Maturity: share of full effect over the contract** (the slow start)")
-        show_chart(("maturity", ss["last_valid"]), lambda: C.maturity_chart(C.maturity_frame(shown)))
-    with stack_box:
-        st.markdown("**Capital stack** (top is most senior)")
-        show_chart(("stack", ss["last_valid"]), lambda: C.capital_stack_chart(C.capital_stack_frame(shown)))
+    if OPEN["partners"]:
+        with maturity_box:
+            st.markdown("**Maturity: share of full effect over the contract** (the slow start)")
+            show_chart(("maturity", ss["last_valid"]), lambda: C.maturity_chart(C.maturity_frame(shown)))
+    if OPEN["tranches"]:
+        with stack_box:
+            st.markdown("**Capital stack** (top is most senior)")
+            show_chart(("stack", ss["last_valid"]), lambda: C.capital_stack_chart(C.capital_stack_frame(shown)))
     unfunded = shown.unfunded_shares()
     if unfunded:
         unfunded_box.warning("Unfunded shares of the price (no commissioner pays them): "
@@ -548,103 +584,12 @@ if shown is not None:
 
 
 _tick("design charts")
-def deal_terms(s: Scenario) -> dict:
-    memo = ss.get("deal_terms")
-    if memo is None or memo[0] != ss["last_valid"]:
-        try:
-            terms = headline_terms(s)
-        except Exception:  # noqa: BLE001 - a summary of terms is not worth falling over for
-            terms = {"capital": sum(t.commitment for t in s.capital_tranches), "max_outcome_payment": float("nan"),
-                     "outcome_to_capital": float("nan"), "participants": float("nan"),
-                     "duration_years": s.horizon.years}
-        memo = (ss["last_valid"], terms)
-        ss["deal_terms"] = memo
-    return memo[1]
-
-
 with deal_box:
     if shown is not None:
-        terms = deal_terms(shown)
-        cur = shown.currency
-        st.markdown(f"#### {shown.name}")
-        if shown.description:
-            st.caption(shown.description)
-        cols = st.columns(3) + st.columns(3)
-        cols[0].metric("Capital committed", C.fmt_money(terms["capital"], cur), border=True,
-                       help="Sum of the tranches that provide capital (guarantees not included)")
-        cols[1].metric("Maximum outcome payments", C.fmt_money(terms["max_outcome_payment"], cur), border=True,
-                       help="Sum of the commissioners' total caps (or top prices × participants)")
-        cols[2].metric("Max payments ÷ capital", f"{terms['outcome_to_capital']:.1f}x", border=True)
-        cols[3].metric("Participants (expected)", f"{terms['participants']:,.0f}", border=True)
-        cols[4].metric("Service duration", f"{terms['duration_years']:.3g} years", border=True,
-                       help=f"From the first enrolment to the end of the last service; contract horizon "
-                            f"{shown.horizon.years:g} years")
-        cols[5].metric("Delivery model", {"zone": "Zone", "pipelines": "Pipelines"}.get(shown.delivery.model,
-                       shown.delivery.model), border=True,
-                       help="Zone: participants enrol once and get a package from several partners (collective); "
-                            "pipelines: each partner recruits and serves its own participants")
-        st.caption("The scenario has problems: these terms are those of the last valid scenario." if scenario is None
-                   else "The deal's terms as edited (no simulation needed).")
+        render_deal_terms(st, shown, deal_terms(ss, shown, ss["last_valid"]), scenario is not None)
 
 # --------------------------------------------------------------------------------------------
 # Real deals (no simulation: follows every valid edit)
-
-
-def real_deals_section(terms: dict, key: str) -> None:
-    memo = ss.get("real_deals")
-    if memo is None or memo[0] != key:
-        memo = (key, A.real_deals(terms))
-        ss["real_deals"] = memo
-    view: A.RealDeals = memo[1]
-    comp = view.comparison
-    cur = comp.currency
-    st.subheader("Compared with real deals", anchor="compared-with-real-deals")
-    st.caption(
-        f"Is this deal normal? Its terms against {view.n_deals} impact bonds in the INDIGO dataset (Government "
-        "Outcomes Lab, University of Oxford; May 2025 snapshot). Deals in other currencies are converted into "
-        f"{cur} at the dataset's own rates. No simulation is needed: this follows every edit.")
-    if view.note:
-        st.info(view.note)
-    st.markdown(f"**Capital against maximum outcome payments** ({cur}, log scales; {len(view.points)} deals "
-                "publish both). Dashed diagonals: maximum outcome payments of 1×, 3× and 10× the capital.")
-    show_chart(("real_deals", key),
-               lambda: C.deals_scatter_chart(view.points, view.terms, list(comp.nearest["project_id"])))
-    st.markdown("**Where this scenario sits among real deals**")
-    table = A.deal_percentile_table(comp)
-    st.dataframe(
-        table, hide_index=True, width="stretch", height=35 * (len(table) + 1) + 3,
-        column_config={
-            "Measure": st.column_config.TextColumn("Measure", width=260),
-            "Percentile among real deals": st.column_config.ProgressColumn(
-                "Percentile among real deals (0–100)", min_value=0, max_value=100, format="%.0f", color=C.GAIN,
-                help="Share of the deals with this measure known that are at or below this scenario (ties count "
-                     "half): 50 is a typical deal, 95 bigger than almost all."),
-            "Deals compared": st.column_config.NumberColumn(
-                "Deals compared", help="Deals in the dataset with this measure published"),
-        })
-    st.caption("Participants: this scenario's expected enrolments; deals' targeted service users. Maximum return: "
-               "the highest IRR cap of the tranches; deals' maximum potential return as published (IRR or another "
-               "basis).")
-    st.markdown(f"**Nearest comparable deals** — closest in capital and maximum outcome payments (log scales); "
-                f"amounts in {cur} (as published, in brackets)")
-    st.dataframe(A.nearest_deals_table(comp), hide_index=True, width="stretch",
-                 column_config={"Name": st.column_config.TextColumn("Name", width=185),
-                                "Country": st.column_config.TextColumn("Country", width=65)})
-
-
-
-
-def is_open(tab) -> bool:
-    """Whether a main tab is the open one. The Results and Real deals tabs are drawn only when
-    open (their charts cost most of a rerun); the others always, so their inputs keep state."""
-    return getattr(tab, "open", None) is not False
-
-
-with main_tabs["Funds"]:  # funds of bonds: its own page (cib_sim/app/portfolio_page.py)
-    if is_open(main_tabs["Funds"]):
-        from cib_sim.app.portfolio_page import render_portfolio_page
-
-        render_portfolio_page(st, ss)
 
 with main_tabs["Real deals"]:
     if not is_open(main_tabs["Real deals"]):
@@ -656,11 +601,23 @@ with main_tabs["Real deals"]:
             st.caption("The scenario has problems: this is the last valid scenario.")
         with st.container(key="real_deals"):
             try:
-                real_deals_section({**deal_terms(shown), "currency": shown.currency}, ss["last_valid"])
+                render_real_deals(st, ss, {**deal_terms(ss, shown, ss["last_valid"]), "currency": shown.currency},
+                                  ss["last_valid"], show_chart)
             except Exception as exc:  # noqa: BLE001 - a benchmark is not worth falling over for
                 st.info(f"The comparison with real deals is not available: {type(exc).__name__}: {exc}")
 
+with main_tabs["How similar deals paid"]:
+    if is_open(main_tabs["How similar deals paid"]):
+        from cib_sim.app.similar_deals_page import render_similar_deals
+
+        render_similar_deals(st, ss, shown, ss.get("last_valid"), int(ss["seed"]), bool(ss["autorun"]), show_chart)
 _tick("real deals")
+
+with main_tabs["Funds"]:  # funds of bonds: its own page (cib_sim/app/portfolio_page.py)
+    if is_open(main_tabs["Funds"]):
+        from cib_sim.app.portfolio_page import render_portfolio_page
+
+        render_portfolio_page(st, ss)
 # --------------------------------------------------------------------------------------------
 # Run
 
@@ -683,7 +640,7 @@ def downloads(results: Results | None, summary: pd.DataFrame | None) -> None:
         name = working.get("name") if isinstance(working.get("name"), str) else None
         st.download_button(
             "Scenario (YAML)" if not errors else f"Draft scenario with {len(errors)} problem{'s' if len(errors) != 1 else ''} (YAML)",
-            A.draft_yaml(working, ss.get("source_text"), ss.get("loaded")), file_name=f"{A.file_stem(name)}.yaml",
+            draft_data(working, ss.get("source_text"), ss.get("loaded")), file_name=f"{A.file_stem(name)}.yaml",
             mime="application/x-yaml", width="stretch", on_click="ignore", key="dl_yaml",
             help="The scenario as edited, errors and all (load it again to carry on); an uploaded or library file "
                  "keeps its comments.")
@@ -694,13 +651,19 @@ def downloads(results: Results | None, summary: pd.DataFrame | None) -> None:
                            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                            help="Terms, assumptions, summary, quarterly cash flows per tranche and payer (mean, 10th, "
                                 "50th, 90th percentile), and the cases and sensitivity tables run on this page.")
-        st.download_button("Summary (CSV)", A.summary_csv_bytes(summary), file_name="summary.csv", mime="text/csv",
+        st.download_button("Summary (CSV)", lambda: A.summary_csv_bytes(summary), file_name="summary.csv", mime="text/csv",
                            width="stretch", on_click="ignore", key="dl_csv")
         st.download_button("Path results (Parquet)", lambda: A.results_parquet_bytes(results), file_name="paths.parquet",
                            mime="application/vnd.apache.parquet", width="stretch", on_click="ignore", key="dl_parquet",
                            help="One row per path, every per-path measure; the scenario and seed in the file's metadata.")
         st.caption(f"Results: {results.n_paths:,} paths, seed {results.seed}"
                    + (f", {results.extra['elapsed_s']:.2f} s" if "elapsed_s" in results.extra else ""))
+
+
+def draft_data(working: dict, source_text: str | None, loaded: dict | None):
+    """The draft YAML as a callable: written when the button is clicked, not on every rerun (the
+    round trip that keeps the file's comments takes a good part of a rerun)."""
+    return lambda: A.draft_yaml(working, source_text, loaded)
 
 
 def workbook_data(results: Results):
@@ -713,7 +676,7 @@ def workbook_data(results: Results):
     summary = summary_of(results)
 
     def build() -> bytes:
-        from cib_sim.app.workbook import build_workbook
+        from cib_sim.report import build_workbook
 
         return build_workbook(results.scenario, results, summary, cases=cases, sensitivity=sens)
 
@@ -779,99 +742,10 @@ _tick("strip")
 # Results
 
 
-def _val(s: pd.DataFrame | None, group: str, name: str, metric: str) -> float:
-    return SM.value_of(s, group, name, metric)
-
-
-def render_results() -> None:
-    """The Results tab: headline figures, value for money explained, investors, commissioners, waterfall,
-    distributions, flows over time, and the comparison with the base."""
-    st.subheader("Headline figures")
-    cm = A.contract_metrics(summary)
-    cols = st.columns(5)
-    for col, (metric, label, kind, help_) in zip(cols, [
-        ("outcome_payments_mean", "Expected payments", "money", "Mean over paths of all commissioners' outcome payments"),
-        ("outcome_payments_p95", "95th pct payments", "money", "Payers' bad case: 1 path in 20 pays more"),
-        ("value_for_money", "Value for money", "x", "Fiscal value of outcomes above the baseline ÷ outcome payments"),
-        ("prob_delivery_stopped", "P(delivery stops)", "prob", "Share of paths where capital ran out and delivery stopped"),
-        ("enrolled_mean", "Enrolled (mean)", "count", "Participants enrolled over the contract, mean over paths"),
-    ]):
-        v = cm.get(metric, float("nan"))
-        text = {"money": C.fmt_money(v, cur), "x": f"{v:.2f}x", "prob": f"{v:.1%}", "count": f"{v:,.0f}"}[kind]
-        was = _val(ref_summary, "contract", ref_scenario.name if ref_scenario else "", metric)
-        dl = SM._delta(v, was, {"prob": "prob"}.get(kind, kind), cur) if kind != "count" and ref_summary is not None else None
-        dl = None if dl and dl.startswith("no change") else dl
-        col.metric(label, text, delta=dl.replace("−", "-") if dl else None,
-                   delta_color="inverse" if metric in ("outcome_payments_mean", "outcome_payments_p95", "prob_delivery_stopped") else "normal",
-                   help=help_ or None, border=True)
-
-    vfm_box = st.container()
-
-    st.markdown("**Investors** — probability of loss, IRR and multiple of money per tranche (5th, 50th, 95th "
-                "percentile of paths)")
-    st.dataframe(A.tranche_table(summary, rs), hide_index=True, width="stretch")
-    st.markdown("**Commissioners** — what they pay and what it buys (value for money: fiscal value of the outcomes "
-                "above the baseline ÷ what they paid)")
-    st.dataframe(A.commissioner_table(summary, cur), hide_index=True, width="stretch")
-
-    st.subheader("Where the money goes: payout waterfall")
-    stat_label = st.radio("Show", ["Mean over all paths", "Median path"], horizontal=True, key="waterfall_stat",
-                          help="The median path is the kept path with the median total outcome payments.")
-    stat = "mean" if stat_label.startswith("Mean") else "median"
-    show_chart(("waterfall", run_key, stat), lambda: C.waterfall_chart(results, stat))
-
-    st.subheader("Investors' risk: distributions per tranche")
-    what_label = st.radio("Measure", ["Multiple of money", "IRR"], horizontal=True, key="risk_what")
-    what = "multiple" if what_label.startswith("Multiple") else "irr"
-    rc1, rc2 = st.columns(2)
-    with rc1:
-        st.markdown("**Histogram** (share of paths in each bin)")
-        show_chart(("histogram", run_key, what),
-                   lambda: C.distribution_chart(results, what, kind="histogram", width=360), width="content")
-    with rc2:
-        st.markdown("**ECDF** (share of paths at or below; read P(loss) at the red line)")
-        show_chart(("ecdf", run_key, what), lambda: C.distribution_chart(results, what, kind="ecdf"))
-    st.caption("Red marks the loss region: paths where a tranche gets back less than it put in (multiple below 1, "
-               "IRR below 0).")
-
-    st.subheader("Over time")
-    fc1, fc2 = st.columns(2)
-    with fc1:
-        st.markdown("**Commissioners' cumulative outcome payments**")
-        show_chart(("fan_paid", run_key), lambda: C.fan_chart(results, "commissioner_paid"))
-    with fc2:
-        st.markdown("**Investors' cumulative net position** (received − drawn, all tranches)")
-        show_chart(("fan_net", run_key), lambda: C.fan_chart(results, "investor_net"))
-    st.caption(f"Fan charts: the 5–95% and 25–75% ranges of {results.n_kept:,} kept paths, and their median.")
-    oc1, oc2 = st.columns(2)
-    with oc1:
-        st.markdown("**Outcomes verified per period, by partner** (mean over paths)")
-        show_chart(("outcomes", run_key), lambda: C.outcomes_chart(results))
-    with oc2:
-        st.markdown("**Outcomes above baseline per participant, by enrolment cohort** — early cohorts gain less")
-        show_chart(("uplift", run_key), lambda: C.uplift_chart(results))
-
-    st.subheader("Base against edited scenario")
-    if ref_results is None:
-        st.info("The base scenario is not valid, so there is nothing to compare against. Use **Make the current "
-                "scenario the base** in the sidebar.")
-    else:
-        same = ref_results is results
-        st.caption(f"Base: **{ss.get('reference_label', '')}** · Edited: **{rs.name}** · same {run_n:,} paths and "
-                   f"seed {run_seed}" + (" · no edits yet, so both columns agree" if same else ""))
-        show_chart(("compare", run_key, ref_json), lambda: C.comparison_chart(C.comparison_frame(ref_summary, summary)))
-        comp = A.comparison_table(ref_summary, summary, cur)
-        st.dataframe(comp[["Measure", "Base", "Edited", "Change"]], hide_index=True, width="stretch",
-                     height=35 * (len(comp) + 1) + 3)
-    with vfm_box:
-        from cib_sim.app.vfm import render_value_for_money
-
-        render_value_for_money(st, results, summary)
-
-
 if is_open(main_tabs["Results"]):
     with main_tabs["Results"]:
-        render_results()
+        render_results(st, RunView(results, summary, run_key, ref_results, ref_summary, ref_json,
+                                   ref_scenario.name if ref_scenario else "", ss.get("reference_label", "")), show_chart)
 _tick("results tab")
 
 

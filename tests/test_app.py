@@ -37,9 +37,11 @@ LIBRARY = A.library()
 def fresh_cache(monkeypatch):
     """Each test starts with an empty results cache and a small default number of paths."""
     st.cache_data.clear()
+    st.cache_resource.clear()
     monkeypatch.setenv("CIB_APP_PATHS", str(PATHS))
     yield
     st.cache_data.clear()
+    st.cache_resource.clear()
 
 
 def start(tab: str = "Results") -> AppTest:
@@ -107,12 +109,10 @@ def test_app_loads_and_runs_the_reference_scenario():
     for name in results.tranche_names:
         assert f"{name}: P(loss) · median IRR" in strip(at)
     # Every chart is a Vega-Lite spec, each one of these, told apart by titles only it has (the
-    # real-deals chart is on its own tab).
+    # real-deals chart is on its own tab, the design charts on their design tabs, below).
     specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
     assert all(s["$schema"].startswith("https://vega.github.io/schema/vega-lite/") for s in specs)
     charts = {
-        "maturity": {"Share of full effect"},
-        "capital stack": {"Commitment (GBP)"},
         "waterfall": {"Running total (GBP, over the contract)"},
         "histogram": {"Share of paths", "Multiple of money (x: cash back ÷ capital drawn)"},
         "ECDF": {"Share of paths at or below"},
@@ -131,6 +131,13 @@ def test_app_loads_and_runs_the_reference_scenario():
     assert any(any(c.startswith("95th pct spend") for c in t.columns) for t in tables)
     assert not at.get("progress")  # the bar goes once the run is done; the strip says how long it took
     assert f"{PATHS} paths · seed 1" in strip(at)
+    # The design tabs draw their charts (only the open tab's: the others are not drawn).
+    for tab, want in (("Partners", {"Share of full effect"}), ("Investors", {"Commitment (GBP)"})):
+        at.session_state["main_tabs"] = "Design"
+        at.session_state["design_tabs"] = tab
+        at.run()
+        specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+        assert [want <= chart_titles(s) for s in specs] == [True], tab
 
 
 def test_edited_price_changes_the_headline_figures():
@@ -195,12 +202,40 @@ def test_adding_a_partner_rebuilds_the_tables_and_keeps_edits():
     assert w["outcomes"][0]["price"] == price
     frames = at.session_state["frames"]
     assert list(frames["effect_mean"]["Partner"])[-1] == "New charity"
-    # Give it an effect in the rebuilt matrix.
-    at.session_state[key(at, "partners")] = {"edited_rows": {}, "added_rows": [{"name": "New charity", "cost": 500.0}],
-                                             "deleted_rows": []}
+    # Give it an effect in the rebuilt matrix. (The Design tab is closed here, so the partners
+    # table is not drawn: its edits were folded into its base table, as when a person types into
+    # it and moves to another tab; its state starts afresh.)
+    assert list(at.session_state["frames"]["partners"]["name"])[-1] == "New charity"
     edit(at, "effect_mean", {n: {"o1": "0.05"}})
     assert at.session_state["working"]["partners"][n]["effect"][w["outcomes"][1]["name"]] == {"mean": 0.05}
     assert errors(at) == []
+
+
+def test_only_the_open_design_tab_draws_its_tables_and_edits_are_kept_when_it_closes():
+    """The tables of a closed design tab are not drawn (a good part of each rerun): their edits
+    are folded into their base tables, once, so nothing typed is lost or applied twice."""
+    at = start("Design")
+    at.session_state["design_tabs"] = "Partners"
+    at.run()
+    n = len(at.session_state["working"]["partners"])
+    edit(at, "partners", {0: {"cost": "1,234"}}, added=[{"name": "Music therapy", "cost": "800"}])
+    assert len(at.session_state["working"]["partners"]) == n + 1
+    # Another tab: the partners table is not drawn; its edits are now its base table.
+    at.session_state["design_tabs"] = "Outcomes & rate card"
+    at.run()
+    assert not at.exception
+    frame = at.session_state["frames"]["partners"]
+    assert list(frame["name"])[-1] == "Music therapy" and frame["cost"].iloc[0] == "1,234"
+    assert key(at, "partners") not in at.session_state
+    w = at.session_state["working"]
+    assert len(w["partners"]) == n + 1 and w["partners"][0]["cost"] == 1234 and w["partners"][-1]["cost"] == 800
+    # Back again: drawn from the folded table; an edit on top of it keeps the rest.
+    at.session_state["design_tabs"] = "Partners"
+    at.run()
+    edit(at, "partners", {1: {"cost": "2k"}})
+    w = at.session_state["working"]
+    assert [p["cost"] for p in w["partners"]][:2] == [1234, 2000] and len(w["partners"]) == n + 1
+    assert [p["name"] for p in w["partners"]].count("Music therapy") == 1
 
 
 def test_renaming_an_outcome_carries_its_effects_and_shares():
@@ -399,6 +434,12 @@ def test_every_scenario_field_is_editable():
     sub_models = {"maturity": Maturity, "contract": PartnerContract, "count": CountMeasure, "comparison": Comparison}
 
     scalar_paths = {f.path for fields in A.SCALARS.values() for f in fields}
+    list_paths = {path for path, _ in A.LIST_TABLES.values()}
+    from cib_sim.scenario import BreakClause, DeferredFee, Step, Tier
+
+    for cols, model in ((A.FEE_COLS, DeferredFee), (A.BREAK_COLS, BreakClause), (A.STEP_COLS[1:], Step),
+                        (A.TIER_COLS[1:], Tier)):
+        assert [c.field for c in cols] == list(model.model_fields), model.__name__
     for name, field in Scenario.model_fields.items():
         sub = field.annotation
         if name in A.ENTITY_COLS:
@@ -412,9 +453,11 @@ def test_every_scenario_field_is_editable():
                     assert f in cols, f"{name}.{f} has no column in the app"
         elif hasattr(sub, "model_fields"):
             for f in sub.model_fields:
-                if (name, f) == ("delivery", "split"):
-                    continue  # the fixed-split table
+                if (name, f) == ("delivery", "split") or f"{name}.{f}" in list_paths:
+                    continue  # the fixed-split table, the list terms' tables
                 assert f"{name}.{f}" in scalar_paths, f"{name}.{f} has no input in the app"
+        elif name in list_paths:
+            continue  # a table of its own (below)
         else:
             assert name in scalar_paths, f"{name} has no input in the app"
 
@@ -481,21 +524,82 @@ def test_summary_csv_and_parquet_downloads():
     assert set(comp["Change"]) <= {"–", "n/a"}
 
 
-def test_list_terms_typed_as_yaml_compose_or_name_the_problem():
-    """Break clauses, deferred fees and lump-sum schedules are typed as one-line YAML lists: a
-    valid list becomes the terms; text that is not YAML is named and kept as typed."""
+def _scalars(d: dict) -> dict:
+    return {f.path: A.scalar_default(d, f.path) for fields in A.SCALARS.values() for f in fields}
+
+
+def test_list_terms_are_tables_read_exactly_and_named_by_row():
+    """Break clauses and deferred fees are tables: numbers read exactly, empty cells take the
+    model's defaults (or say "required"), a cell that is not a number is named by row (from 1)
+    and column and keeps its text, a blank new row is not part of the scenario yet."""
     s = load_scenario(LIBRARY[next(iter(LIBRARY))])
     d = A.scenario_dict(s)
-    scalars = {f.path: A.scalar_default(d, f.path) for fields in A.SCALARS.values() for f in fields}
-    scalars["breaks"] = "[{at: 2, measure: earned, trigger: 1000000, action: stop_enrolment}]"
-    out = A.compose(d, scalars, A.build_frames(d))
-    assert parse_scenario(out).breaks[0].trigger == 1_000_000
+    frames = A.build_frames(d)
+    assert list(frames["breaks"].columns) == [c.field for c in A.BREAK_COLS] and frames["breaks"].empty
+    breaks = pd.DataFrame([{"at": "2", "trigger": "1m"}, {}], columns=frames["breaks"].columns)
+    fees = pd.DataFrame([{"name": "margin", "amount": "abc", "behind": s.tranches[0].name}],
+                        columns=frames["fees"].columns)
     problems: list = []
-    scalars["breaks"] = "[{at: 2, trigger: 1"
-    out = A.compose(d, scalars, A.build_frames(d), problems)
-    assert out["breaks"] == "[{at: 2, trigger: 1"
-    assert [p for p, _ in problems] == ["breaks"]
-    assert A.yaml_text([{"at": 2.0, "trigger": 5.0}]) == "[{at: 2.0, trigger: 5.0}]"
+    out = A.compose(d, _scalars(d), {**frames, "breaks": breaks, "fees": fees}, problems)
+    assert out["breaks"] == [{"at": 2.0, "trigger": 1_000_000.0}]  # the blank row left out
+    assert out["terms"]["deferred_fees"] == [{"name": "margin", "amount": "abc", "behind": s.tranches[0].name}]
+    assert [p for p, _ in problems] == ["terms.deferred_fees[0].amount"]
+    scenario, errs = A.check(out, problems)
+    assert scenario is None
+    assert A.errors_by_section(errs, out)["backbone"] == [
+        'Deferred fees · row 1 (margin) · Amount (GBP): "abc" is not a number (write it as 1500, 1,500, 1.5k or 1.5e3)']
+    fees.loc[0, "amount"] = "200k"
+    problems = []
+    out = A.compose(d, _scalars(d), {**frames, "breaks": breaks, "fees": fees}, problems)
+    scenario, errs = A.check(out, problems)
+    assert errs == [] and scenario.breaks[0].measure == "earned" and scenario.breaks[0].trigger == 1e6
+    assert scenario.terms.deferred_fees[0].amount == 200_000 and scenario.terms.deferred_fees[0].payee == "intermediary"
+    # An empty required cell says "required", on the Backbone & terms tab.
+    breaks.loc[0, "trigger"] = None
+    out = A.compose(d, _scalars(d), {**frames, "breaks": breaks, "fees": fees})
+    assert A.errors_by_section(A.validate(out)[1], out)["backbone"] == ["Break clauses · row 1 · Trigger: required"]
+    # And back: the tables of the composed scenario give it again.
+    d2 = A.scenario_dict(scenario)
+    assert parse_scenario(A.compose(d2, _scalars(d2), A.build_frames(d2))) == scenario
+
+
+def test_lump_sum_schedule_is_a_table_of_steps_per_outcome():
+    s = load_scenario(LIBRARY[next(iter(LIBRARY))])
+    d = A.scenario_dict(s)
+    frames = A.build_frames(d)
+    name = s.outcomes[1].name
+    outcomes = frames["outcomes"].copy()
+    outcomes.loc[1, "payment_basis"] = "lump_sum"
+    steps = pd.DataFrame([{"outcome": name, "min_improvement": "5%", "amount": "100k"},
+                          {"outcome": name, "min_improvement": "0.1", "amount": "250,000"},
+                          {}], columns=frames["schedule"].columns)
+    problems: list = []
+    out = A.compose(d, _scalars(d), {**frames, "outcomes": outcomes, "schedule": steps}, problems)
+    scenario, errs = A.check(out, problems)
+    assert errs == [], errs
+    assert [(st_.min_improvement, st_.amount) for st_ in scenario.outcomes[1].schedule] == [(0.05, 1e5), (0.1, 2.5e5)]
+    # Built back into the table (attached to its outcome by row), and composed again: the same.
+    d2 = A.scenario_dict(scenario)
+    f2 = A.build_frames(d2)
+    assert list(f2["schedule"]["amount"]) == ["100,000", "250,000"] and list(f2["schedule"]["outcome_id"]) == [1.0, 1.0]
+    assert parse_scenario(A.compose(d2, _scalars(d2), f2)) == scenario
+    # A falling amount is named by outcome row, step and column; a step without an outcome too.
+    steps.loc[1, "amount"] = "50k"
+    steps.loc[2, "amount"] = "7"
+    out = A.compose(d, _scalars(d), {**frames, "outcomes": outcomes, "schedule": steps})
+    errs = A.validate(out)[1] + A.table_problems(out, {**frames, "schedule": steps})
+    lines = A.errors_by_section(errs, out)["outcomes"]
+    assert any(line.startswith(f"row 2 ({name}) · Lump-sum step 2, Amount (GBP): must not be below") for line in lines), lines
+    assert "lump-sum step row 3: choose the outcome it belongs to" in lines
+
+
+def test_list_terms_in_the_app_count_their_errors_on_the_tab():
+    at = start("Design")
+    edit(at, "breaks", added=[{"at": "2"}])
+    assert "Break clauses · row 1 · Trigger: required" in errors(at)
+    assert any(t.label == "Backbone & terms ⚠ 1" for t in at.tabs)
+    edit(at, "breaks", {0: {"trigger": "1m"}})  # the row typed so far is its table's now (the tab is closed)
+    assert errors(at) == [] and at.session_state["working"]["breaks"] == [{"at": 2.0, "trigger": 1e6}]
 
 
 def test_nothing_typed_gives_a_traceback():
@@ -516,3 +620,18 @@ def test_nothing_typed_gives_a_traceback():
                                         "added_rows": [{"Case": "Base"}], "deleted_rows": []}
     at.run()
     assert not at.exception
+
+
+def test_table_columns_take_numbers_as_text_and_their_options():
+    """Every number column is a text column (so what is typed is read exactly); a select column
+    takes the options it is given (outcomes' or tranches' names); the row id is hidden."""
+    from cib_sim.app import editors as E
+
+    cfg = E.column_config(st, A.FEE_COLS, "USD", {"behind": ["Senior", "Junior"]})
+    assert cfg["_id"] is None and cfg["_index"]["label"] == "Row"
+    assert cfg["amount"]["type_config"]["type"] == "text" and cfg["amount"]["label"] == "Amount (USD)"
+    assert "1.5k" in cfg["amount"]["help"]
+    assert cfg["behind"]["type_config"] == {"type": "selectbox", "options": ["Senior", "Junior"]}
+    assert cfg["payee"]["type_config"]["options"] == ["intermediary", "partners"]
+    steps = E.column_config(st, A.STEP_COLS, "GBP", {"outcome": ["job"]}, hidden=("outcome_id",))
+    assert steps["outcome_id"] is None and "_id" not in steps and steps["amount"]["label"] == "Amount (GBP)"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -152,11 +153,23 @@ def type_into_cell(pg, ed, row: int, col: int, text: str, new_row: bool = False)
     wait for the rerun. ``new_row``: ``row`` is the empty last row, whose first cell opens for
     typing when clicked (and adds the row)."""
     settle(pg, started=True)
+    # The page may still be moving (a message above the table comes or goes): click once it is still.
+    box = None
+    for _ in range(50):
+        now = ed.bounding_box()
+        if now is not None and now == box:
+            break
+        box = now
+        pg.wait_for_timeout(60)
     ed.click(position={"x": 60, "y": ROW + row * ROW + ROW // 2})  # past the row marker
     overlay = pg.locator("textarea.gdg-input")
     if not (new_row and col == 0):
+        # Keys go to the grid once it has the focus; a key pressed before is lost (and the text
+        # would go into the first column), so wait for it, and give the grid a moment per key.
+        pg.wait_for_function("(e) => e.contains(document.activeElement)", arg=ed.element_handle())
         for _ in range(col):
             pg.keyboard.press("ArrowRight")
+            pg.wait_for_timeout(50)
         pg.keyboard.press("Enter")
     overlay.first.wait_for()
     overlay.first.fill(text)
@@ -208,7 +221,7 @@ def test_typed_numbers_are_read_exactly_or_named_as_not_numbers(page):
     expect(page.get_by_role("tab", name="Design ⚠ 1")).to_be_visible()
     assert shown(page, "row 1 (Academic tutoring) · Cost (GBP/participant)").count()
     # Another edit is kept while the first is wrong; 1e3 is 1000 (not 13).
-    type_into_cell(page, editor(page), 1, 1, "1e3")
+    type_into_cell(page, editor(page), 3, 1, "1e3")  # partner 4 (Sport and arts), cost 600
     settle(page)
     expect(page.get_by_role("tab", name="Partners ⚠ 1")).to_be_visible()
     shot(page, "browser_not_a_number")
@@ -225,7 +238,9 @@ def test_typed_numbers_are_read_exactly_or_named_as_not_numbers(page):
     d = dl.value
     assert d.suggested_filename == "west_london_zone_cib_lcf.yaml"
     text = Path(d.path()).read_text()
-    assert "cost: abc" in text and "cost: 1000" in text and "cost: 1500" in text and text.lstrip().startswith("#")
+    assert "cost: abc" in text and "cost: 1500" in text and text.lstrip().startswith("#")
+    assert "cost: 600" not in text and text.count("cost: 1000") == 2  # Mentoring's, and Sport and arts' 1e3
+    assert all(f"name: {n}" in text for n in ("Academic tutoring", "Mentoring", "Therapeutic support", "Sport and arts"))
 
 
 def test_typing_into_the_blank_last_row_keeps_what_was_typed(page):
@@ -243,6 +258,43 @@ def test_typing_into_the_blank_last_row_keeps_what_was_typed(page):
     shot(page, "browser_new_row")
 
 
+def test_a_break_clause_typed_into_its_table_takes_effect(page):
+    """List terms are tables: a new break clause typed into the empty table's row is named while
+    incomplete, then stops enrolment on (nearly) every path and moves the strip."""
+    open_tab(page, "Backbone & terms")
+    before = strip_text(page)
+    type_into_cell(page, editor(page, 1), 0, 0, "2", new_row=True)  # the break clauses' table: review at year 2
+    shown(page, "Break clauses · row 1 · Trigger: required").wait_for()
+    expect(page.get_by_role("tab", name="Backbone & terms ⚠ 1")).to_be_visible()
+    type_into_cell(page, editor(page, 1), 0, 3, "10m")  # trigger: GBP 10m earned by year 2 (never reached)
+    shown(page, "Break clauses · row 1 · Trigger: required").wait_for(state="detached")
+    expect(page.get_by_role("tab", name="Backbone & terms", exact=True)).to_be_visible()
+    page.wait_for_function("(b) => document.querySelector('.cib-strip').innerText !== b", arg=before)
+    after = strip_text(page)
+    assert "no change vs base" not in after.split("Payments expected")[1].split("\n")[2], after
+    editor(page, 1)
+    shot(page, "browser_break_clause_table")
+
+
+def test_edits_survive_moving_between_design_tabs(page):
+    """Only the open design tab's tables are drawn (the others' edits are folded into their base
+    tables): what was typed, a new row included, is there once when the tab is opened again."""
+    open_tab(page, "Partners")
+    type_into_cell(page, editor(page), 0, 1, "1,234")  # partner 1, cost
+    type_into_cell(page, editor(page), 4, 0, "Music therapy", new_row=True)
+    shown(page, "row 5 (Music therapy)").wait_for()
+    open_tab(page, "Outcomes & rate card")
+    assert shown(page, "row 5 (Music therapy)").count() == 0  # its messages are on the Partners tab
+    open_tab(page, "Partners")
+    shown(page, "row 5 (Music therapy)").wait_for()
+    assert page.get_by_text("row 6").count() == 0  # not added twice
+    with page.expect_download() as dl:
+        page.get_by_role("button", name="Scenario (YAML)").or_(
+            page.get_by_role("button", name=re.compile(r"Draft scenario with \d+ problems? \(YAML\)"))).first.click()
+    draft = Path(dl.value.path()).read_text()
+    assert draft.count("Music therapy") == 1 and "cost: 1234" in draft, draft[:2000]  # the grid is a canvas
+
+
 def test_an_edit_settles_quickly_and_moves_the_strip(page):
     """An edit of WLZ at 10,000 paths: time from Enter to the strip showing the new figures."""
     open_tab(page, "Outcomes & rate card")
@@ -251,7 +303,9 @@ def test_an_edit_settles_quickly_and_moves_the_strip(page):
     for price in ("1,200", "1,400", "1,100"):
         ed = editor(page)
         ed.click(position={"x": 60, "y": ROW + ROW // 2})
+        page.wait_for_function("(e) => e.contains(document.activeElement)", arg=ed.element_handle())
         page.keyboard.press("ArrowRight")
+        page.wait_for_timeout(50)
         page.keyboard.press("Enter")
         overlay = page.locator("textarea.gdg-input").first
         overlay.fill(price)
@@ -336,6 +390,22 @@ def test_workbook_download_opens_with_its_sheets(page):
     wb = load_workbook(io.BytesIO(Path(d.path()).read_bytes()))
     assert wb.sheetnames[:4] == ["Terms", "Assumptions", "Summary", "Cash flows"]
     assert wb["Assumptions"]["A1"].value == "Assumptions"
+
+
+def test_how_similar_deals_paid_shows_the_fan_over_real_curves_and_the_percentile(page):
+    open_tab(page, "How similar deals paid")
+    box = page.locator(".st-key-similar_deals")
+    box.wait_for()
+    text = box.inner_text()
+    assert "this scenario's median path has paid" in text and "percentile among the" in text
+    assert "real projects whose record reaches month" in text
+    chart = box.locator('[data-testid="stVegaLiteChart"]').first
+    chart.wait_for()
+    chart.locator("canvas, svg").first.wait_for()
+    assert chart.bounding_box()["height"] > 200
+    assert box.locator("th, [role=columnheader]").filter(has_text="Percentile among them").count()
+    chart.evaluate("e => e.scrollIntoView({block: 'center'})")
+    shot(page, "browser_similar_deals_paid")
 
 
 def test_results_explain_value_for_money(page):

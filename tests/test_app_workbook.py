@@ -1,4 +1,4 @@
-"""The Excel workbook (:func:`cib_sim.app.workbook.build_workbook`): opened with openpyxl and
+"""The Excel workbook (:func:`cib_sim.report.build_workbook`): opened with openpyxl and
 checked against the Results it was built from."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 from cib_sim import simulate
 from cib_sim.app import state as A
 from cib_sim.app import studies as SD
-from cib_sim.app.workbook import build_workbook, cashflow_table
+from cib_sim.report import build_workbook, cashflow_table
 from cib_sim.scenario import load_scenario
 
 WLZ = A.library()[next(iter(A.library()))]

@@ -74,6 +74,32 @@ def test_cli_validate_run_and_summary(tmp_path, capsys):
     assert "TRANCHES" in text and "prob_loss=" in text and "GBP" in text
 
 
+def test_cli_run_writes_an_excel_workbook_of_the_run(tmp_path, capsys):
+    """``--out results.xlsx`` writes the workbook (cib_sim.report): its sheets, and its Summary
+    numbers equal to the summary of the same run through the API."""
+    from openpyxl import load_workbook
+
+    out = tmp_path / "results.xlsx"
+    assert main(["run", str(WLZ), "--paths", "400", "--seed", "2", "--out", str(out), "--quiet"]) == 0
+    assert f"wrote a workbook of 400 paths to {out}" in capsys.readouterr().out
+    wb = load_workbook(out)
+    assert wb.sheetnames == ["Terms", "Assumptions", "Summary", "Cash flows"]
+    ws = wb["Summary"]
+    h = next(i for i, row in enumerate(ws.iter_rows(values_only=True), start=1) if row[0] == "group")
+    got = {(row[0], row[1], row[2]): row[3] for row in ws.iter_rows(min_row=h + 1, values_only=True) if row[0]}
+    summary = simulate(load_scenario(WLZ), 400, seed=2).summary()
+    assert len(got) == len(summary)
+    for rec in summary.itertuples():
+        v = got[(rec.group, rec.name, rec.metric)]
+        assert (v is None and not np.isfinite(rec.value)) or v == pytest.approx(rec.value, rel=1e-12)
+    # A workbook that cannot be written is refused before anything runs: exit 2, the flag named.
+    assert main(["run", str(WLZ), "--out", str(tmp_path / "no_such_folder" / "r.xlsx"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "--out" in err and "no folder" in err and "Traceback" not in err
+    assert main(["run", str(WLZ), "--out", str(tmp_path / "results.xls"), "--quiet"]) == 2
+    assert ".xlsx" in capsys.readouterr().err
+
+
 def test_cli_bad_input_exits_2_with_the_field_and_no_traceback(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
     bad.write_text(WLZ.read_text().replace("price: 1600", "price: -1600"), encoding="utf-8")

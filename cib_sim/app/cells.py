@@ -24,6 +24,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 _NUMBER = re.compile(
     r"""^(?P<sign>[+\-\u2212]?)\s*
@@ -47,7 +48,7 @@ def is_blank(v: Any) -> bool:
         return True
     if isinstance(v, float) and math.isnan(v):
         return True
-    if v is getattr(__import__("pandas"), "NA", object()):
+    if v is pd.NA:
         return True
     return isinstance(v, str) and not v.strip()
 
@@ -102,3 +103,44 @@ def format_number(v: Any) -> str | None:
     int_part, _, frac = text.lstrip("-").partition(".")
     grouped = f"{int(int_part):,}"
     return sign + grouped + (f".{frac}" if frac else "")
+
+
+def clean(v: Any) -> Any:
+    """A table cell as a plain Python value: NaN/NA/empty text -> None, numpy scalars -> Python,
+    text stripped."""
+    if v is None:
+        return None
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    if v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, str):
+        v = v.strip()
+        return v or None
+    return v
+
+
+def number_or_nan(v: Any) -> float:
+    """A cell as a float; NaN when empty or not a number (for sorting, never for the scenario)."""
+    try:
+        x = parse_number(clean(v))
+    except NotANumber:
+        return math.nan
+    return math.nan if x is None else x
+
+
+class CellReader:
+    """Reads number cells, collecting ``(path, "... is not a number")`` in :attr:`problems` for
+    those that are not. A cell that is not a number keeps its text (so a saved draft has it)."""
+
+    def __init__(self) -> None:
+        self.problems: list[tuple[str, str]] = []
+
+    def num(self, v: Any, path: str) -> Any:
+        try:
+            return parse_number(clean(v))
+        except NotANumber as exc:
+            self.problems.append((path, str(exc)))
+            return str(v).strip()

@@ -23,6 +23,11 @@ from cib_sim.charts.analysis import (  # noqa: F401
     sweep_chart,
     tornado_chart,
 )
+from cib_sim.charts.paid import (  # noqa: F401
+    paid_bands_frame,
+    paid_curves_frame,
+    similar_deals_paid_chart,
+)
 from cib_sim.charts.results import (  # noqa: F401
     comparison_chart,
     comparison_frame,

@@ -8,6 +8,7 @@ interrupted (Ctrl-C); 143 terminated (SIGTERM). No traceback unless ``--debug`` 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from pathlib import Path
@@ -162,6 +163,8 @@ def check_out(path: Path | str | None, kinds: tuple[str, ...] = tuple(OUTPUT_KIN
         raise bad(flag, f"cannot write {str(p)!r}: no folder {str(folder)!r}")
     if p.is_dir():
         raise bad(flag, f"cannot write {str(p)!r}: it is a folder")
+    if not os.access(folder, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise bad(flag, f"cannot write {str(p)!r}: no permission to write there")
 
 
 def dispatch(parser: argparse.ArgumentParser, argv) -> int:

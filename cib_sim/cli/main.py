@@ -49,16 +49,21 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.out)
-    check_out(out, (".parquet", ".csv"))
+    check_out(out, (".parquet", ".csv", ".xlsx"))
     s = _load(args.scenario)
     r = _simulate(args, s)
-    if out.suffix.lower() == ".csv":
+    suffix = out.suffix.lower()
+    if suffix == ".xlsx":
+        from cib_sim.report import build_workbook
+
+        out.write_bytes(build_workbook(s, r))
+    elif suffix == ".csv":
         r.to_csv(out)
     else:
         r.to_parquet(out)
     if args.summary:
         r.summary().to_csv(out.with_name(out.stem + "_summary.csv"), index=False)
-    print(f"wrote {r.n_paths:,} paths to {out}")
+    print(f"wrote {'a workbook of ' if suffix == '.xlsx' else ''}{r.n_paths:,} paths to {out}")
     return 0
 
 
@@ -125,9 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--workers", type=positive_int, default=1, help="processes (default 1)")
         sp.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    r = sub.add_parser("run", help="simulate and write path-level results (Parquet or CSV)")
+    r = sub.add_parser("run", help="simulate and write path-level results (Parquet or CSV) or an Excel workbook")
     sim_args(r, 10_000)
-    r.add_argument("--out", required=True, help="results file: .parquet or .csv")
+    r.add_argument("--out", required=True, help="results file: .parquet or .csv (one row per path), or .xlsx (a "
+                   "workbook: terms, assumptions, summary, cash flows per period as mean and percentiles)")
     r.add_argument("--summary", action="store_true", help="also write NAME_summary.csv")
     r.set_defaults(func=cmd_run)
 

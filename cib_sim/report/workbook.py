@@ -1,6 +1,6 @@
 """An Excel workbook of a run, for designers used to deal models in Excel (openpyxl).
 
-    from cib_sim.app.workbook import build_workbook
+    from cib_sim.report import build_workbook
     data = build_workbook(scenario, results)            # bytes of an .xlsx file
     Path("results.xlsx").write_bytes(data)
 
@@ -9,7 +9,7 @@ tranches), **Assumptions** (every other field, and the run's paths and seed), **
 (:meth:`Results.summary`, formatted by unit), **Cash flows** (per period, per capital tranche:
 capital drawn and cash received; per commissioner: outcome payments; each as the mean over all
 paths and the 10th, 50th and 90th percentile over the kept paths), and, when given, **Cases**
-and **Sensitivity** (the app's tables). Number formats and column widths are set.
+and **Sensitivity** (the app's tables). ``cib-sim run --out results.xlsx`` writes it too. Number formats and column widths are set.
 
 A pure function: scenario and results in, bytes out.
 """
