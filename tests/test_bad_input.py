@@ -122,7 +122,7 @@ CLI_CASES = {
     "missing scenario file": (["summary", "{tmp}/nope.yaml", "--paths", "10"], "nope.yaml"),
     # output files
     "run out txt": (["run", WLZ, "--paths", "10", "--out", "{tmp}/x.txt"], "--out"),
-    "run out xlsx": (["run", WLZ, "--paths", "10", "--out", "{tmp}/x.xlsx"], "--out"),
+    "run out docx": (["run", WLZ, "--paths", "10", "--out", "{tmp}/x.docx"], "--out"),
     "run out in a missing folder": (["run", WLZ, "--paths", "10", "--out", "{tmp}/no/x.csv"], "--out"),
     "run out onto a folder": (["run", WLZ, "--paths", "10", "--out", "{tmp}"], "--out"),
     "sweep out docx": (["sweep", WLZ, "--set", "price_multiplier=1", "--out", "{tmp}/x.docx"], "--out"),
