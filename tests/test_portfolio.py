@@ -356,7 +356,7 @@ def test_validation_errors_name_the_field():
     errs = _errors({"name": "x",
                     "members": [{"name": "A", "scenario": "west_london_zone"}, {"name": "A", "scenario": "nowhere"},
                                 {"indigo": "INDIGO-POJ-9999"}],
-                    "top_ups": [{"name": "P", "pot": 5, "members": ["Q"]}],
+                    "top_ups": [{"name": "P", "pot": 5, "share": 0.1, "members": ["Q"]}],
                     "investors": [{"name": "F", "stakes": [{"member": "A", "tranche": "Nope", "share": 0.5}]}],
                     "correlation": [{"loading": 0.7}, {"by": "place", "loading": 0.5}]})
     assert "no shipped scenario or file 'nowhere'" in errs["members[1].scenario"]
@@ -406,3 +406,95 @@ def test_cli_runs_a_portfolio(tmp_path):
     assert p.returncode == 0, p.stderr
     assert "P(pot exhausted)" in p.stdout and "INVESTOR FUND Place impact fund" in p.stdout
     assert out.exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# Found in review: rebates, the calendar, and inputs that were accepted silently
+
+
+def test_a_top_up_fund_bears_its_share_of_the_rebates():
+    """A fund paying 25% of every payment (a pot that never runs out) bears 25% of the net cost:
+    the bond's rebates to its payers are shared with it as the payments were."""
+    s = load_shipped("west_london_zone")
+    rp = parse_portfolio({"name": "x", "members": [{"name": "A", "scenario": s}],
+                          "top_ups": [{"name": "Fund", "pot": 1e12, "share": 0.25}]})
+    r = simulate_portfolio(rp, 200, seed=1)
+    a = r.arrays
+    net = a["member_paid"][:, 0] - a["member_rebate"][:, 0]
+    assert a["member_rebate"][:, 0].mean() > 0.1 * a["member_paid"][:, 0].mean()  # WLZ hands much back
+    by_payer = a["liability"].sum(axis=1)  # (paths, payers): the fund first
+    np.testing.assert_allclose(by_payer[:, 0], 0.25 * net, rtol=1e-9, atol=1e-6)
+    np.testing.assert_allclose(by_payer[:, 1:].sum(axis=1), 0.75 * net, rtol=1e-9, atol=1e-6)
+    np.testing.assert_allclose(a["pot_rebated:0"], 0.25 * a["member_rebate"][:, 0], rtol=1e-9, atol=1e-6)
+
+
+def test_calendar_periods_fall_in_one_calendar_year():
+    """A monthly INDIGO member starting in February in a quarterly portfolio: every month is
+    booked in a calendar quarter of its own year (the calendar starts on 1 January, not on 1
+    February, whose quarters would run November to January)."""
+    from cib_sim.portfolio.simulate import _add_months, make_layout
+
+    rp = parse_portfolio({"name": "x", "members": [{"name": "A", "indigo": "INDIGO-POJ-0184", "start": "2019-02-01"},
+                                                   {"name": "B", "scenario": "west_london_zone", "start": "2020-05-01"}]})
+    lay = make_layout(rp)
+    assert lay.start == dt.date(2019, 1, 1)
+    for s, index in zip(rp.scenarios, lay.index):
+        mm = 12 // s.horizon.periods_per_year
+        for k, q in enumerate(index):
+            own = _add_months(s.horizon.start.replace(day=1), k * mm)
+            assert lay.years[lay.year_of[q]] == own.year, (s.name, k)
+
+
+def test_inputs_once_accepted_silently_are_refused():
+    errs = _errors({"name": "x", "members": [{"name": "A", "scenario": "west_london_zone", "start": "1850-07-01"}]})
+    assert "members[0].start" in errs
+    errs = _errors({"name": "x", "members": [{"name": "A", "scenario": "west_london_zone", "start": "9999-07-01"}]})
+    assert "members[0].start" in errs
+    errs = _errors({"name": "x", "members": [{"name": "A", "scenario": "west_london_zone"}],
+                    "top_ups": [{"name": "P", "pot": 5}]})
+    assert "share above 0" in errs["top_ups[0].share"]
+    errs = _errors({"name": "x", "members": [{"name": "A", "scenario": "west_london_zone"}, {"name": "B", "scenario": "peterborough"}],
+                    "top_ups": [{"name": "P", "pot": 5, "members": ["A"], "shares": {"B": 0.5}}]})
+    assert "not among this fund's members" in errs["top_ups[0].shares.B"]
+    errs = _errors({"name": "x", "members": [{"name": "A", "scenario": "west_london_zone"}],
+                    "top_ups": [{"name": "P", "pot": 5, "share": 0.1}, {"name": "P", "pot": 5, "share": 0.1}],
+                    "investors": [{"name": "Schools", "stakes": [{"member": "A", "tranche": "Senior social lender", "share": 0.5}]}]})
+    assert "already the name of top_ups[0]" in errs["top_ups[1].name"]
+    assert "is a commissioner of 'A'" in errs["investors[0].name"]
+
+
+def test_a_member_file_is_found_next_to_the_portfolio_only(tmp_path, monkeypatch):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "cwd").mkdir()
+    (tmp_path / "cwd" / "m.yaml").write_text((ROOT / "scenarios" / "peterborough.yaml").read_text())
+    (tmp_path / "sub" / "p.yaml").write_text("name: x\nmembers:\n  - {name: A, scenario: m.yaml}\n")
+    monkeypatch.chdir(tmp_path / "cwd")
+    with pytest.raises(PortfolioError) as exc:
+        load_portfolio(tmp_path / "sub" / "p.yaml")
+    assert any("no shipped scenario or file 'm.yaml'" in m for _, m in exc.value.errors)
+
+
+def test_a_fee_for_part_of_a_period_is_charged_for_one_period():
+    s = _deterministic_wlz()
+    rp = parse_portfolio({"name": "one", "members": [{"name": "A", "scenario": s}], "investors": [
+        {"name": "F", "management_fee": 0.02, "fee_years": 0.01,
+         "stakes": [{"member": "A", "tranche": "Senior social lender", "share": 1.0}]}]})
+    a = simulate_portfolio(rp, 4, seed=1).arrays
+    assert a["fund_fee:0"] == pytest.approx(np.full(4, 0.02 / 4 * 1_000_000))
+
+
+def test_results_refuse_a_fund_that_is_not_there():
+    from cib_sim.errors import InputError
+
+    rp = parse_portfolio({"name": "x", "members": [{"name": "A", "scenario": "west_london_zone"}]})
+    r = simulate_portfolio(rp, 20, seed=1)
+    for call in (r.exhaustion, r.fund, lambda: r.pot(-1), lambda: r.fund("F")):
+        with pytest.raises(InputError, match="no (top-up|investor) fund"):
+            call()
+
+
+def test_diversification_sweep_runs_every_scale_on_the_same_paths_from_a_generator():
+    from cib_sim.portfolio import diversification_sweep
+
+    df = diversification_sweep(load_portfolio(PLACE), scales=(0.0, 0.0), n_paths=64, seed=np.random.default_rng(3))
+    assert df.iloc[0].to_dict() == df.iloc[1].to_dict()

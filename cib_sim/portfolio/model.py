@@ -63,7 +63,8 @@ class Member(_Model):
     name: str | None = Field(None, min_length=1, description="Default: the scenario's name")
     scenario: Any = Field(None, description="Shipped scenario name, YAML path, inline mapping or Scenario")
     indigo: str | None = Field(None, min_length=1, description="INDIGO project id, e.g. INDIGO-POJ-0184")
-    start: _dt.date | None = Field(None, description="Start of the contract; default: the scenario's horizon.start")
+    start: _dt.date | None = Field(None, ge=_dt.date(1900, 1, 1), le=_dt.date(2100, 12, 31),
+                                   description="Start of the contract; default: the scenario's horizon.start")
     place: str | None = Field(None, min_length=1, description="Group tag for place shocks")
     policy_area: str | None = Field(None, min_length=1, description="Group tag for policy-area shocks")
 
@@ -111,6 +112,17 @@ class TopUpFund(_Model):
         if bad:
             raise FieldErrors(bad)
         return shares
+
+    @model_validator(mode="after")
+    def _pays_something(self) -> "TopUpFund":
+        if self.share <= 0 and not any(v > 0 for v in self.shares.values()):
+            raise FieldErrors([("share", "a top-up fund must pay a share above 0 (share, or shares for named members)")])
+        if self.members is not None:
+            bad = [(f"shares.{n}", f"{n!r} is not among this fund's members ({', '.join(self.members)})")
+                   for n in self.shares if n not in self.members]
+            if bad:
+                raise FieldErrors(bad)
+        return self
 
 
 class Stake(_Model):
@@ -213,11 +225,12 @@ def _find_scenario(name: str, base: Path | None) -> Scenario:
     if name in shipped:
         return load_scenario(shipped[name])
     p = Path(name)
-    candidates = [p] if p.is_absolute() else ([base / p] if base is not None else []) + [p]
-    for c in candidates:
-        if c.exists():
-            return load_scenario(c)
-    raise ScenarioError([("", f"no shipped scenario or file {name!r} (shipped: {', '.join(shipped)})")])
+    # A relative path is relative to the portfolio file, never to wherever the command runs.
+    c = p if p.is_absolute() or base is None else base / p
+    if c.exists():
+        return load_scenario(c)
+    raise ScenarioError([("", f"no shipped scenario or file {name!r}" + (f" in {base}" if base is not None and not p.is_absolute() else "")
+                          + f" (shipped: {', '.join(shipped)})")])
 
 
 def _member_scenario(m: Member, base: Path | None) -> Scenario:
@@ -292,6 +305,16 @@ def resolve(p: Portfolio, base: str | Path | None = None) -> ResolvedPortfolio:
             held[key] = held.get(key, 0.0) + st.share
             if held[key] > 1 + 1e-12:
                 errs.append((f"{where}.share", f"stakes in {st.member!r} / {st.tranche!r} add up to {held[key]:g}; at most 1"))
+    funds = [(f"top_ups[{f}].name", fund.name) for f, fund in enumerate(p.top_ups)]
+    funds += [(f"investors[{f}].name", fund.name) for f, fund in enumerate(p.investors)]
+    commissioners = {c.name: names[i] for i, s in enumerate(scenarios) if s is not None for c in s.commissioners}
+    taken: dict[str, str] = {}
+    for where, n in funds:
+        if n in taken:
+            errs.append((where, f"{n!r} is already the name of {taken[n]}; give each fund its own name"))
+        elif n in commissioners:
+            errs.append((where, f"{n!r} is a commissioner of {commissioners[n]!r}; give the fund another name"))
+        taken.setdefault(n, where.rsplit(".", 1)[0])
     total_loading = sum(fac.loading for fac in p.correlation)
     if total_loading > 1 + 1e-12:
         errs.append(("correlation", f"the loadings add up to {total_loading:g}; at most 1 (a member's shared variance)"))

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from cib_sim.engine.metrics import LOSS_RTOL, loss_statistics, quantiles
+from cib_sim.errors import InputError
 
 QS = (0.05, 0.25, 0.5, 0.75, 0.95)
 
@@ -43,12 +44,18 @@ class PortfolioResults:
 
     # ---- helpers
     def _fund_index(self, fund: int | str, kind: str) -> int:
+        """The index of a top-up (``kind`` ``top_up``) or investor fund given by name or index;
+        :class:`~cib_sim.errors.InputError` naming ``fund`` if there is no such fund."""
         funds = self.portfolio.top_ups if kind == "top_up" else self.portfolio.investors
+        label = "top-up" if kind == "top_up" else "investor"
+        names = [f.name for f in funds]
+        there = f"there are: {', '.join(names)}" if names else f"the portfolio has no {label} fund"
         if isinstance(fund, str):
-            names = [f.name for f in funds]
             if fund not in names:
-                raise KeyError(f"no {kind.replace('_', '-')} fund {fund!r} (there are: {', '.join(names)})")
+                raise InputError([("fund", f"no {label} fund {fund!r} ({there})")])
             return names.index(fund)
+        if isinstance(fund, bool) or not isinstance(fund, (int, np.integer)) or not 0 <= int(fund) < len(names):
+            raise InputError([("fund", f"no {label} fund number {fund!r} ({there})")])
         return int(fund)
 
     @property

@@ -5,7 +5,7 @@ Seeds (the run planner's rule, :mod:`cib_sim.run.plan`): the run's root seed giv
 ``SeedSequence`` per block of :data:`~cib_sim.run.plan.BLOCK` paths. Within block ``b``, member
 ``m`` draws from the stream ``(MEMBER_STREAM, m)`` spawned off the block's sequence, and factor
 ``f``'s shock for group value ``v`` from ``(FACTOR_STREAM, f, hash(v))`` (32 bits of its
-SHA-256). A path's numbers depend
+SHA-256). For a given number of paths, a path's numbers depend
 only on the root seed and its index, so the results are bit-identical whatever the chunk size, the
 number of workers or the executor (this process, processes, Dask).
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
+import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -107,7 +108,10 @@ def make_layout(rp: ResolvedPortfolio, mode: str = "approx", loading_scale: floa
     p = rp.spec
     months = 12 // p.periods_per_year
     starts = [s.horizon.start for s in rp.scenarios]
-    start = min(starts).replace(day=1)
+    first = min(starts)
+    # The calendar starts on a calendar quarter (or year, or month) so each of its periods falls
+    # in one calendar year: a member's January is never booked in the year before.
+    start = _dt.date(first.year, (first.month - 1) // months * months + 1, 1)
     index = []
     for s in rp.scenarios:
         off = _months_between(start, s.horizon.start)
@@ -147,7 +151,8 @@ def make_layout(rp: ResolvedPortfolio, mode: str = "approx", loading_scale: floa
             members.add(m)
         first = min(int(index[m][0]) for m in members)
         last = max(int(index[m][-1]) for m in members)
-        n_fee = last - first + 1 if fund.fee_years is None else int(round(fund.fee_years * p.periods_per_year))
+        # A fee for part of a period is charged for the whole period (never rounded away to none).
+        n_fee = last - first + 1 if fund.fee_years is None else max(1, math.ceil(fund.fee_years * p.periods_per_year - 1e-9))
         fee = np.zeros(T)
         fee[first : min(T, first + n_fee)] = fund.management_fee * committed / p.periods_per_year
         fees.append(fee)
@@ -197,6 +202,7 @@ def run_portfolio_chunk(task: tuple[Layout, list, list[int]]) -> dict[str, np.nd
     total = np.zeros((M, T, N))  # outcome payments a calendar period
     net = np.zeros((Y, N, Q))  # each payer's liability a calendar year
     rebates = []
+    rebate_cal: list[np.ndarray | None] = []  # per member: (T, N, C) rebates a calendar period, or None
     calls = np.zeros((F, T, N))
     income = np.zeros((F, T, N))
     stake_in = [np.zeros((N, len(st))) for st in lay.stakes]
@@ -221,6 +227,7 @@ def run_portfolio_chunk(task: tuple[Layout, list, list[int]]) -> dict[str, np.nd
         gross.append(red.paid)
         total[m] = _to_calendar(red.paid.sum(axis=2), ix, T)
         rebates.append(red.rebate.sum(axis=(0, 2)))
+        rebate_cal.append(_to_calendar(red.rebate, ix, T) if red.rebate.any() else None)
         own = red.paid - red.rebate
         for t in range(own.shape[0]):
             net[years[t]][:, qs] += own[t]
@@ -245,6 +252,7 @@ def run_portfolio_chunk(task: tuple[Layout, list, list[int]]) -> dict[str, np.nd
     # pro rata to what each paid in the period.
     claim_all = np.zeros((N, M))
     topup_all = np.zeros((N, M))
+    rebated = np.zeros((len(rp.spec.top_ups), N))  # each fund's share of the members' rebates
     for fi, fund in enumerate(rp.spec.top_ups):
         claims = lay.topup_share[fi][:, None, None] * total  # (M, T, N)
         paid, balance, exhausted = pot_fill(claims, fund.pot, fund.when_exhausted)
@@ -265,6 +273,20 @@ def run_portfolio_chunk(task: tuple[Layout, list, list[int]]) -> dict[str, np.nd
             back = reimb.sum(axis=(0, 2))
             if np.any(np.abs(back - paid[m].sum(axis=0)) > 1e-9 * (1 + back)):
                 raise ConservationError(f"top-up fund {fund.name!r}: reimbursements != top-ups paid to {rp.names[m]!r}")
+            if rebate_cal[m] is not None:
+                # What the bond hands back to its payers is shared with the fund as it shared
+                # the payments: the fund's top-ups so far over the member's payments so far.
+                reb = rebate_cal[m]  # (T, N, C)
+                reb_tot = reb.sum(axis=2)
+                cum_gross = np.cumsum(total[m], axis=0)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    ratio = np.where(cum_gross > 0, np.cumsum(paid[m], axis=0) / np.where(cum_gross > 0, cum_gross, 1.0), 0.0)
+                    split = np.where(reb_tot[:, :, None] > 0, reb / np.where(reb_tot > 0, reb_tot, 1.0)[:, :, None], 0.0)
+                back_to_fund = reb_tot * ratio  # (T, N)
+                for t in range(T):
+                    net[lay.year_of[t]][:, qs] += back_to_fund[t][:, None] * split[t]
+                    net[lay.year_of[t]][:, fi] -= back_to_fund[t]
+                rebated[fi] += back_to_fund.sum(axis=0)
         to_fund = paid.sum(axis=0)
         for t in range(T):
             net[lay.year_of[t]][:, fi] += to_fund[t]
@@ -273,6 +295,7 @@ def run_portfolio_chunk(task: tuple[Layout, list, list[int]]) -> dict[str, np.nd
         out[f"pot_balance:{fi}"] = np.ascontiguousarray(balance.T)
         out[f"pot_exhausted:{fi}"] = exhausted
         out[f"pot_paid:{fi}"] = paid.sum(axis=(0, 1))
+        out[f"pot_rebated:{fi}"] = rebated[fi]
         del claims, paid
     out["member_claim"] = claim_all
     out["member_topup"] = topup_all

@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from cib_sim.portfolio.simulate import simulate_portfolio
+from cib_sim.run.plan import root_sequence
 
 
 def diversification_sweep(
@@ -16,7 +17,13 @@ def diversification_sweep(
     """How the investor fund's risk moves with the correlation between members: the portfolio run
     on the same paths with every loading multiplied by each of ``scales`` (0: independent
     members, 1: as written). One row per scale: the fund's P(loss) before and after fees, the sd
-    of its multiple, and the stakes' own mean P(loss) (which correlation does not change)."""
+    of its multiple, and the stakes' own mean P(loss). That last one moves only where a member's
+    loadings exceed its own ``rho`` (an INDIGO-built member has ``rho`` 0): then the shared shocks
+    also tie its partners together and widen its own spread (see docs/PORTFOLIO.md).
+
+    ``seed`` is turned into one root sequence first, so every scale runs on the same paths even
+    when it is a Generator."""
+    seed = root_sequence(seed)
     rows = []
     for k in scales:
         r = simulate_portfolio(portfolio, n_paths, seed, loading_scale=float(k), **kw)

@@ -4,8 +4,9 @@ A run of ``n_paths`` paths is cut into **blocks** of :data:`BLOCK` paths (the la
 partial). Block ``b`` draws every random number of its paths from its own
 :class:`numpy.random.SeedSequence`, the ``b``-th child of the run's root sequence. Blocks are then
 grouped into **chunks** (a whole number of blocks, ``chunk_size`` paths rounded up), the unit of
-work of a process, a pool or a Dask cluster. A path's numbers depend only on the root seed and
-the path's index, so results are bit-identical whatever the chunk size, workers or machine.
+work of a process, a pool or a Dask cluster. For a given number of paths, a path's numbers depend
+only on the root seed and the path's index (a run of fewer paths has a smaller last block, drawn
+differently), so results are bit-identical whatever the chunk size, workers or machine.
 
 The seed rule (:func:`root_sequence`):
 
