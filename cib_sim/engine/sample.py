@@ -242,7 +242,7 @@ def sample_block(
     ref_mult = np.exp(sig * x_ref - 0.5 * sig * sig)
     units = [s.delivery] if s.delivery.model == "zone" else s.partners
     per_period = np.array([(unit.referrals or 0.0) / ppy for unit in units])
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", over="ignore"):  # a vanishing referral rate: no bound (inf)
         ref_mult = np.minimum(ref_mult, np.where(per_period > 0, MAX_REFERRALS_PER_PERIOD / per_period, np.inf))
     return Draws(effect, half_m, ref_mult, exit_period, withdraw_period, z_ref, z_drop, z_out, z_out_d, first, drift, z_control)
 

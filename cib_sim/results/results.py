@@ -46,6 +46,11 @@ def _multiple(tin: np.ndarray, tout: np.ndarray) -> np.ndarray:
     return np.where(tin > 0, m, np.nan)
 
 
+NET_DUST = 1e-9
+"""Payments net of rebates below this share of the gross are rounding residue: nothing was paid on
+balance, and figures per unit of net payment are undefined (NaN)."""
+
+
 @dataclass
 class Results:
     """The outcome of ``simulate``: arrays with documented shapes plus tidy DataFrame views."""
@@ -347,7 +352,10 @@ class Results:
             add("commissioner", com.name, "cost_per_outcome", paid.sum() / their_outcomes if their_outcomes > 0 else np.nan, cur)
             add("commissioner", com.name, "cost_per_outcome_net", net.sum() / their_outcomes if their_outcomes > 0 else np.nan, cur)
             add("commissioner", com.name, "value_for_money", their_value / paid.sum() if paid.sum() > 0 else np.nan, "x")
-            add("commissioner", com.name, "value_for_money_net", their_value / net.sum() if net.sum() > 0 else np.nan, "x")
+            # Net of rebates that gave back (nearly) all it paid, value for money is undefined: a
+            # rounding residue would make it astronomically large.
+            add("commissioner", com.name, "value_for_money_net",
+                their_value / net.sum() if net.sum() > NET_DUST * paid.sum() else np.nan, "x")
             del net
             add("commissioner", com.name, "prob_cap_hit", col("cap_hit", c).mean(), "probability")
             add("commissioner", com.name, "lost_to_caps_mean", col("lost_to_caps", c).mean(), cur)
@@ -371,7 +379,8 @@ class Results:
         total_net = total_paid - self._row_sums("commissioner_rebate")
         add("contract", s.name, "outcome_payments_net_mean", total_net.mean(), cur)
         add("contract", s.name, "outcome_payments_net_p95", np.quantile(total_net, 0.95), cur)
-        add("contract", s.name, "value_for_money_net", fiscal_value.sum() / total_net.sum() if total_net.sum() > 0 else np.nan, "x")
+        add("contract", s.name, "value_for_money_net",
+            fiscal_value.sum() / total_net.sum() if total_net.sum() > NET_DUST * total_paid.sum() else np.nan, "x")
         del total_paid, total_net, fiscal_value
         add("contract", s.name, "prob_delivery_stopped", float(np.mean(col("stop_period") < s.horizon.n_periods)), "probability")
         if s.breaks:
