@@ -16,15 +16,11 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from streamlit_server import serve_app
 
 pytestmark = pytest.mark.browser
 
@@ -47,44 +43,13 @@ if CHROMIUM is None or sync_playwright is None:
                 allow_module_level=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app_url():
-    port = _free_port()
     ARTIFACTS.mkdir(exist_ok=True)
-    env = dict(os.environ, CIB_APP_PATHS=str(PATHS), STREAMLIT_BROWSER_GATHER_USAGE_STATS="false",
-               CIB_APP_TIMING="1")  # the server's own time for each run, in the log
-    log = open(ARTIFACTS / "streamlit_browser_tests.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited with status {proc.returncode}")
-            try:
-                with urllib.request.urlopen(url + "_stcore/health", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+    # CIB_APP_TIMING: the server's own time for each run, in the log
+    with open(ARTIFACTS / "streamlit_browser_tests.log", "w") as log, \
+            serve_app({"CIB_APP_PATHS": str(PATHS), "CIB_APP_TIMING": "1"}, log) as url:
         yield url
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=10)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
 
 
 @pytest.fixture(scope="module")
