@@ -347,6 +347,8 @@ def split_excess(
     bonuses to partners (N, P), pro rata to the payments attributed to each;
     ``to_commissioners`` is the payers' share (0..1). With nobody to rebate to (no payer paid,
     no partner attributed), the rest goes to the payers equally."""
+    if not excess.any():  # most distributions before the end: nothing to split (same zeros)
+        return np.zeros(paid_so_far.shape), np.zeros(attributed_so_far.shape)
     rebate = pro_rata(excess * to_commissioners, paid_so_far)
     bonus = pro_rata(excess * (1 - to_commissioners), attributed_so_far)
     leftover = excess - rowsum(rebate) - rowsum(bonus)
