@@ -20,6 +20,7 @@ runs).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -44,6 +45,16 @@ def _multiple(tin: np.ndarray, tout: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         m = tout / tin
     return np.where(tin > 0, m, np.nan)
+
+
+def _per(num: float, den: float, floor: float = 0.0) -> float:
+    """``num / den``, or NaN where ``den`` is not above ``floor`` or the ratio is too large to
+    hold (payments of a few hundred-digit fractions of a unit: nothing was paid)."""
+    if not den > floor:
+        return math.nan
+    with np.errstate(over="ignore"):
+        r = num / den
+    return float(r) if math.isfinite(r) else math.nan
 
 
 NET_DUST = 1e-9
@@ -349,13 +360,13 @@ class Results:
             add("commissioner", com.name, "paid_p95", np.quantile(paid, 0.95), cur)
             add("commissioner", com.name, "paid_net_mean", net.mean(), cur)
             add("commissioner", com.name, "paid_net_p95", np.quantile(net, 0.95), cur)
-            add("commissioner", com.name, "cost_per_outcome", paid.sum() / their_outcomes if their_outcomes > 0 else np.nan, cur)
-            add("commissioner", com.name, "cost_per_outcome_net", net.sum() / their_outcomes if their_outcomes > 0 else np.nan, cur)
-            add("commissioner", com.name, "value_for_money", their_value / paid.sum() if paid.sum() > 0 else np.nan, "x")
+            add("commissioner", com.name, "cost_per_outcome", _per(paid.sum(), their_outcomes), cur)
+            add("commissioner", com.name, "cost_per_outcome_net", _per(net.sum(), their_outcomes), cur)
+            add("commissioner", com.name, "value_for_money", _per(their_value, paid.sum()), "x")
             # Net of rebates that gave back (nearly) all it paid, value for money is undefined: a
             # rounding residue would make it astronomically large.
             add("commissioner", com.name, "value_for_money_net",
-                their_value / net.sum() if net.sum() > NET_DUST * paid.sum() else np.nan, "x")
+                _per(their_value, net.sum(), NET_DUST * paid.sum()), "x")
             del net
             add("commissioner", com.name, "prob_cap_hit", col("cap_hit", c).mean(), "probability")
             add("commissioner", com.name, "lost_to_caps_mean", col("lost_to_caps", c).mean(), cur)
@@ -375,12 +386,12 @@ class Results:
         add("contract", s.name, "outcome_payments_mean", total_paid.mean(), cur)
         add("contract", s.name, "outcome_payments_p95", np.quantile(total_paid, 0.95), cur)
         add("contract", s.name, "fiscal_value_mean", fiscal_value.mean(), cur)
-        add("contract", s.name, "value_for_money", fiscal_value.sum() / total_paid.sum() if total_paid.sum() > 0 else np.nan, "x")
+        add("contract", s.name, "value_for_money", _per(fiscal_value.sum(), total_paid.sum()), "x")
         total_net = total_paid - self._row_sums("commissioner_rebate")
         add("contract", s.name, "outcome_payments_net_mean", total_net.mean(), cur)
         add("contract", s.name, "outcome_payments_net_p95", np.quantile(total_net, 0.95), cur)
         add("contract", s.name, "value_for_money_net",
-            fiscal_value.sum() / total_net.sum() if total_net.sum() > NET_DUST * total_paid.sum() else np.nan, "x")
+            _per(fiscal_value.sum(), total_net.sum(), NET_DUST * total_paid.sum()), "x")
         del total_paid, total_net, fiscal_value
         add("contract", s.name, "prob_delivery_stopped", float(np.mean(col("stop_period") < s.horizon.n_periods)), "probability")
         if s.breaks:
