@@ -63,7 +63,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cib_sim.engine.cohorts import cohort_clocks
+from cib_sim.engine.cohorts import CohortClock, cohort_clocks
 from cib_sim.engine.delivery import unit_plan
 from cib_sim.engine.sample import n_units
 from cib_sim.scenario import Scenario
@@ -226,11 +226,25 @@ def period_starts(s: Scenario) -> pd.DatetimeIndex:
 def verification_period(s: Scenario, unit: int, cohort_period: int, outcome: int) -> int:
     """Period in which the engine verifies ``outcome`` for participants enrolled in
     ``cohort_period`` by ``unit``: ``lag`` after the assessment cohort closes."""
-    o = s.outcomes[outcome]
-    clock = cohort_clocks(s)[outcome][unit]
-    t = cohort_period
-    close = t if t >= clock.end else clock.close(t)
-    return close + s.horizon.to_periods(o.lag)
+    return _verified_in(cohort_clocks(s)[outcome][unit], cohort_period, s.horizon.to_periods(s.outcomes[outcome].lag))
+
+
+def verification_periods(s: Scenario) -> np.ndarray:
+    """(T, U, O) :func:`verification_period` of every enrolment period, unit and outcome, the
+    cohorts worked out once."""
+    T = s.horizon.n_periods
+    clocks = cohort_clocks(s)
+    out = np.empty((T, len(clocks[0]) if clocks else 0, len(clocks)), dtype=np.int64)
+    for k, row in enumerate(clocks):
+        lag = s.horizon.to_periods(s.outcomes[k].lag)
+        for u, clock in enumerate(row):
+            out[:, u, k] = [_verified_in(clock, t, lag) for t in range(T)]
+    return out
+
+
+def _verified_in(clock: CohortClock, t: int, lag: int) -> int:
+    """Verification period (lag after its cohort closes) of enrolment period ``t`` on ``clock``."""
+    return (t if t >= clock.end else int(clock.close(t))) + lag
 
 
 def unit_names(s: Scenario) -> list[str]:
@@ -531,12 +545,10 @@ def validate_observed(df: pd.DataFrame, s: Scenario, as_of: int | None = None, l
         dropped[t, u] = d
         if d > enrolled[t, u]:
             errors.append(f"{lab}: dropped {d:g} is above enrolled {enrolled[t, u]:g} (partner {units[u]!r}, period {t})")
-    for t in range(K):
-        for u in range(U):
-            for k in range(O):
-                verified[t, u, k] = verification_period(s, u, t, k) <= K - 1
+    verify_at = verification_periods(s)  # (T, U, O); every reported period is below T
+    verified[:] = verify_at[:K] <= K - 1
     for (t, u, k), (lab, a) in ach_rows.items():
-        v = verification_period(s, u, t, k)
+        v = int(verify_at[t, u, k])
         if t >= K or v > K - 1:
             errors.append(
                 f"{lab}: outcome {outcomes[k]!r} of the cohort enrolled in period {t} is verified in period {v} "
@@ -662,10 +674,11 @@ def observed_frame(
     stop = int(flows["stop_period"][path]) if "stop_period" in flows else s.horizon.n_periods
     if stop < as_of:
         rows.append({"period": stop, "ended": 1})
+    verify_at = verification_periods(s)
     for t in range(as_of):
         for u, name in enumerate(units):
             for k, oname in enumerate(s.outcome_names):
-                if verification_period(s, u, t, k) <= as_of - 1:
+                if verify_at[t, u, k] <= as_of - 1:
                     rows.append({"period": t, "partner": name, "outcome": oname, "achieved": float(achieved[t, u, k])})
     if payments:
         paid = flows["commissioner_paid"][path]
