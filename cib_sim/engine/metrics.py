@@ -366,25 +366,16 @@ def _descartes_bound(coef: np.ndarray) -> np.ndarray:
 
     A column's result depends on that column alone: the batch pads shorter polynomials with zero
     coefficients up to ``K``, and a higher power of ``(1 + y)`` can count fewer sign changes, so
-    each column is taken at its own degree; and the sums are added in order, elementwise (a BLAS
-    product would round a column differently depending on how many columns share the batch).
+    each column is taken at its own degree (degree 1000 or more: binomial coefficients would
+    overflow; several roots are assumed); its sums are added in order (compiled, column by
+    column: :func:`cib_sim.engine.kernels.irr.descartes_bound`).
     """
+    from cib_sim.engine.kernels import irr as kernels
+
     k, m = coef.shape
-    degree = k - 1 - np.argmax(coef[::-1] != 0.0, axis=0)
-    out = np.full(m, 2)  # degree >= 1000: binomial coefficients would overflow; assume several roots
-    for d in np.unique(degree):
-        if d >= 1000:
-            continue
-        cols = np.flatnonzero(degree == d)
-        sub = coef[: d + 1] if cols.size == m else np.take(coef[: d + 1], cols, axis=1)
-        comb = _descartes_matrix(int(d) + 1)
-        shifted, term = np.zeros_like(sub), np.empty_like(sub)
-        for i in range(d + 1):
-            rows = d + 1 - i  # comb(d - i, j) is zero for j > d - i
-            np.multiply(comb[:rows, i, None], sub[i], out=term[:rows])
-            shifted[:rows] += term[:rows]
-        out[cols] = _sign_changes(shifted)
-    return out
+    nonzero = coef != 0.0
+    top = int(k - 1 - np.argmax(nonzero[::-1].any(axis=1))) if nonzero.any() else k - 1
+    return kernels.descartes_bound(coef, _descartes_matrix(min(top, 999) + 1))
 
 
 @functools.lru_cache(maxsize=64)
@@ -398,88 +389,24 @@ def _descartes_matrix(k: int) -> np.ndarray:
 def _grid_bracket(coef: np.ndarray, sign_at_one: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """First interval ``[lo, hi]`` of the grid ``_GRID_W`` (going down from ``w = 1``, that is
     out from ``r = 0``) over which ``P`` changes sign from ``sign_at_one``; NaN where none."""
-    lo = np.full(coef.shape[1], np.nan)
-    hi = np.full(coef.shape[1], np.nan)
-    live = np.arange(coef.shape[1])  # the column in ``lo`` of each column of ``coef``
-    active = np.ones(live.size, dtype=bool)
-    previous = 1.0
-    for w in _GRID_W:
-        p, _ = _horner(coef, w, derivative=False)
-        found = active & (np.sign(p) != sign_at_one)
-        if found.any():
-            lo[live[found]], hi[live[found]] = w, previous
-            active &= ~found
-            n_active = np.count_nonzero(active)
-            if n_active == 0:
-                break
-            if n_active < 0.6 * active.size:  # compact: stop scanning bracketed columns
-                idx = np.flatnonzero(active)
-                live, sign_at_one = live[idx], sign_at_one[idx]
-                coef = np.take(coef, idx, axis=1, mode="clip")
-                active = np.ones(idx.size, dtype=bool)
-        previous = w
-    return lo, hi
+    from cib_sim.engine.kernels import irr as kernels
 
-
-def _horner(
-    coef: np.ndarray, w: np.ndarray | float, derivative: bool = True
-) -> tuple[np.ndarray, np.ndarray]:
-    """``P(w)`` and ``P'(w)`` for coefficients ``coef`` (K, m) (row k multiplies ``w**k``)."""
-    p = coef[-1].copy()
-    dp = np.zeros_like(p)
-    for k in range(coef.shape[0] - 2, -1, -1):
-        if derivative:
-            np.multiply(dp, w, out=dp)
-            dp += p
-        np.multiply(p, w, out=p)
-        p += coef[k]
-    return p, dp
+    return kernels.grid_bracket(coef, np.ascontiguousarray(sign_at_one, dtype=np.float64), _GRID_W)
 
 
 def _rtsafe(coef: np.ndarray, lo: np.ndarray, hi: np.ndarray, w: np.ndarray, atol: float = 0.0) -> np.ndarray:
     """Root of ``P`` in ``[lo, hi]`` by Newton kept inside a shrinking bracket (bisection when a
-    step leaves it or does not halve the error), vectorised over columns. ``P(hi) != 0``.
+    step leaves it or does not halve the error, as in Numerical Recipes), column by column
+    (compiled: :func:`cib_sim.engine.kernels.irr.rtsafe`). ``P(hi) != 0``.
 
     Converged when the step or the bracket is within ``_IRR_WTOL`` of ``w`` relatively, or the
     bracket within ``atol``: for ``r < 0`` (``w = 1 + r``) a root near 0 is a near-total loss
-    that bisection would otherwise chase towards 0 for the full ``_IRR_MAXITER`` steps."""
-    m = w.size
-    result = np.full(m, np.nan)
-    live = np.arange(m)  # the path of each column still in the arrays
-    active = np.ones(m, dtype=bool)  # columns not yet converged (the rest wait for compaction)
-    orient = np.sign(_horner(coef, hi, derivative=False)[0])  # f = orient * P: f(hi) > 0
-    w = np.where((w > lo) & (w < hi), w, 0.5 * (lo + hi))
-    step = step_older = hi - lo  # the last step and the one before, as in Numerical Recipes
-    for _ in range(_IRR_MAXITER):
-        p, dp = _horner(coef, w)
-        f, df = orient * p, orient * dp
-        below = f < 0.0
-        lo = np.where(below, w, lo)
-        hi = np.where(below, hi, w)
-        newton = w - f / df
-        # Bisect when Newton leaves the bracket or would not halve the step before last.
-        bisect = ~((newton >= lo) & (newton <= hi)) | (np.abs(2.0 * f) > np.abs(step_older * df))
-        w_new = np.where(bisect, 0.5 * (lo + hi), newton)
-        step_older, step = step, w_new - w
-        hit = f == 0.0
-        done = hit | (np.abs(step) <= _IRR_WTOL * w_new) | (hi - lo <= np.maximum(_IRR_WTOL * hi, atol))
-        done &= active
-        if done.any():
-            result[live[done]] = np.where(hit, w, w_new)[done]
-            active &= ~done
-            n_active = np.count_nonzero(active)
-            if n_active == 0:
-                return result
-            if n_active < 0.6 * active.size:  # compact: stop paying for converged columns
-                idx = np.flatnonzero(active)
-                live, lo, hi, w_new, step, step_older, orient = (
-                    x[idx] for x in (live, lo, hi, w_new, step, step_older, orient)
-                )
-                coef = np.take(coef, idx, axis=1, mode="clip")
-                active = np.ones(n_active, dtype=bool)
-        w = w_new
-    result[live[active]] = w[active]  # not converged in _IRR_MAXITER steps: the best estimate
-    return result
+    that bisection would otherwise chase towards 0 for the full ``_IRR_MAXITER`` steps; after
+    ``_IRR_MAXITER`` steps, the best estimate."""
+    from cib_sim.engine.kernels import irr as kernels
+
+    as_f = [np.ascontiguousarray(np.broadcast_to(x, w.shape), dtype=np.float64) for x in (lo, hi, w)]
+    return kernels.rtsafe(coef, *as_f, float(atol), _IRR_WTOL, _IRR_MAXITER)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,84 @@
+"""The compiled kernels (cib_sim/engine/kernels): loaded only when a run needs them, and the
+compiled code computes exactly what the same functions compute as plain Python (the compiler
+must not reorder or fuse floating-point steps: back-tests depend on bit-identical results)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cib_sim.engine import metrics
+from cib_sim.engine.kernels import irr as irr_kernels
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _modules_after(code: str) -> set[str]:
+    out = subprocess.run([sys.executable, "-c", code + "\nimport sys; print(' '.join(sys.modules))"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120, check=True)
+    return set(out.stdout.split())
+
+
+def test_import_and_validate_do_not_load_the_compiler():
+    loaded = _modules_after(
+        "import cib_sim\n"
+        "from cib_sim.cli.main import main\n"
+        "assert main(['validate', 'scenarios/west_london_zone.yaml']) == 0\n"
+    )
+    assert "cib_sim.cli.main" in loaded
+    assert not {m for m in loaded if m == "numba" or m.startswith(("numba.", "llvmlite", "cib_sim.engine.kernels."))}
+
+
+def test_a_run_loads_the_kernels():
+    loaded = _modules_after(
+        "import cib_sim\nfrom cib_sim.scenario import load_scenario\n"
+        "cib_sim.simulate(load_scenario('scenarios/peterborough.yaml'), n_paths=200, seed=1)\n"
+    )
+    assert "numba" in loaded and "cib_sim.engine.kernels.irr" in loaded
+
+
+def _polynomials(rng: np.random.Generator, m: int, k: int) -> np.ndarray:
+    """(k, m) coefficients: money in first, then mixed flows with zeros, some columns padded."""
+    coef = rng.normal(size=(k, m)) * (rng.random((k, m)) < 0.7)
+    coef[0] = -np.abs(coef[0]) - 0.1
+    coef[k - 3:, : m // 3] = 0.0  # shorter polynomials padded with zero rows
+    return coef
+
+
+def test_irr_kernels_compiled_equal_interpreted_bit_for_bit():
+    rng = np.random.default_rng(7)
+    coef = _polynomials(rng, 400, 24)
+    m = coef.shape[1]
+    lo, hi, w0 = np.zeros(m), np.ones(m), rng.uniform(0.01, 0.99, m)
+    args = (coef, lo, hi, w0, 1e-13, 1e-13, 100)
+    assert np.array_equal(irr_kernels.rtsafe(*args), irr_kernels.rtsafe.py_func(*args), equal_nan=True)
+    sign = np.sign(coef.sum(axis=0))
+    for a, b in zip(irr_kernels.grid_bracket(coef, sign, metrics._GRID_W),
+                    irr_kernels.grid_bracket.py_func(coef, sign, metrics._GRID_W)):
+        assert np.array_equal(a, b, equal_nan=True)
+    comb = metrics._descartes_matrix(24)
+    assert np.array_equal(irr_kernels.descartes_bound(coef, comb), irr_kernels.descartes_bound.py_func(coef, comb))
+
+
+def test_descartes_bound_by_hand():
+    # P(w) = -1 + 3w - 2w^2 = -(1 - w)(1 - 2w): roots 1/2 and 1, so one root inside (0, 1) and one
+    # at its edge; (1 + y)^2 P(1 / (1 + y)) = -y^2 + y, one sign change. Padded with a zero row.
+    coef = np.array([[-1.0], [3.0], [-2.0], [0.0]])
+    assert metrics._descartes_bound(coef).tolist() == [1]
+    # P(w) = 2 - 3w + w^2 = (1 - w)(2 - w): no root inside (0, 1), though two sign changes;
+    # (1 + y)^2 P(1 / (1 + y)) = 2 (1 + y)^2 - 3 (1 + y) + 1 = 2y^2 + y: none.
+    assert metrics._descartes_bound(np.array([[2.0], [-3.0], [1.0]])).tolist() == [0]
+    assert metrics._descartes_bound(np.zeros((3, 1))).tolist() == [0]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_rtsafe_finds_the_root_in_the_bracket(seed):
+    rng = np.random.default_rng(seed)
+    roots = rng.uniform(0.05, 0.95, 50)
+    coef = np.stack([-roots, np.ones(50)])  # P(w) = w - root
+    w = metrics._rtsafe(coef, np.zeros(50), np.ones(50), np.full(50, 0.5))
+    np.testing.assert_allclose(w, roots, rtol=1e-12)
