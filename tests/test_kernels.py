@@ -82,3 +82,20 @@ def test_rtsafe_finds_the_root_in_the_bracket(seed):
     coef = np.stack([-roots, np.ones(50)])  # P(w) = w - root
     w = metrics._rtsafe(coef, np.zeros(50), np.ones(50), np.full(50, 0.5))
     np.testing.assert_allclose(w, roots, rtol=1e-12)
+
+
+def test_zone_kernel_compiled_equals_interpreted_bit_for_bit():
+    from cib_sim.engine.kernels import zone as zone_kernels
+
+    rng = np.random.default_rng(11)
+    P, O, N = 3, 4, 700  # more than one block of paths
+    uplift = rng.uniform(-0.3, 0.6, (P, O, N))
+    reach = rng.uniform(0.0, 1.0, (N, P))
+    weight = np.ascontiguousarray(reach.T * 1.1)
+    baseline = np.array([0.0, 0.5, 0.9, 1.0])
+    size = np.array([bin(k).count("1") for k in range(1 << P)], dtype=np.float64)
+    factor = 1.0 + 0.2 * np.maximum(size - 1.0, 0.0)
+    args = (uplift, weight, reach, baseline, factor)
+    compiled = zone_kernels.package_average(*args)
+    assert np.array_equal(compiled, zone_kernels.package_average.py_func(*args))
+    assert ((compiled >= 0.0) & (compiled <= 1.0)).all()

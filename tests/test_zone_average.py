@@ -1,8 +1,8 @@
 """The zone model's package average against brute-force enumeration of packages.
 
-``DeliveryState._zone_average`` skips packages that cannot clip, using bounds taken over all the
-paths of a chunk. These tests check it against the definition, path by path, and check that a
-path's result does not depend on the other paths beside it (the bounds do).
+``DeliveryState._zone_average`` (compiled, path by path) visits only the packages that clip on
+the path. These tests check it against the definition, path by path, and check that a path's
+result does not depend on the other paths beside it.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class _Zone:
 
 
 def average(uplift: np.ndarray, r: np.ndarray, b: np.ndarray, gamma: float) -> np.ndarray:
-    out = DeliveryState._zone_average(_Zone(b, gamma), [np.ascontiguousarray(u) for u in uplift], r)
+    out = DeliveryState._zone_average(_Zone(b, gamma), np.ascontiguousarray(uplift), r)
     return out[:, 0, :]
 
 

@@ -214,6 +214,7 @@ class DeliveryState:
         self._pending: np.ndarray | None = None
         # Outcome-first (O, N) per partner, for the zone model's package average.
         self._effect_by_partner = [np.ascontiguousarray(draws.effect[:, i, :].T) for i in range(len(s.partners))]
+        self._uplift = np.empty((len(s.partners), O, N)) if self.zone else None  # reused each period
         self._occupied = np.zeros((N, U))
         self._alive_at = -1
         unit_of_partner = np.zeros(len(s.partners), dtype=int) if self.zone else np.arange(len(s.partners))
@@ -398,91 +399,25 @@ class DeliveryState:
             uplift = self.d.effect * np.stack(m, axis=1)[:, :, None]  # (N, P, O)
             return np.clip(b + uplift, 0.0, 1.0)
         # Zone: average over packages S (each partner reaches a participant independently).
-        uplift_by_partner = [self._effect_by_partner[i] * m[i] for i in range(len(m))]
-        return self._zone_average(uplift_by_partner, self.reach * self.alive(t))
+        uplift = self._uplift
+        for i in range(len(m)):
+            np.multiply(self._effect_by_partner[i], m[i], out=uplift[i])
+        return self._zone_average(uplift, self.reach * self.alive(t))
 
-    def _zone_average(self, uplift: list[np.ndarray], r: np.ndarray) -> np.ndarray:
-        """(N, 1, O) package-averaged success probability. ``uplift``: per partner (O, N) uplift
-        at this period's maturity (outcome-first: each outcome's paths are contiguous); ``r``
-        (N, P): the chance each partner serves a participant."""
-        b = self.baseline
+    def _zone_average(self, uplift: np.ndarray, r: np.ndarray) -> np.ndarray:
+        """(N, 1, O) package-averaged success probability. ``uplift`` (P, O, N): each partner's
+        uplift at this period's maturity (outcome-first: each outcome's paths are contiguous);
+        ``r`` (N, P): the chance each partner serves a participant. Compiled, path by path
+        (:func:`cib_sim.engine.kernels.zone.package_average`)."""
+        from cib_sim.engine.kernels import zone as kernels
+
         gamma = self.s.delivery.interaction
-        P = len(uplift)
-        O, N = uplift[0].shape
+        P = uplift.shape[0]
         # Without clipping the average is linear in the uplifts:
         # E[1{i in S} (1 + gamma (|S| - 1))] = r_i (1 + gamma * sum_{j != i} r_j).
         weight = np.ascontiguousarray((r * (1.0 + gamma * (rowsum(r)[:, None] - r))).T)  # (P, N)
-        avg = np.repeat(b[:, None], N, axis=1)
-        for i, u in enumerate(uplift):
-            avg += u * weight[i]
-        # clip(x, 0, 1) = x - (x - 1)+ + (-x)+: subtract each package's excess over 1 and add
-        # its shortfall below 0, weighted by the package's chance, for packages that can clip.
-        S = 1 << P
-        factor, flag_hi, flag_lo = _package_bounds(uplift, b, gamma)  # (S,), (S, O), (S, O)
-        flagged = flag_hi | flag_lo
-        if not flagged.any():
-            return np.clip(avg, 0.0, 1.0).T[:, None, :]
-        cols = np.flatnonzero(flagged.any(axis=0))
-        packages = np.flatnonzero(flagged[:, cols].any(axis=1))
-        shared = bool((r == r[:1]).all())  # usually no partner has exited: one weight per package
-        w = _package_weights(r[:1] if shared else r)  # (S, 1 or N)
-        bc = b[cols][:, None]
-        # Paths in slices, so that the packages' totals (S, outcomes, paths) stay small.
-        step = max(1, (1 << 21) // (S * cols.size))
-        for lo in range(0, N, step):
-            hi = min(N, lo + step)
-            tot = _package_totals([u[cols, lo:hi] for u in uplift])  # (S, nc, n)
-            corr = np.zeros((cols.size, hi - lo))
-            for k in packages:
-                x = tot[k] * factor[k]
-                x += bc
-                wk = w[k] if shared else w[k, lo:hi]
-                if flag_hi[k, cols].any():
-                    corr += wk * np.maximum(x - 1.0, 0.0)
-                if flag_lo[k, cols].any():
-                    corr -= wk * np.maximum(-x, 0.0)
-            avg[cols, lo:hi] -= corr
-        # Rounding can leave an average a hair outside [0, 1].
-        return np.clip(avg, 0.0, 1.0).T[:, None, :]
-
-
-def _package_totals(uplift: list[np.ndarray]) -> np.ndarray:
-    """(S, ...) summed uplift of every package S of partners (partner i is bit i of S), built
-    by doubling: adding partner i to every package so far, in partner order."""
-    P = len(uplift)
-    tot = np.empty((1 << P,) + uplift[0].shape)
-    tot[0] = 0.0
-    for i, u in enumerate(uplift):
-        np.add(tot[: 1 << i], u, out=tot[1 << i : 2 << i])
-    return tot
-
-
-def _package_weights(r: np.ndarray) -> np.ndarray:
-    """(S, n) chance of each package, from ``r`` (n, P) the chance each partner serves."""
-    P = r.shape[1]
-    w = np.empty((1 << P, r.shape[0]))
-    w[0] = 1.0
-    for i in range(P):
-        np.multiply(w[: 1 << i], r[:, i], out=w[1 << i : 2 << i])
-        w[: 1 << i] *= 1.0 - r[:, i]
-    return w
-
-
-def _package_bounds(uplift: list[np.ndarray], b: np.ndarray, gamma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Which packages can clip, over all paths: ``(factor (S,), above_one (S, O), below_zero
-    (S, O))``. ``factor`` is each package's interaction factor ``1 + gamma (|S| - 1)``.
-
-    The bounds repeat the exact floating-point steps of the package probabilities with each
-    partner's largest (smallest) uplift; those steps are monotone, so a package not flagged
-    cannot clip on any path, and flags (which depend on the other paths in the chunk) never
-    change a path's result.
-    """
-    P = len(uplift)
-    size = np.array([bin(k).count("1") for k in range(1 << P)], dtype=np.float64)
-    factor = 1.0 + gamma * np.maximum(size - 1.0, 0.0)
-    top = _package_totals([u.max(axis=1) for u in uplift])  # (S, O)
-    bottom = _package_totals([u.min(axis=1) for u in uplift])
-    f = factor[:, None]
-    hi = np.where(f >= 0, top * f, bottom * f) + b
-    lo = np.where(f >= 0, bottom * f, top * f) + b
-    return factor, hi > 1.0, lo < 0.0
+        size = np.array([bin(k).count("1") for k in range(1 << P)], dtype=np.float64)
+        factor = 1.0 + gamma * np.maximum(size - 1.0, 0.0)
+        avg = kernels.package_average(np.ascontiguousarray(uplift, dtype=np.float64), weight,
+                                      np.ascontiguousarray(r, dtype=np.float64), self.baseline, factor)
+        return avg[:, None, :]
