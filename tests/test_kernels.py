@@ -30,7 +30,7 @@ def test_import_and_validate_do_not_load_the_compiler():
         "assert main(['validate', 'scenarios/west_london_zone.yaml']) == 0\n"
     )
     assert "cib_sim.cli.main" in loaded
-    assert not {m for m in loaded if m == "numba" or m.startswith(("numba.", "llvmlite", "cib_sim.engine.kernels."))}
+    assert not {m for m in loaded if m == "numba" or m.startswith(("numba.", "llvmlite"))}
 
 
 def test_a_run_loads_the_kernels():
@@ -38,7 +38,7 @@ def test_a_run_loads_the_kernels():
         "import cib_sim\nfrom cib_sim.scenario import load_scenario\n"
         "cib_sim.simulate(load_scenario('scenarios/peterborough.yaml'), n_paths=200, seed=1)\n"
     )
-    assert "numba" in loaded and "cib_sim.engine.kernels.irr" in loaded
+    assert "numba" in loaded
 
 
 def _polynomials(rng: np.random.Generator, m: int, k: int) -> np.ndarray:

@@ -41,6 +41,7 @@ import numpy as np
 from scipy import special, stats
 
 from cib_sim.engine.arrays import rowsum
+from cib_sim.engine.kernels import zone as zone_kernels
 from cib_sim.engine.sample import Draws, n_units
 from cib_sim.scenario import Scenario
 
@@ -409,8 +410,6 @@ class DeliveryState:
         uplift at this period's maturity (outcome-first: each outcome's paths are contiguous);
         ``r`` (N, P): the chance each partner serves a participant. Compiled, path by path
         (:func:`cib_sim.engine.kernels.zone.package_average`)."""
-        from cib_sim.engine.kernels import zone as kernels
-
         gamma = self.s.delivery.interaction
         P = uplift.shape[0]
         # Without clipping the average is linear in the uplifts:
@@ -418,6 +417,6 @@ class DeliveryState:
         weight = np.ascontiguousarray((r * (1.0 + gamma * (rowsum(r)[:, None] - r))).T)  # (P, N)
         size = np.array([bin(k).count("1") for k in range(1 << P)], dtype=np.float64)
         factor = 1.0 + gamma * np.maximum(size - 1.0, 0.0)
-        avg = kernels.package_average(np.ascontiguousarray(uplift, dtype=np.float64), weight,
+        avg = zone_kernels.package_average.for_paths(r.shape[0])(np.ascontiguousarray(uplift, dtype=np.float64), weight,
                                       np.ascontiguousarray(r, dtype=np.float64), self.baseline, factor)
         return avg[:, None, :]

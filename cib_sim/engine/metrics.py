@@ -31,6 +31,8 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
+from cib_sim.engine.kernels import irr as irr_kernels
+
 __all__ = [
     "LOSS_RTOL",
     "cvar",
@@ -370,12 +372,10 @@ def _descartes_bound(coef: np.ndarray) -> np.ndarray:
     overflow; several roots are assumed); its sums are added in order (compiled, column by
     column: :func:`cib_sim.engine.kernels.irr.descartes_bound`).
     """
-    from cib_sim.engine.kernels import irr as kernels
-
     k, m = coef.shape
     nonzero = coef != 0.0
     top = int(k - 1 - np.argmax(nonzero[::-1].any(axis=1))) if nonzero.any() else k - 1
-    return kernels.descartes_bound(coef, _descartes_matrix(min(top, 999) + 1))
+    return irr_kernels.descartes_bound.for_paths(m)(coef, _descartes_matrix(min(top, 999) + 1))
 
 
 @functools.lru_cache(maxsize=64)
@@ -389,9 +389,7 @@ def _descartes_matrix(k: int) -> np.ndarray:
 def _grid_bracket(coef: np.ndarray, sign_at_one: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """First interval ``[lo, hi]`` of the grid ``_GRID_W`` (going down from ``w = 1``, that is
     out from ``r = 0``) over which ``P`` changes sign from ``sign_at_one``; NaN where none."""
-    from cib_sim.engine.kernels import irr as kernels
-
-    return kernels.grid_bracket(coef, np.ascontiguousarray(sign_at_one, dtype=np.float64), _GRID_W)
+    return irr_kernels.grid_bracket.for_paths(coef.shape[1])(coef, np.ascontiguousarray(sign_at_one, dtype=np.float64), _GRID_W)
 
 
 def _rtsafe(coef: np.ndarray, lo: np.ndarray, hi: np.ndarray, w: np.ndarray, atol: float = 0.0) -> np.ndarray:
@@ -403,10 +401,8 @@ def _rtsafe(coef: np.ndarray, lo: np.ndarray, hi: np.ndarray, w: np.ndarray, ato
     bracket within ``atol``: for ``r < 0`` (``w = 1 + r``) a root near 0 is a near-total loss
     that bisection would otherwise chase towards 0 for the full ``_IRR_MAXITER`` steps; after
     ``_IRR_MAXITER`` steps, the best estimate."""
-    from cib_sim.engine.kernels import irr as kernels
-
     as_f = [np.ascontiguousarray(np.broadcast_to(x, w.shape), dtype=np.float64) for x in (lo, hi, w)]
-    return kernels.rtsafe(coef, *as_f, float(atol), _IRR_WTOL, _IRR_MAXITER)
+    return irr_kernels.rtsafe.for_paths(w.size)(coef, *as_f, float(atol), _IRR_WTOL, _IRR_MAXITER)
 
 
 # --------------------------------------------------------------------------------------------

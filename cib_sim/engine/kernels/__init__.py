@@ -4,16 +4,65 @@ Each kernel runs one path (or one column) at a time through the same floating-po
 the same order, as the array code it replaced, so results are bit-identical to it and do not
 depend on which other paths share the batch.
 
-Loading: ``import cib_sim`` and ``cib-sim validate`` never load numba. The modules here import
-it at their top, and the engine imports them inside the functions that use them, on the first
-run. Compiled code is cached on disk (``cache=True``: ``__pycache__`` beside these files, or
-numba's user cache directory when that is read-only), so only the first run after installing
-pays for compilation (see README's benchmark figures). ``NUMBA_DISABLE_JIT=1`` runs the same
-functions as plain Python, for debugging.
+A kernel is written once, as a plain Python function over arrays and scalars, and wrapped by
+:func:`kernel`. Loading: the modules here do not import numba; a kernel is compiled the first
+time a batch of :data:`SMALL_BATCH` paths or more runs it, so ``import cib_sim``, ``cib-sim
+validate`` (whose headline figures run the engine on one path) and the reference model's few
+paths never load the compiler: smaller batches run the same function as plain Python. Compiled
+code is cached on disk (``cache=True``: ``__pycache__`` beside these files, or numba's user cache
+directory when that is read-only), so only the first run after installing pays for compilation
+(see README's benchmark figures). Tests check that compiled and plain Python agree bit for bit.
+``NUMBA_DISABLE_JIT=1`` runs every batch as plain Python, for debugging.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+SMALL_BATCH = 64
+"""Batches of fewer paths run a kernel as plain Python (fast enough, and no compiler to load)."""
+
 JIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy"}
 """Options of every kernel: cached on disk; releases the GIL (threads may run kernels side by
 side); division by zero gives inf/NaN as numpy does, not an exception."""
+
+
+class Kernel:
+    """A plain Python function over arrays, compiled on first use (see the module docstring).
+
+    ``kernel(*args)`` runs it compiled; ``kernel.for_paths(n)(*args)`` runs it compiled for
+    ``n >= SMALL_BATCH`` paths and as plain Python below; ``kernel.py_func`` is the function.
+    """
+
+    def __init__(self, fn: Callable[..., Any]):
+        self.py_func = fn
+        self._compiled: Callable[..., Any] | None = None
+        functools.update_wrapper(self, fn)
+
+    @property
+    def compiled(self) -> Callable[..., Any]:
+        if self._compiled is None:
+            from numba import njit  # here, not at import: see the module docstring
+
+            self._compiled = njit(**JIT_OPTIONS)(self.py_func)
+        return self._compiled
+
+    def __call__(self, *args: Any) -> Any:
+        return self.compiled(*args)
+
+    def plain(self, *args: Any) -> Any:
+        """Run as plain Python; numpy scalars divide by zero as compiled code does, silently."""
+        with np.errstate(all="ignore"):
+            return self.py_func(*args)
+
+    def for_paths(self, n_paths: int) -> Callable[..., Any]:
+        return self.plain if n_paths < SMALL_BATCH else self.compiled
+
+
+def kernel(fn: Callable[..., Any]) -> Kernel:
+    """Make ``fn`` a :class:`Kernel`."""
+    return Kernel(fn)

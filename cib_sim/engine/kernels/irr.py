@@ -11,31 +11,14 @@ batch's last one, and nothing is copied to compact the batch.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
-from cib_sim.engine.kernels import JIT_OPTIONS
+from cib_sim.engine.kernels import kernel
 
-
-@njit(**JIT_OPTIONS)
-def _sign(x: float) -> float:
-    """``np.sign`` of a scalar: -1, 0 or 1, NaN for NaN."""
-    if x > 0.0:
-        return 1.0
-    if x < 0.0:
-        return -1.0
-    return x  # 0.0, -0.0 or NaN
+# Kernels do not call one another (each compiles alone): ``P(w)`` by Horner's rule and
+# ``np.sign`` of a scalar (-1, 0 or 1; NaN stays NaN) are written out where they are needed.
 
 
-@njit(**JIT_OPTIONS)
-def _value(coef: np.ndarray, j: int, w: float) -> float:
-    """``P(w)`` of column j by Horner's rule."""
-    p = coef[coef.shape[0] - 1, j]
-    for k in range(coef.shape[0] - 2, -1, -1):
-        p = p * w + coef[k, j]
-    return p
-
-
-@njit(**JIT_OPTIONS)
+@kernel
 def rtsafe(coef: np.ndarray, lo: np.ndarray, hi: np.ndarray, w: np.ndarray, atol: float, wtol: float,
            maxiter: int) -> np.ndarray:
     """(m,) root of each column's ``P`` in ``[lo, hi]``, started at ``w`` (each (m,)): safeguarded
@@ -44,7 +27,10 @@ def rtsafe(coef: np.ndarray, lo: np.ndarray, hi: np.ndarray, w: np.ndarray, atol
     out = np.empty(m)
     for j in range(m):
         a, b = lo[j], hi[j]
-        orient = _sign(_value(coef, j, b))  # f = orient * P: f(hi) > 0
+        p = coef[K - 1, j]
+        for k in range(K - 2, -1, -1):
+            p = p * b + coef[k, j]
+        orient = 1.0 if p > 0.0 else (-1.0 if p < 0.0 else p)  # f = orient * P: f(hi) > 0
         x = w[j] if (w[j] > a) and (w[j] < b) else 0.5 * (a + b)
         step = step_older = b - a
         result = np.nan
@@ -75,24 +61,27 @@ def rtsafe(coef: np.ndarray, lo: np.ndarray, hi: np.ndarray, w: np.ndarray, atol
     return out
 
 
-@njit(**JIT_OPTIONS)
+@kernel
 def grid_bracket(coef: np.ndarray, sign_at_one: np.ndarray, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """First interval ``[lo, hi]`` of ``grid`` (going down from ``w = 1``) over which each
     column's ``P`` changes sign from ``sign_at_one`` (m,); NaN where none. Each (m,)."""
-    m = coef.shape[1]
+    K, m = coef.shape
     lo = np.full(m, np.nan)
     hi = np.full(m, np.nan)
     for j in range(m):
         previous = 1.0
         for w in grid:
-            if _sign(_value(coef, j, w)) != sign_at_one[j]:
+            p = coef[K - 1, j]
+            for k in range(K - 2, -1, -1):
+                p = p * w + coef[k, j]
+            if (1.0 if p > 0.0 else (-1.0 if p < 0.0 else p)) != sign_at_one[j]:
                 lo[j], hi[j] = w, previous
                 break
             previous = w
     return lo, hi
 
 
-@njit(**JIT_OPTIONS)
+@kernel
 def descartes_bound(coef: np.ndarray, comb: np.ndarray) -> np.ndarray:
     """(m,) Descartes' bound on each column's roots in ``(0, 1)``, at the column's own degree
     ``d`` (see :func:`cib_sim.engine.metrics._descartes_bound`). ``comb`` (D+1, D+1):
@@ -120,7 +109,8 @@ def descartes_bound(coef: np.ndarray, comb: np.ndarray) -> np.ndarray:
                 shifted[r] += comb[r, i + D - d] * c
         changes, previous = 0, 0.0
         for r in range(d + 1):
-            s = _sign(shifted[r])
+            x = shifted[r]
+            s = 1.0 if x > 0.0 else (-1.0 if x < 0.0 else x)
             if s * previous < 0.0:
                 changes += 1
             if s != 0.0:

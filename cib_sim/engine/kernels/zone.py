@@ -13,12 +13,11 @@ paths are needed.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
-from cib_sim.engine.kernels import JIT_OPTIONS
+from cib_sim.engine.kernels import kernel
 
 
-@njit(**JIT_OPTIONS)
+@kernel
 def package_average(uplift: np.ndarray, weight: np.ndarray, reach: np.ndarray, baseline: np.ndarray,
                     factor: np.ndarray) -> np.ndarray:
     """(N, O) package-averaged success probability, in [0, 1].
