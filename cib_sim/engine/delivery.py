@@ -41,6 +41,7 @@ import numpy as np
 from scipy import special, stats
 
 from cib_sim.engine.arrays import rowsum
+from cib_sim.engine.kernels import counts as count_kernels
 from cib_sim.engine.kernels import zone as zone_kernels
 from cib_sim.engine.sample import Draws, n_units
 from cib_sim.scenario import Scenario
@@ -52,15 +53,14 @@ def count_from_normal(
     """A count with the given mean, variance and third cumulant from standard normal ``z``.
 
     Clipped to ``[0, upper]`` (``upper`` None: no upper bound). Shapes broadcast together.
+    Compiled: :func:`cib_sim.engine.kernels.counts.count_value`.
     """
     if mode == "expected":
         return mean
-    sd = np.sqrt(np.maximum(var, 0.0))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        skew_term = np.where(var > 0, k3 / (6.0 * var), 0.0)
-    x = np.rint(mean + sd * z + skew_term * (z * z - 1.0))
-    x = np.maximum(x, 0.0)
-    return x if upper is None else np.minimum(x, upper)
+    args = [np.asarray(a, dtype=np.float64) for a in (z, mean, var, k3, np.inf if upper is None else upper)]
+    shape = np.broadcast_shapes(*(a.shape for a in args))
+    flat = [np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1) for a in args]
+    return count_kernels.counts.for_paths(shape[0] if shape else 1)(*flat).reshape(shape)
 
 
 def binomial_from_normal(z: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -355,12 +355,11 @@ class DeliveryState:
         z = self.d.noise("outcomes", t)
         if self.mode == "exact":
             out = binomial_from_normal(z, n1, p1) + binomial_from_normal(self.d.noise("outcomes_dropped", t), n0, p0)
+        elif self.mode == "expected":
+            out = n1 * p1 + n0 * p0
         else:
-            v1, v0 = p1 * (1 - p1), p0 * (1 - p0)
-            mean = n1 * p1 + n0 * p0
-            var = n1 * v1 + n0 * v0
-            k3 = n1 * v1 * (1 - 2 * p1) + n0 * v0 * (1 - 2 * p0)
-            out = count_from_normal(z, mean, var, k3, n1 + n0, self.mode)
+            p0 = np.broadcast_to(p0, p1.shape)
+            out = count_kernels.cohort_outcomes.for_paths(z.shape[0])(z, p1, p0, n1[..., 0], n0[..., 0])
         if self.count_k:
             out = self._draw_counts(t, out, share_avoided, n1[..., 0], n0[..., 0], z)
         return out

@@ -5,7 +5,8 @@ the same order, as the array code it replaced, so results are bit-identical to i
 depend on which other paths share the batch.
 
 A kernel is written once, as a plain Python function over arrays and scalars, and wrapped by
-:func:`kernel`. Loading: the modules here do not import numba; a kernel is compiled the first
+:func:`kernel`; it may call other kernels (compiled, it calls their compiled versions; as plain
+Python, their plain ones). Loading: the modules here do not import numba; a kernel is compiled the first
 time a batch of :data:`SMALL_BATCH` paths or more runs it, so ``import cib_sim``, ``cib-sim
 validate`` (whose headline figures run the engine on one path) and the reference model's few
 paths never load the compiler: smaller batches run the same function as plain Python. Compiled
@@ -18,6 +19,7 @@ directory when that is read-only), so only the first run after installing pays f
 from __future__ import annotations
 
 import functools
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -41,6 +43,7 @@ class Kernel:
     def __init__(self, fn: Callable[..., Any]):
         self.py_func = fn
         self._compiled: Callable[..., Any] | None = None
+        self._plain: Callable[..., Any] | None = None
         functools.update_wrapper(self, fn)
 
     @property
@@ -48,7 +51,7 @@ class Kernel:
         if self._compiled is None:
             from numba import njit  # here, not at import: see the module docstring
 
-            self._compiled = njit(**JIT_OPTIONS)(self.py_func)
+            self._compiled = njit(**JIT_OPTIONS)(_calling(self.py_func, lambda k: k.compiled))
         return self._compiled
 
     def __call__(self, *args: Any) -> Any:
@@ -57,10 +60,27 @@ class Kernel:
     def plain(self, *args: Any) -> Any:
         """Run as plain Python; numpy scalars divide by zero as compiled code does, silently."""
         with np.errstate(all="ignore"):
-            return self.py_func(*args)
+            return self._plain_function()(*args)
+
+    def _plain_function(self) -> Callable[..., Any]:
+        if self._plain is None:
+            self._plain = _calling(self.py_func, lambda k: k._plain_function())
+        return self._plain
 
     def for_paths(self, n_paths: int) -> Callable[..., Any]:
         return self.plain if n_paths < SMALL_BATCH else self.compiled
+
+
+def _calling(fn: Callable[..., Any], version: Callable[[Kernel], Callable[..., Any]]) -> Callable[..., Any]:
+    """``fn`` with the kernels it calls (globals of its module) replaced by ``version`` of them."""
+    helpers = {name: v for name, v in fn.__globals__.items() if isinstance(v, Kernel) and name in fn.__code__.co_names}
+    if not helpers:
+        return fn
+    scope = dict(fn.__globals__)
+    scope.update({name: version(k) for name, k in helpers.items()})
+    out = types.FunctionType(fn.__code__, scope, fn.__name__, fn.__defaults__, fn.__closure__)
+    out.__qualname__, out.__module__ = fn.__qualname__, fn.__module__
+    return out
 
 
 def kernel(fn: Callable[..., Any]) -> Kernel:

@@ -73,6 +73,8 @@ def package_average(uplift: np.ndarray, weight: np.ndarray, reach: np.ndarray, b
                     below = -x if x < 0.0 else 0.0
                     corr[n] = (corr[n] + chance[k, n] * above) - chance[k, n] * below
             for n in range(nb):
+                # np.clip(a, 0, 1) (rounding can leave a hair outside [0, 1]), signed zeros included
                 a = avg[n] - corr[n]
-                out[lo + n, o] = min(max(a, 0.0), 1.0)  # rounding can leave it a hair outside [0, 1]
+                a = a if (a > 0.0 or a != a) else 0.0
+                out[lo + n, o] = a if (a < 1.0 or a != a) else 1.0
     return out
