@@ -42,6 +42,7 @@ from scipy import special, stats
 
 from cib_sim.engine.arrays import rowsum
 from cib_sim.engine.kernels import counts as count_kernels
+from cib_sim.engine.kernels import enrolment as enrolment_kernels
 from cib_sim.engine.kernels import zone as zone_kernels
 from cib_sim.engine.sample import Draws, n_units
 from cib_sim.scenario import Scenario
@@ -244,14 +245,12 @@ class DeliveryState:
         return units_alive[:, None]
 
     def occupied(self, t: int) -> np.ndarray:
-        """(N, U) places taken at the start of period t by earlier cohorts."""
+        """(N, U) places taken at the start of period t by earlier cohorts (compiled:
+        :func:`cib_sim.engine.kernels.enrolment.occupied_places`)."""
         p = self.plan
-        out = np.zeros_like(self.waiting)
-        for u in range(out.shape[1]):
-            lo_c, lo_d = max(0, t - p.service[u] + 1), max(0, t - p.dropout_stay[u] + 1)
-            comp = self.enrolled[:, lo_c:t, u].sum(axis=1) - self.dropped[:, lo_c:t, u].sum(axis=1)
-            out[:, u] = comp + self.dropped[:, lo_d:t, u].sum(axis=1)
-        return out
+        history = (self.enrolled.transpose(1, 0, 2), self.dropped.transpose(1, 0, 2))  # (T, N, U), contiguous
+        return enrolment_kernels.occupied_places.for_paths(self.waiting.shape[0])(
+            *history, t, p.service.astype(np.int64), p.dropout_stay.astype(np.int64))
 
     def propose(self, t: int, stopped: np.ndarray) -> np.ndarray:
         """(N, U) enrolments the units would make in period t; updates the waiting list."""
