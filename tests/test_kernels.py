@@ -99,3 +99,20 @@ def test_zone_kernel_compiled_equals_interpreted_bit_for_bit():
     compiled = zone_kernels.package_average(*args)
     assert np.array_equal(compiled, zone_kernels.package_average.py_func(*args))
     assert ((compiled >= 0.0) & (compiled <= 1.0)).all()
+
+
+@pytest.mark.parametrize("n", [0, 1, 5, 7, 8, 9, 16, 23, 64, 128])
+def test_numpy_sum_adds_as_numpy_does(n):
+    from cib_sim.engine.kernels import ledger
+
+    rng = np.random.default_rng(n)
+    x = rng.normal(size=n) * 10.0 ** rng.uniform(-8, 8, size=n)  # wide magnitudes: order shows
+    assert ledger.numpy_sum(x) == x.sum() == ledger.numpy_sum.plain(x)
+    assert np.signbit(ledger.numpy_sum(np.full(n, -0.0))) == np.signbit(np.full(n, -0.0).sum())
+
+
+def test_too_many_terms_for_numpy_sum_is_an_error():
+    from cib_sim.engine.kernels import ledger
+
+    with pytest.raises(ValueError, match="too many terms"):
+        ledger.numpy_sum.plain(np.ones(ledger.MAX_TERMS + 1))

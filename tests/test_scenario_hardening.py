@@ -171,6 +171,17 @@ def test_limits_name_what_they_limit():
     assert errs["outcomes[0].price"] == "must be <= 1e13, the limit on amounts of money"
 
 
+def test_at_most_128_partners_and_commissioners():
+    # The engine's compiled per-path sums over payers and delivery units add at most 128 terms.
+    d = rate_card()
+    d["partners"] = [dict(d["partners"][0], name=f"p{i}") for i in range(129)]
+    c = d["commissioners"][0]
+    d["commissioners"] = [dict(c, name=f"c{i}", shares={k: v / 129 for k, v in c["shares"].items()}) for i in range(129)]
+    errs = errors_of(d)
+    assert ("partners", "at most 128 partners (got 129)") in errs
+    assert ("commissioners", "at most 128 commissioners (got 129)") in errs
+
+
 def test_values_at_the_limits_are_accepted():
     d = rate_card()
     set_path(d, "partners[0].capacity", MAX_PEOPLE)

@@ -31,6 +31,7 @@ from cib_sim.engine.delivery import (
     unit_plan,
     years_at,
 )
+from cib_sim.engine.kernels import ledger as ledger_kernels
 from cib_sim.engine.sample import Draws, n_units
 from cib_sim.scenario import Outcome, Scenario
 
@@ -365,9 +366,9 @@ class CommissionerLedger:
         if not ks:
             return
         # Outcome by outcome in order, skipping those with nothing earned (adding 0 changes nothing).
-        by_c = earned[:, None, :, ks[0]] * self.share[None, :, None, ks[0]]  # (N, C, U)
-        for k in ks[1:]:
-            by_c += earned[:, None, :, k] * self.share[None, :, None, k]
+        N, U = earned.shape[0], earned.shape[1]
+        by_c = np.empty((N, self.share.shape[0], U))  # (N, C, U)
+        ledger_kernels.book_dues.for_paths(N)(earned, self.share, np.array(ks, dtype=np.int64), by_c)
         self.booked += by_c.sum(axis=2)
         for c, lag in enumerate(self.lag):
             if t + lag >= self.T:
@@ -407,57 +408,20 @@ class CommissionerLedger:
         self.paid_year += pay
         self.paid_total += pay
 
-    def _carry_forward(self, t: int, held: np.ndarray, due_cu: np.ndarray, due: np.ndarray) -> None:
-        """Book dues ``held`` (N, C) back at the start of the next contract year (split over
-        units as ``due_cu`` (N, C, U) was); after the horizon they are due after it."""
-        nxt = (t // self.ppy + 1) * self.ppy
-        with np.errstate(divide="ignore", invalid="ignore"):
-            by_unit = np.where(due[:, :, None] > 0, due_cu / np.where(due > 0, due, 1.0)[:, :, None], 0.0) * held[:, :, None]
-        if nxt >= self.T:
-            self.due_after_horizon += held
-            return
-        self.due[nxt % self.ring] += by_unit
-
     def step(self, t: int) -> tuple[np.ndarray, np.ndarray]:
+        """Pay the dues falling in period t within caps and budgets (compiled, path by path:
+        :func:`cib_sim.engine.kernels.ledger.pay_dues`). Returns cash paid (N, C) and by unit
+        (N, C, U)."""
         due_cu = self.take_due(t)
-        due = due_cu[:, :, 0] if due_cu.shape[2] == 1 else rowsum(due_cu)  # (N, C)
-        room = self.total - self.paid_total
-        if self.has_annual:
-            year_room = np.maximum(self.annual - self.paid_year, 0.0)
-            room = np.minimum(year_room, room)
-        np.maximum(room, 0.0, out=room)
-        active = t < self.d.withdraw_period
-        pay = np.minimum(due, room)
-        pay[~active] = 0.0
-        if self.max_all is not None:
-            # The contract's cap on all payers together: once it binds, each pays pro rata to its dues.
-            left = np.maximum(self.max_all - rowsum(self.paid_total), 0.0)
-            want = rowsum(pay)
-            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # used only where want > left
-                scale = np.where(want > left, left / np.where(want > 0, want, 1.0), 1.0)
-            pay = pay * scale[:, None]
-        if self.has_annual and self.carry.any():
-            # Dues held back only by this year's budget wait for next year's, when asked to.
-            held = np.where(active & self.carry, np.maximum(due - pay, 0.0), 0.0)
-            held = np.minimum(held, np.maximum(self.total - self.paid_total - pay, 0.0))
-            if self.max_all is not None:
-                held = np.where((rowsum(self.paid_total) + rowsum(pay) < self.max_all)[:, None], held, 0.0)
-            if held.any():
-                self._carry_forward(t, held, due_cu, due)
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    keep = np.where(due > 0, (due - held) / np.where(due > 0, due, 1.0), 1.0)
-                due_cu = due_cu * keep[:, :, None]
-                due = due - held
-        self.cap_hit |= active & (due > pay + 1e-9)
-        lost = due - pay  # to a cap where active, to withdrawal where not
-        self.lost_to_caps += np.where(active, lost, 0.0)
-        self.lost_to_withdrawal += np.where(active, 0.0, lost)
-        self.book_payment(pay)
-        if due_cu.shape[2] == 1:  # one delivery unit: what is paid is all that unit's
-            return pay, pay[:, :, None]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            frac = np.where(due > 0, pay / np.where(due > 0, due, 1.0), 0.0)
-        return pay, due_cu * frac[:, :, None]
+        N, C, U = due_cu.shape
+        pay, pay_cu = np.empty((N, C)), np.empty((N, C, U))
+        ledger_kernels.pay_dues.for_paths(N)(
+            due_cu, t, self.total, self.annual, self.has_annual, self.d.withdraw_period,
+            np.inf if self.max_all is None else float(self.max_all), self.carry,
+            bool(self.has_annual and self.carry.any()), self.paid_year, self.paid_total, self.cap_hit,
+            self.lost_to_caps, self.lost_to_withdrawal, self.due_after_horizon, self.due, self.ppy, self.T,
+            pay, pay_cu)
+        return pay, pay_cu
 
 
 def split_payment(

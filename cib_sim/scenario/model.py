@@ -718,6 +718,10 @@ def _cross_field_errors(s: Scenario) -> list[tuple[str, str]]:
         check_window("delivery", d.enrolment_start, d.enrolment_end)
         if len(s.partners) > 8:
             errs.append(("partners", "the zone model supports at most 8 partners (packages are enumerated)"))
+    # The engine's per-path sums over payers and delivery units add at most this many terms.
+    for name, items in (("partners", s.partners), ("commissioners", s.commissioners)):
+        if len(items) > 128:
+            errs.append((name, f"at most 128 {name} (got {len(items)})"))
     if s.delivery.attribution == "fixed":
         names = set(s.partner_names)
         for k in s.delivery.split:
