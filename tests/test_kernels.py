@@ -103,16 +103,47 @@ def test_zone_kernel_compiled_equals_interpreted_bit_for_bit():
 
 @pytest.mark.parametrize("n", [0, 1, 5, 7, 8, 9, 16, 23, 64, 128])
 def test_numpy_sum_adds_as_numpy_does(n):
-    from cib_sim.engine.kernels import ledger
+    from cib_sim.engine.kernels import sums
 
     rng = np.random.default_rng(n)
     x = rng.normal(size=n) * 10.0 ** rng.uniform(-8, 8, size=n)  # wide magnitudes: order shows
-    assert ledger.numpy_sum(x) == x.sum() == ledger.numpy_sum.plain(x)
-    assert np.signbit(ledger.numpy_sum(np.full(n, -0.0))) == np.signbit(np.full(n, -0.0).sum())
+    assert sums.numpy_sum(x) == x.sum() == sums.numpy_sum.plain(x)
+    assert np.signbit(sums.numpy_sum(np.full(n, -0.0))) == np.signbit(np.full(n, -0.0).sum())
 
 
 def test_too_many_terms_for_numpy_sum_is_an_error():
-    from cib_sim.engine.kernels import ledger
+    from cib_sim.engine.kernels import sums
 
     with pytest.raises(ValueError, match="too many terms"):
-        ledger.numpy_sum.plain(np.ones(ledger.MAX_TERMS + 1))
+        sums.numpy_sum.plain(np.ones(sums.MAX_TERMS + 1))
+
+
+@pytest.mark.parametrize("pro_rata, has_limit", [(True, False), (False, False), (False, True)])
+def test_funding_kernel_compiled_equals_plain_bit_for_bit(pro_rata, has_limit):
+    from cib_sim.engine.kernels import funding
+
+    rng = np.random.default_rng(3)
+    N, K = 300, 3
+    commitment = np.array([500.0, 300.0, 200.0])
+
+    def state():
+        drawn = rng.uniform(0, 1, (N, K)) * commitment
+        return [rng.uniform(0, 400, N), rng.uniform(0, 200, N), rng.uniform(0, 100, N), rng.uniform(0, 50, N),
+                drawn, drawn * 1.1]
+
+    args_of = []
+    for _ in range(2):
+        rng = np.random.default_rng(3)
+        full, fixed, cash, reserve, drawn, cap = state()
+        limit = np.minimum(drawn + rng.uniform(0, 100, (N, K)), commitment)
+        outs = (np.empty(N, dtype=bool), np.empty(N), np.empty((N, K)))
+        args_of.append((full, fixed, cash, reserve, drawn, cap, commitment, float(commitment.sum()), limit, has_limit,
+                        True, pro_rata, commitment / commitment.sum(), np.array([1, 0, 2]), np.array([0, 2, 3]), *outs))
+    funding.pay_costs(*args_of[0])
+    funding.pay_costs.plain(*args_of[1])
+    for a, b in zip(args_of[0], args_of[1]):
+        if isinstance(a, np.ndarray):
+            assert a.tobytes() == b.tobytes()
+    funded, spent, draw = args_of[0][-3:]
+    assert (~funded).any() and funded.any()  # both branches taken
+    assert draw.min() >= 0, draw.min()

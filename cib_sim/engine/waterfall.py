@@ -32,6 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from cib_sim.engine.arrays import rowsum
+from cib_sim.engine.kernels import funding as funding_kernels
 from cib_sim.scenario import Scenario
 
 
@@ -85,18 +86,22 @@ class Waterfall:
         self.limit: np.ndarray | None = None  # (N, K) commitments left callable, once some are cancelled
         self.called_up_front = False
         self.guar_used = np.zeros((N, len(guars)))
+        # Capital calls by rank group (senior or junior first): tranche indices, group by group.
+        call_groups = self.groups if self.draw_order != "junior_first" else self.groups[::-1]
+        self._call_order = np.array([k for g in call_groups for k in g], dtype=np.int64)
+        self._call_bounds = np.cumsum([0] + [len(g) for g in call_groups]).astype(np.int64)
 
     @property
     def undrawn(self) -> np.ndarray:
         return self.commitment.sum() - rowsum(self.drawn)
 
     def accrue(self) -> None:
-        if self.any_coupon:
-            due = self.coupon * (self.drawn - self.repaid)
-            self.owed += due
-            self.accrued += due
-        if self.any_cap_irr:
-            self.cap_balance *= self.cap_growth
+        """A period's coupons on capital outstanding, and return-cap balances grown (compiled:
+        :func:`cib_sim.engine.kernels.funding.accrue`)."""
+        if self.any_coupon or self.any_cap_irr:
+            funding_kernels.accrue.for_paths(self.cash.shape[0])(
+                self.coupon, self.drawn, self.repaid, self.owed, self.accrued, self.cap_balance, self.cap_growth,
+                self.any_coupon, self.any_cap_irr)
 
     def receive(self, income: np.ndarray) -> None:
         self.cash += income
@@ -127,42 +132,15 @@ class Waterfall:
             self.reserve += rowsum(upfront)
         # Cash a hair below zero (rounding, -1e-45) is not spent: a capital call to cover it
         # would show as a spurious sign change in the investors' cash flows (and their IRR).
-        income_cash = np.maximum(self.cash - self.reserve, 0.0) if self.s.terms.recycling else np.zeros(N)
-        usable = self.reserve + income_cash
-        if self.limit is None:
-            room = self.commitment - self.drawn
-            funds = usable + self.undrawn
-        else:
-            room = np.maximum(self.limit - self.drawn, 0.0)
-            funds = usable + rowsum(room)
-        funded = needed_full <= funds * (1 + 1e-12) + 1e-9
-        spend = np.where(funded, needed_full, np.minimum(needed_fixed, funds))
-        from_cash = np.minimum(spend, usable)
-        from_reserve = np.minimum(from_cash, self.reserve)
-        self.reserve -= from_reserve
-        self.cash -= from_cash
-        draw = self._call(np.maximum(0.0, spend - from_cash), room)
-        self.drawn += draw
-        self.cap_balance += draw
-        spent = from_cash + rowsum(draw)
+        # Compiled, path by path: :func:`cib_sim.engine.kernels.funding.pay_costs`.
+        funded, spent, draw = np.empty(N, dtype=bool), np.empty(N), np.empty((N, self.K))
+        limit = self.limit if self.limit is not None else np.zeros((1, self.K))
+        funding_kernels.pay_costs.for_paths(N)(
+            np.ascontiguousarray(needed_full, dtype=np.float64), np.ascontiguousarray(needed_fixed, dtype=np.float64),
+            self.cash, self.reserve, self.drawn, self.cap_balance, self.commitment, float(self.commitment.sum()),
+            limit, self.limit is not None, bool(self.s.terms.recycling), self.draw_order in ("pro_rata", "upfront"),
+            self.draw_weight, self._call_order, self._call_bounds, funded, spent, draw)
         return funded, spent, draw + upfront
-
-    def _call(self, need: np.ndarray, room: np.ndarray) -> np.ndarray:
-        """(N, K) capital called to meet ``need`` (N,) within each tranche's ``room`` (N, K)."""
-        if self.draw_order in ("pro_rata", "upfront"):
-            draw = need[:, None] * self.draw_weight
-            return np.minimum(draw, room)  # rounding guard
-        draw = np.zeros_like(room)
-        left = need.copy()
-        order = self.groups if self.draw_order == "senior_first" else self.groups[::-1]
-        for g in order:
-            avail = rowsum(room[:, g])
-            take = np.minimum(left, avail)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                share = np.where(avail[:, None] > 0, room[:, g] / np.where(avail[:, None] > 0, avail[:, None], 1.0), 0.0)
-            draw[:, g] = np.minimum(take[:, None] * share, room[:, g])
-            left = left - rowsum(draw[:, g])
-        return draw
 
     def _room(self) -> np.ndarray:
         """(N, K) most each tranche may still receive under its return caps."""
