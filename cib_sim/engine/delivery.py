@@ -303,11 +303,10 @@ class DeliveryState:
         stay), times the partner's ``upfront_share``; ``enrol`` (N, U) are period t's enrolments.
         In the zone model a partner pays for its ``reach`` of each participant while it delivers.
         """
-        in_service = self._occupied + enrol
         per_period = self.cost * self.upfront / self.service_periods  # (P,)
-        if self.zone:
-            return in_service[:, :1] * (self.reach * per_period) * self.alive(t)
-        return in_service * per_period
+        rate = self.reach * per_period if self.zone else per_period
+        return enrolment_kernels.service_costs.for_paths(enrol.shape[0])(
+            self._occupied, np.ascontiguousarray(enrol, dtype=np.float64), rate, self.d.exit_period, t, self.zone)
 
     def fixed_costs(self, t: int, stopped: np.ndarray) -> np.ndarray:
         """(N, P) partners' fixed costs in period t, currency."""
@@ -317,7 +316,8 @@ class DeliveryState:
             window = np.full(len(self.s.partners), active)
         else:
             window = (p.start <= t) & (t < p.end - 1 + p.service)
-        return self.fixed * (window[None, :] & self.alive(t) & ~stopped[:, None])
+        return enrolment_kernels.fixed_costs.for_paths(stopped.shape[0])(
+            self.fixed, np.ascontiguousarray(window), self.d.exit_period, t, np.ascontiguousarray(stopped))
 
     def commit(self, t: int, funded: np.ndarray) -> None:
         """Fix period t's enrolments (none where ``funded`` (N,) is False) and draw outcomes."""
