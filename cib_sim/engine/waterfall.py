@@ -32,7 +32,6 @@ from __future__ import annotations
 import numpy as np
 
 from cib_sim.engine.arrays import rowsum
-from cib_sim.engine.kernels import distribution as distribution_kernels
 from cib_sim.engine.kernels import funding as funding_kernels
 from cib_sim.scenario import Scenario
 
@@ -87,13 +86,6 @@ class Waterfall:
         self.limit: np.ndarray | None = None  # (N, K) commitments left callable, once some are cancelled
         self.called_up_front = False
         self.guar_used = np.zeros((N, len(guars)))
-        # Distributions by rank group, most senior first: each group's repayable tranches, and
-        # the deferred fees paid right after it (tranche and fee indices, group by group).
-        paid = [[k for k in g if self.repayable[k]] for g in self.groups]
-        self._group_order = np.array([k for g in paid for k in g], dtype=np.int64)
-        self._group_bounds = np.cumsum([0] + [len(g) for g in paid]).astype(np.int64)
-        self._fee_order = np.array([f for ids in self.fees_after for f in ids], dtype=np.int64)
-        self._fee_bounds = np.cumsum([0] + [len(ids) for ids in self.fees_after]).astype(np.int64)
         # Capital calls by rank group (senior or junior first): tranche indices, group by group.
         call_groups = self.groups if self.draw_order != "junior_first" else self.groups[::-1]
         self._call_order = np.array([k for g in call_groups for k in g], dtype=np.int64)
@@ -150,15 +142,48 @@ class Waterfall:
             self.draw_weight, self._call_order, self._call_bounds, funded, spent, draw)
         return funded, spent, draw + upfront
 
-    def _caps(self) -> tuple[np.ndarray, ...]:
-        """What :func:`cib_sim.engine.kernels.distribution.room_of` reads, in its order."""
-        return (self.repayable, self.cap_multiple, self.cap_on_commitment, self.has_cap_irr, self.commitment,
-                self.drawn, self.paid_out, self.cap_balance)
-
     def _room(self) -> np.ndarray:
-        """(N, K) most each tranche may still receive under its return caps (compiled:
-        :func:`cib_sim.engine.kernels.distribution.room_of`)."""
-        return distribution_kernels.rooms.for_paths(self.cash.shape[0])(*self._caps())
+        """(N, K) most each tranche may still receive under its return caps."""
+        return np.stack([self._room_of(k) for k in range(self.K)], axis=1) if self.K else np.zeros((self.cash.shape[0], 0))
+
+    def _room_of(self, k: int) -> np.ndarray:
+        """(N,) most tranche k may still receive under its return caps."""
+        if not self.repayable[k]:
+            return np.zeros(self.cash.shape[0])
+        # An uncapped tranche has infinite room (and inf x 0 drawn would be NaN).
+        if np.isfinite(self.cap_multiple[k]):
+            base = self.commitment[k] if self.cap_on_commitment[k] else self.drawn[:, k]
+            room = self.cap_multiple[k] * base - self.paid_out[:, k]
+        else:
+            room = np.full(self.cash.shape[0], np.inf)
+        if self.has_cap_irr[k]:
+            room = np.minimum(room, self.cap_balance[:, k])
+        return np.maximum(0.0, room)
+
+    def _avail(self) -> np.ndarray:
+        """(N,) cash that may be distributed: all but capital held for delivery."""
+        return np.maximum(self.cash - self.reserve, 0.0)
+
+    def _pay(self, k: int, amount: np.ndarray) -> None:
+        self.cash -= amount
+        self.paid_out[:, k] += amount
+        self.cap_balance[:, k] -= amount
+
+    def _pay_group(self, g: list[int], due: np.ndarray, may: np.ndarray) -> np.ndarray:
+        """Pay the tranches of rank group ``g`` up to ``due`` (N, len(g)) where ``may`` (N,):
+        pro rata to what each is due when cash is short. Returns (N, len(g)) paid."""
+        if len(g) == 1:  # the common case, kept to the same arithmetic as a single tranche
+            x = np.where(may, np.minimum(self._avail(), due[:, 0]), 0.0)
+            self._pay(g[0], x)
+            return x[:, None]
+        total = rowsum(due)
+        pay = np.where(may, np.minimum(self._avail(), total), 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x = np.where(total[:, None] > 0, pay[:, None] * due / np.where(total[:, None] > 0, total[:, None], 1.0), 0.0)
+        x = np.minimum(x, due)
+        for j, k in enumerate(g):
+            self._pay(k, x[:, j])
+        return x
 
     def distribute(self, final: np.ndarray | bool = True, paying: np.ndarray | bool = True) -> dict[str, np.ndarray]:
         """Send cash down the waterfall. Returns per-tranche (N, K) coupon, capital, upside,
@@ -173,18 +198,71 @@ class Waterfall:
         multiple of money drawn is not known until the last call.
         """
         N, K = self.cash.shape[0], self.K
-        paying = np.ascontiguousarray(np.broadcast_to(np.asarray(paying, dtype=bool), (N,)))
+        paying = np.broadcast_to(np.asarray(paying, dtype=bool), (N,))
         final = np.broadcast_to(np.asarray(final, dtype=bool), (N,)) & paying
         coupon, capital, upside = np.zeros((N, K)), np.zeros((N, K)), np.zeros((N, K))
-        fees, excess = np.zeros_like(self.fee_paid), np.zeros(N)
-        # Compiled, path by path: :func:`cib_sim.engine.kernels.distribution.distribute`.
-        limit = self.limit if self.limit is not None else np.zeros((1, K))
-        distribution_kernels.distribute.for_paths(N)(
-            paying, final, self.cash, self.reserve, self.drawn, self.repaid, self.owed, self.paid_out,
-            self.cap_balance, self.fee_paid, self.commitment, limit, self.limit is not None, self.repayable,
-            self.upside, self.cap_multiple, self.cap_on_commitment, self.has_cap_irr, self.fee_amount,
-            self._group_order, self._group_bounds, self._fee_order, self._fee_bounds, coupon, capital, upside,
-            fees, excess)
+        if (final & (self.reserve > 0)).any():
+            # Capital called up front and never spent goes back to whoever put it in, pro rata.
+            back = np.where(final, self.reserve, 0.0)
+            total = rowsum(self.drawn)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                refund = np.where(total[:, None] > 0, back[:, None] * self.drawn / np.where(total > 0, total, 1.0)[:, None], 0.0)
+            for k in range(K):
+                self._pay(k, refund[:, k])
+                self.repaid[:, k] += refund[:, k]
+            capital += refund
+            self.reserve = np.where(final, 0.0, self.reserve)
+        fees = np.zeros_like(self.fee_paid)
+        limit = self.limit
+        settled = np.ones(N, dtype=bool)  # every more senior group settled
+        # Pro-rata shares of the upside can add up to a hair more than the cash (rounding), so
+        # cash can sit at -1e-45: pay only from what is there, so that no payment is negative.
+        for g, fee_ids in zip(self.groups, self.fees_after):
+            g = [k for k in g if self.repayable[k]]
+            if g:
+                may = paying & (final | settled)
+                due = np.stack([np.minimum(self.owed[:, k], self._room_of(k)) for k in g], axis=1)
+                x = self._pay_group(g, due, may)
+                for j, k in enumerate(g):
+                    self.owed[:, k] -= x[:, j]
+                    coupon[:, k] = x[:, j]
+                due = np.stack([np.minimum(self.drawn[:, k] - self.repaid[:, k], self._room_of(k)) for k in g], axis=1)
+                y = self._pay_group(g, due, may)
+                for j, k in enumerate(g):
+                    self.repaid[:, k] += y[:, j]
+                    capital[:, k] += y[:, j]
+                for k in g:
+                    tol = 1e-9 * (1.0 + self.commitment[k])
+                    can_draw = (self.commitment[k] if limit is None else limit[:, k]) - self.drawn[:, k]
+                    settled &= (can_draw <= tol) & (self.owed[:, k] <= tol) & (self.drawn[:, k] - self.repaid[:, k] <= tol)
+            for f in fee_ids:
+                may = paying & (final | settled)
+                x = np.where(may, np.minimum(self._avail(), self.fee_amount[f] - self.fee_paid[:, f]), 0.0)
+                self.cash -= x
+                self.fee_paid[:, f] += x
+                fees[:, f] = x
+                settled &= self.fee_amount[f] - self.fee_paid[:, f] <= 1e-9 * (1.0 + self.fee_amount[f])
+        if not final.any():
+            return {"coupon": coupon, "capital": capital, "upside": upside, "deferred_fee": fees, "excess": np.zeros(N)}
+        # Upside: water-fill pro rata to commitment among tranches with room left.
+        for _ in range(K):
+            room = np.where(self.upside & final[:, None], self._room(), 0.0)
+            w = np.where(room > 0, self.commitment, 0.0)
+            wsum = rowsum(w)[:, None]
+            # Path by path: cash at rounding level (1e-12) is excess, whatever other paths hold,
+            # so that a path's result does not depend on the chunk it runs in.
+            active = (wsum[:, 0] > 0) & (self.cash > 1e-12)
+            if not active.any():
+                break
+            with np.errstate(divide="ignore", invalid="ignore"):
+                offer = np.where(active[:, None] & (wsum > 0),
+                                 np.maximum(self.cash, 0.0)[:, None] * w / np.where(wsum > 0, wsum, 1.0), 0.0)
+            x = np.minimum(offer, room)
+            for k in range(K):
+                self._pay(k, x[:, k])
+            upside += x
+        excess = np.where(final, np.maximum(self.cash, 0.0), 0.0)
+        self.cash = self.cash - excess
         return {"coupon": coupon, "capital": capital, "upside": upside, "deferred_fee": fees, "excess": excess}
 
     def call_guarantees(self, ending: np.ndarray | bool = True) -> tuple[np.ndarray, np.ndarray]:
