@@ -184,3 +184,25 @@ def test_waterfall_kernels_compiled_equal_plain_on_a_rich_capital_structure():
     for name in ("coupon", "capital", "upside", "deferred_fee", "guarantee_call", "excess", "drawn", "cash"):
         assert compiled[name].tobytes() == plain[name].tobytes(), name
     assert compiled["deferred_fee"].sum() > 0 and compiled["upside"].sum() > 0
+
+
+def test_a_kernel_still_compiles_where_no_cache_folder_can_be_written():
+    # A read-only install with no writable home: numba finds nowhere to cache (simulated by
+    # leaving it no cache locator) and the kernel compiles for this process instead of failing.
+    code = (
+        "import numpy as np\n"
+        "from numba.core import caching\n"
+        "caching.CacheImpl._locator_classes = []\n"
+        "from cib_sim.engine.kernels import Kernel\n"
+        "def double(x):\n"
+        "    out = np.empty(x.shape[0])\n"
+        "    for i in range(x.shape[0]):\n"
+        "        out[i] = 2.0 * x[i]\n"
+        "    return out\n"
+        "k = Kernel(double)\n"
+        "print(k(np.arange(3.0)).tolist(), k.compiled._cache.__class__.__name__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[:3] == ["[0.0,", "2.0,", "4.0]"]
+    assert "NullCache" in out.stdout

@@ -51,7 +51,11 @@ class Kernel:
         if self._compiled is None:
             from numba import njit  # here, not at import: see the module docstring
 
-            self._compiled = njit(**JIT_OPTIONS)(_calling(self.py_func, lambda k: k.compiled))
+            fn = _calling(self.py_func, lambda k: k.compiled)
+            try:
+                self._compiled = njit(**JIT_OPTIONS)(fn)
+            except RuntimeError:  # no writable cache folder (a read-only install, no home): compile each start
+                self._compiled = njit(**dict(JIT_OPTIONS, cache=False))(fn)
         return self._compiled
 
     def __call__(self, *args: Any) -> Any:
