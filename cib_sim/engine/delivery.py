@@ -415,6 +415,7 @@ class DeliveryState:
         weight = np.ascontiguousarray((r * (1.0 + gamma * (rowsum(r)[:, None] - r))).T)  # (P, N)
         size = np.array([bin(k).count("1") for k in range(1 << P)], dtype=np.float64)
         factor = 1.0 + gamma * np.maximum(size - 1.0, 0.0)
-        avg = zone_kernels.package_average.for_paths(r.shape[0])(np.ascontiguousarray(uplift, dtype=np.float64), weight,
-                                      np.ascontiguousarray(r, dtype=np.float64), self.baseline, factor)
+        average = zone_kernels.package_average.for_paths(r.shape[0])
+        avg = average(np.ascontiguousarray(uplift, dtype=np.float64), weight, np.ascontiguousarray(r, dtype=np.float64),
+                      self.baseline, factor)
         return avg[:, None, :]

@@ -6,13 +6,16 @@ depend on which other paths share the batch.
 
 A kernel is written once, as a plain Python function over arrays and scalars, and wrapped by
 :func:`kernel`; it may call other kernels (compiled, it calls their compiled versions; as plain
-Python, their plain ones). Loading: the modules here do not import numba; a kernel is compiled the first
-time a batch of :data:`SMALL_BATCH` paths or more runs it, so ``import cib_sim``, ``cib-sim
-validate`` (whose headline figures run the engine on one path) and the reference model's few
-paths never load the compiler: smaller batches run the same function as plain Python. Compiled
-code is cached on disk (``cache=True``: ``__pycache__`` beside these files, or numba's user cache
-directory when that is read-only), so only the first run after installing pays for compilation
-(see README's benchmark figures). Tests check that compiled and plain Python agree bit for bit.
+Python, their plain ones).
+
+Loading: the modules here do not import numba; a kernel is compiled the first time a batch of
+:data:`SMALL_BATCH` paths or more runs it, so ``import cib_sim``, ``cib-sim validate`` (whose
+headline figures run the engine on one path) and the reference model's few paths never load the
+compiler: smaller batches run the same function as plain Python. Compiled code is cached on disk
+(``cache=True``: ``__pycache__`` beside these files, or numba's user cache folder when that is
+read-only; with neither writable, each process compiles for itself), so only the first run after
+installing pays for compilation (see README's benchmark figures). Tests check that compiled and
+plain Python agree bit for bit.
 ``NUMBA_DISABLE_JIT=1`` runs every batch as plain Python, for debugging.
 """
 

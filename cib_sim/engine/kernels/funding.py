@@ -18,7 +18,8 @@ from cib_sim.engine.kernels.sums import rowsum_of
 def accrue(coupon: np.ndarray, drawn: np.ndarray, repaid: np.ndarray, owed: np.ndarray, accrued: np.ndarray,
            cap_balance: np.ndarray, cap_growth: np.ndarray, any_coupon: bool, any_cap_irr: bool) -> None:
     """A period's coupons (``coupon`` (K,) a period, on capital outstanding) added to ``owed``
-    and ``accrued``; return-cap balances (N, K) grown by ``cap_growth`` (K,). In place."""
+    and ``accrued``; return-cap balances (N, K) grown by ``cap_growth`` (K,) a period. In place;
+    currency."""
     N, K = drawn.shape
     for n in range(N):
         for k in range(K):
@@ -45,7 +46,7 @@ def pay_costs(needed_full: np.ndarray, needed_fixed: np.ndarray, cash: np.ndarra
     ``commitment`` (K,), ``committed_total`` its sum; ``limit`` (N, K) commitments left callable
     where ``has_limit``. Calls: pro rata to ``draw_weight`` (K,) if ``pro_rata``, else rank group
     by rank group in ``order`` (tranche indices, group g being ``order[order_bounds[g]:
-    order_bounds[g + 1]]``), pro rata to each tranche's room within a group.
+    order_bounds[g + 1]]``), pro rata to each tranche's room within a group. Amounts in currency.
     """
     N, K = drawn.shape
     room = np.empty(K)

@@ -4,7 +4,8 @@
 after the period's dues are taken from the book: caps, budgets, withdrawal, the contract's cap
 on all payers together, dues carried to next year's budget. :func:`book_dues` is that of
 ``add_earned``. Each takes numpy's steps in numpy's order (including its pairwise sums over an
-axis of more than 8 terms, :func:`cib_sim.engine.kernels.sums.numpy_sum`), so results are bit-identical to the array code.
+axis of more than 8 terms: :mod:`cib_sim.engine.kernels.sums`), so results are bit-identical to
+the array code.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ def pay_dues(due_cu: np.ndarray, t: int, total: np.ndarray, annual: np.ndarray, 
     (N, C); ``book`` (ring, N, C, U): dues by the period they fall, for dues carried to next
     year). ``max_all``: the contract's cap on all payers together (inf: none); ``carry`` (C,):
     payers whose dues held back by this year's budget wait for next year's (``has_carry``: any
-    payer with an annual budget does)."""
+    payer with an annual budget does). Amounts in currency; ``t``, ``ppy``, ``n_periods`` in
+    periods."""
     N, C, U = due_cu.shape
     ring = book.shape[0]
     due = np.empty(C)
