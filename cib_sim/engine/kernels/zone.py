@@ -4,10 +4,11 @@ Each participant in a zone is served by a random package S of partners (partner 
 ``r_i``, independently); its success probability is ``clip(b + (1 + gamma (|S| - 1)) sum_{i in S}
 u_i, 0, 1)``. :func:`package_average` returns its average over packages, with the steps of the
 array code it replaced (:meth:`cib_sim.engine.delivery.DeliveryState._zone_average`) in the same
-order, so results are bit-identical to it: the linear average, then, for each package in turn
-whose probability leaves [0, 1] on this path, the part clipped off, weighted by the package's
-chance. Only the packages that clip on the path itself are visited, so no bounds over the other
-paths are needed.
+order, so results are bit-identical to it: the linear average, then, for each package in turn,
+the part of its probability clipped off outside [0, 1], weighted by the package's chance. A
+package that does not clip on the path adds exactly zero, so visiting every package (without a
+branch) gives what visiting only the clipping ones gave, and no bounds over the other paths in
+the batch are needed.
 """
 
 from __future__ import annotations
