@@ -10,7 +10,7 @@ Python, their plain ones).
 
 Loading: the modules here do not import numba; a kernel is compiled the first time a batch of
 :data:`SMALL_BATCH` paths or more runs it, so ``import cib_sim``, ``cib-sim validate`` (whose
-headline figures run the engine on one path) and the reference model's few paths never load the
+headline figures run the engine on one path) and other runs of a few paths never load the
 compiler: smaller batches run the same function as plain Python. Compiled code is cached on disk
 (``cache=True``: ``__pycache__`` beside these files, or numba's user cache folder when that is
 read-only; with neither writable, each process compiles for itself), so only the first run after
