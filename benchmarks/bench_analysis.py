@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _dask import close, dask_client
 
 from cib_sim import load_scenario
 from cib_sim.analysis import run, stress, tornado
@@ -40,18 +41,9 @@ def main() -> None:
     ap.add_argument("--address", default=None, help="scheduler address of a running Dask cluster")
     args = ap.parse_args()
 
-    from distributed import Client
-
-    from cib_sim.run.executors import local_cluster
-
     s = load_scenario(SCENARIO)
     run(s, 4096, seed=0, keep_paths=0)  # warm imports
-    cluster = None
-    if args.address:
-        client = Client(args.address)
-    else:
-        cluster = local_cluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=":0")
-        client = Client(cluster)
+    client, cluster = dask_client(args.address, args.workers)
     workers = len(client.scheduler_info()["workers"])
     run(s, 4096 * workers, seed=0, keep_paths=0, chunk_size=4096, executor=client)  # warm the workers
     rows = []
@@ -76,9 +68,7 @@ def main() -> None:
                 "speed-up": round(t_serial / t_dask, 2), "paths/s on dask": round(n * variants / t_dask), "identical": True,
             })
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        close(client, cluster)
     print(f"{s.name}")
     print(pd.DataFrame(rows).to_string(index=False))
 

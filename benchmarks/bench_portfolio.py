@@ -23,6 +23,7 @@ import resource
 import time
 
 import numpy as np
+from _dask import close, dask_client
 
 from cib_sim.portfolio import parse_portfolio, simulate_portfolio
 from cib_sim.scenario import load_shipped
@@ -61,10 +62,6 @@ def main() -> None:
     ap.add_argument("--address", default=None, help="scheduler address of a running Dask cluster")
     ap.add_argument("--json", default=None, help="also write the figures to this file")
     args = ap.parse_args()
-    from distributed import Client
-
-    from cib_sim.run.executors import local_cluster
-
     rp = thirty_bonds()
     simulate_portfolio(rp, 64, seed=0)  # warm imports and caches
     t0 = time.perf_counter()
@@ -72,12 +69,7 @@ def main() -> None:
     t_one = time.perf_counter() - t0
     mem_one = peak_mib()
 
-    cluster = None
-    if args.address:
-        client = Client(args.address)
-    else:
-        cluster = local_cluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=":0")
-        client = Client(cluster)
+    client, cluster = dask_client(args.address, args.workers)
     try:
         workers = len(client.scheduler_info()["workers"])
         simulate_portfolio(rp, 64, seed=0, executor=client)  # warm the workers
@@ -85,9 +77,7 @@ def main() -> None:
         on_dask = simulate_portfolio(rp, args.paths, seed=1, executor=client)
         t_dask = time.perf_counter() - t0
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        close(client, cluster)
     same = one.arrays.keys() == on_dask.arrays.keys() and all(
         np.array_equal(one.arrays[k], on_dask.arrays[k], equal_nan=True) for k in one.arrays)
     s = one.summary()

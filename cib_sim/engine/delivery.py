@@ -35,6 +35,7 @@ Approximations kept on purpose (and shared by the reference model):
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -161,7 +162,7 @@ def unit_plan(s: Scenario) -> UnitPlan:
     h = s.horizon
     ppy, T = h.periods_per_year, h.n_periods
     units = [s.delivery] if s.delivery.model == "zone" else s.partners
-    service = np.array([max(1, h.to_periods(u.service_length)) for u in units])
+    service = np.array([max(1, h.to_periods(u.service_length)) for u in units], dtype=np.int64)
     return UnitPlan(
         referrals=np.array([(u.referrals or 0.0) / ppy for u in units]),
         capacity=np.array([float(u.capacity or 0.0) for u in units]),
@@ -249,8 +250,7 @@ class DeliveryState:
         :func:`cib_sim.engine.kernels.enrolment.occupied_places`)."""
         p = self.plan
         history = (self.enrolled.transpose(1, 0, 2), self.dropped.transpose(1, 0, 2))  # (T, N, U), contiguous
-        return enrolment_kernels.occupied_places.for_paths(self.waiting.shape[0])(
-            *history, t, p.service.astype(np.int64), p.dropout_stay.astype(np.int64))
+        return enrolment_kernels.occupied_places.for_paths(self.waiting.shape[0])(*history, t, p.service, p.dropout_stay)
 
     def propose(self, t: int, stopped: np.ndarray) -> np.ndarray:
         """(N, U) enrolments the units would make in period t; updates the waiting list."""
@@ -413,9 +413,18 @@ class DeliveryState:
         # Without clipping the average is linear in the uplifts:
         # E[1{i in S} (1 + gamma (|S| - 1))] = r_i (1 + gamma * sum_{j != i} r_j).
         weight = np.ascontiguousarray((r * (1.0 + gamma * (rowsum(r)[:, None] - r))).T)  # (P, N)
-        size = np.array([bin(k).count("1") for k in range(1 << P)], dtype=np.float64)
-        factor = 1.0 + gamma * np.maximum(size - 1.0, 0.0)
+        factor = package_factors(P, gamma)
         average = zone_kernels.package_average.for_paths(r.shape[0])
         avg = average(np.ascontiguousarray(uplift, dtype=np.float64), weight, np.ascontiguousarray(r, dtype=np.float64),
                       self.baseline, factor)
         return avg[:, None, :]
+
+
+@functools.lru_cache(maxsize=32)
+def package_factors(n_partners: int, gamma: float) -> np.ndarray:
+    """(2**P,) each package's interaction factor ``1 + gamma (|S| - 1)`` (partner i is bit i of
+    package S): worked out once per zone, not each period. Read-only."""
+    size = np.array([bin(k).count("1") for k in range(1 << n_partners)], dtype=np.float64)
+    factor = 1.0 + gamma * np.maximum(size - 1.0, 0.0)
+    factor.flags.writeable = False
+    return factor

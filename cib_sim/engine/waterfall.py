@@ -86,14 +86,12 @@ class Waterfall:
         self.limit: np.ndarray | None = None  # (N, K) commitments left callable, once some are cancelled
         self.called_up_front = False
         self.guar_used = np.zeros((N, len(guars)))
+        self._committed_total = float(self.commitment.sum())
+        self._no_limit = np.zeros((1, K))  # stands for ``limit`` in the funding kernel until one is set
         # Capital calls by rank group (senior or junior first): tranche indices, group by group.
         call_groups = self.groups if self.draw_order != "junior_first" else self.groups[::-1]
         self._call_order = np.array([k for g in call_groups for k in g], dtype=np.int64)
         self._call_bounds = np.cumsum([0] + [len(g) for g in call_groups]).astype(np.int64)
-
-    @property
-    def undrawn(self) -> np.ndarray:
-        return self.commitment.sum() - rowsum(self.drawn)
 
     def accrue(self) -> None:
         """A period's coupons on capital outstanding, and return-cap balances grown (compiled:
@@ -134,10 +132,10 @@ class Waterfall:
         # would show as a spurious sign change in the investors' cash flows (and their IRR).
         # Compiled, path by path: :func:`cib_sim.engine.kernels.funding.pay_costs`.
         funded, spent, draw = np.empty(N, dtype=bool), np.empty(N), np.empty((N, self.K))
-        limit = self.limit if self.limit is not None else np.zeros((1, self.K))
+        limit = self.limit if self.limit is not None else self._no_limit
         funding_kernels.pay_costs.for_paths(N)(
             np.ascontiguousarray(needed_full, dtype=np.float64), np.ascontiguousarray(needed_fixed, dtype=np.float64),
-            self.cash, self.reserve, self.drawn, self.cap_balance, self.commitment, float(self.commitment.sum()),
+            self.cash, self.reserve, self.drawn, self.cap_balance, self.commitment, self._committed_total,
             limit, self.limit is not None, bool(self.s.terms.recycling), self.draw_order in ("pro_rata", "upfront"),
             self.draw_weight, self._call_order, self._call_bounds, funded, spent, draw)
         return funded, spent, draw + upfront

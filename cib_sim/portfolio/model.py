@@ -34,6 +34,7 @@ from cib_sim.scenario import (
     FieldErrors,
     Scenario,
     ScenarioError,
+    check_shares,
     errors_from_validation,
     load_scenario,
     parse_scenario,
@@ -108,10 +109,7 @@ class TopUpFund(_Model):
     @field_validator("shares")
     @classmethod
     def _check_shares(cls, shares: dict[str, float]) -> dict[str, float]:
-        bad = [(m, "must be between 0 and 1") for m, s in shares.items() if not 0 <= s <= 1]
-        if bad:
-            raise FieldErrors(bad)
-        return shares
+        return check_shares(shares)
 
     @model_validator(mode="after")
     def _pays_something(self) -> "TopUpFund":

@@ -30,6 +30,7 @@ from cib_sim.scenario.model import (
     Tier,
     Tranche,
     Uncertainty,
+    check_shares,
     errors_from_validation,
     load_scenario,
     parse_scenario,
@@ -43,6 +44,6 @@ __all__ = [
     "MAX_MONEY", "MAX_PEOPLE", "MAX_RATIO", "FieldErrors",
     "PERIODS_PER_YEAR", "Backbone", "BreakClause", "DeferredFee", "Commissioner", "Delivery", "Effect", "Horizon", "Maturity", "Outcome",
     "Partner", "PartnerContract", "Scenario", "ScenarioError", "Step", "Terms", "Tier", "Comparison", "CountMeasure", "Tranche", "Uncertainty",
-    "errors_from_validation", "load_scenario", "parse_scenario", "parse_yaml", "save_scenario", "scenario_from_yaml",
+    "check_shares", "errors_from_validation", "load_scenario", "parse_scenario", "parse_yaml", "save_scenario", "scenario_from_yaml",
     "scenario_to_yaml", "library_folder", "load_shipped", "shipped_scenarios",
 ]

@@ -75,6 +75,15 @@ class FieldErrors(ValueError):
         super().__init__("; ".join(f"{p}: {m}" if p else m for p, m in self.errors))
 
 
+def check_shares(shares: dict[str, float]) -> dict[str, float]:
+    """``shares`` (name -> fraction) unchanged if every one is in [0, 1]; else
+    :class:`FieldErrors` naming each that is not."""
+    bad = [(name, "must be between 0 and 1") for name, share in shares.items() if not 0 <= share <= 1]
+    if bad:
+        raise FieldErrors(bad)
+    return shares
+
+
 _NOT_BOOL = "must be a number, not true/false"
 
 
@@ -503,10 +512,7 @@ class Commissioner(_Model):
     @field_validator("shares")
     @classmethod
     def _check_shares(cls, shares: dict[str, float]) -> dict[str, float]:
-        bad = [(o, "must be between 0 and 1") for o, share in shares.items() if not 0 <= share <= 1]
-        if bad:
-            raise FieldErrors(bad)
-        return shares
+        return check_shares(shares)
 
 
 class Tranche(_Model):
