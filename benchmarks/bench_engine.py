@@ -99,6 +99,23 @@ def _floor(conn, path: str, n: int) -> None:
     conn.send((time.perf_counter() - t0, cells))
 
 
+def _draws(conn, path: str, n: int) -> None:
+    """The engine's own random draws alone: every chunk's ``sample`` of the run, as ``simulate``
+    makes them (same seeds, same chunks), and nothing else. A lower bound on the engine's time
+    that no kernel can move without changing the random streams (and so every result)."""
+    from cib_sim import load_scenario
+    from cib_sim.engine.sample import sample
+    from cib_sim.run.plan import RunPlan
+
+    s = load_scenario(path)
+    plan = RunPlan.make(n, seed=1)
+    sample(s, plan.chunks[0].seeds[:1], plan.chunks[0].sizes[:1])  # warm imports
+    t0 = time.perf_counter()
+    for chunk in plan.chunks:
+        sample(s, chunk.seeds, chunk.sizes)
+    conn.send(time.perf_counter() - t0)
+
+
 def run_in_child(target, *args):
     # Fork, as a script on Linux would: a case started by spawn would make the engine's worker
     # pool spawn too, and each worker would pay about a second of imports.
@@ -117,14 +134,19 @@ def every_scenario(n: int, repeat: int) -> None:
     from cib_sim.scenario.library import library_folder, shipped_scenarios
 
     print(f"{n:,} paths, one worker; median of {repeat} runs, each in a fresh process")
-    print(f"{'scenario':<30} {'cells':>6} {'engine s':>9} {'floor s':>8} {'ratio':>7} {'target':>7} {'paths/s':>10}")
+    print(f"{'scenario':<30} {'cells':>6} {'engine s':>9} {'floor s':>8} {'ratio':>7} {'target':>7} {'paths/s':>10}"
+          f" {'draws s':>8} {'draws/floor':>11}")
     for name in shipped_scenarios():
         path = str(library_folder() / f"{name}.yaml")
         floors = [run_in_child(_floor, path, n) for _ in range(repeat)]
         floor, cells = statistics.median(f for f, _ in floors), floors[0][1]
         dt = statistics.median(run_in_child(_case, path, n, 1)[0] for _ in range(repeat))
+        draws = statistics.median(run_in_child(_draws, path, n) for _ in range(repeat))
         target = 1.5 if name == "west_london_zone" else 3.0
-        print(f"{name:<30} {cells:>6} {dt:>9.3f} {floor:>8.3f} {dt / floor:>7.1f} {target:>7.1f} {n / dt:>10,.0f}")
+        print(f"{name:<30} {cells:>6} {dt:>9.3f} {floor:>8.3f} {dt / floor:>7.1f} {target:>7.1f} {n / dt:>10,.0f}"
+              f" {draws:>8.3f} {draws / floor:>11.2f}")
+    print("(draws: the engine's own random draws alone, the same seeds and chunks: more than one normal a cell where"
+          " a scenario draws referrals, dropouts, outcomes and control groups separately)")
 
 
 def main() -> None:
