@@ -49,6 +49,35 @@ def _polynomials(rng: np.random.Generator, m: int, k: int) -> np.ndarray:
     return coef
 
 
+def test_period_scan_matches_numpy_and_plain_python():
+    """The IRR's one pass down the periods: first and last nonzero periods as ``np.argmax`` finds
+    them, sign changes, the sums in period order, and the any-negative / any-positive / finite
+    flags, compiled and as plain Python, on columns with zeros, all zeros, NaN and inf."""
+    rng = np.random.default_rng(3)
+    vt = rng.normal(size=(20, 300)) * (rng.random((20, 300)) < 0.5)
+    vt[:, 0] = 0.0
+    vt[5, 1], vt[7, 2], vt[:, 3] = np.nan, np.inf, -1.0
+    scan = metrics._scan_periods(vt)  # 300 columns: compiled
+    plain = metrics.PeriodScan(*(np.empty_like(a) for a in scan))
+    irr_kernels.scan_periods.plain(vt, *plain)
+    for a, b in zip(scan, plain):
+        assert a.tobytes() == b.tobytes()
+    nonzero = vt != 0
+    np.testing.assert_array_equal(scan.first_idx, np.argmax(nonzero, axis=0))
+    np.testing.assert_array_equal(scan.last_idx, 19 - np.argmax(nonzero[::-1], axis=0))
+    np.testing.assert_array_equal(scan.has_negative, (vt < 0).any(axis=0))
+    np.testing.assert_array_equal(scan.has_positive, (vt > 0).any(axis=0))
+    np.testing.assert_array_equal(scan.finite, np.isfinite(vt).all(axis=0))
+    assert scan.changes[3] == 0 and scan.first_idx[0] == 0 and scan.last_idx[0] == 19
+    ok = scan.finite
+    total = np.zeros(300)
+    for row in vt:
+        total = total + row
+    assert scan.total[ok].tobytes() == total[ok].tobytes()
+    signs = np.sign(vt[:, 4][vt[:, 4] != 0])
+    assert scan.changes[4] == int((signs[1:] != signs[:-1]).sum())
+
+
 def test_irr_kernels_compiled_equal_interpreted_bit_for_bit():
     rng = np.random.default_rng(7)
     coef = _polynomials(rng, 400, 24)

@@ -27,6 +27,7 @@ import functools
 import math
 import warnings
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -138,13 +139,14 @@ def _irr_rows_first(vt: np.ndarray, periods_per_year: int) -> np.ndarray:
     """IRR per column of C-contiguous ``vt`` (periods, paths)."""
     out = np.full(vt.shape[1], np.nan)
     with np.errstate(all="ignore"):
-        finite = np.isfinite(vt).all(axis=0)
-        has_in = (vt < 0).any(axis=0) & finite  # investor paid something in
-        has_out = (vt > 0).any(axis=0) & finite  # investor received something
+        scan = _scan_periods(vt)
+        finite = scan.finite
+        has_in = scan.has_negative & finite  # investor paid something in
+        has_out = scan.has_positive & finite  # investor received something
         out[has_in & ~has_out] = -1.0
         mixed = has_in & has_out
         if mixed.any():
-            out[mixed] = _irr_mixed(vt, mixed, periods_per_year)[mixed]
+            out[mixed] = _irr_mixed(vt, mixed, periods_per_year, scan)[mixed]
     return out
 
 
@@ -184,19 +186,18 @@ def _check_periods_per_year(periods_per_year: int) -> None:
         raise ValueError(f"periods_per_year must be a positive integer, got {periods_per_year!r}")
 
 
-def _irr_mixed(vt: np.ndarray, mixed: np.ndarray, periods_per_year: int) -> np.ndarray:
+def _irr_mixed(vt: np.ndarray, mixed: np.ndarray, periods_per_year: int, scan: PeriodScan) -> np.ndarray:
     """Annual IRR ``(m,)`` of the columns of ``vt`` (T, m) where ``mixed`` (m,), which must have
     both negative and positive finite flows; other columns are left NaN (and not copied).
-    ``vt`` is C-contiguous, so each coefficient of the polynomial is a contiguous row."""
+    ``vt`` is C-contiguous, so each coefficient of the polynomial is a contiguous row; ``scan``
+    is its :func:`_scan_periods`."""
     n_periods, m = vt.shape
-    nonzero = vt != 0.0
-    first_idx = np.argmax(nonzero, axis=0)
-    last_idx = n_periods - 1 - np.argmax(nonzero[::-1], axis=0)
+    # total: P(w = 1), the NPV at r = 0; summed period by period, not ``vt.sum(axis=0)``.
+    first_idx, last_idx, changes, total = scan.first_idx, scan.last_idx, scan.changes, scan.total
+    sum_t, abs_sum, abs_t = scan.sum_t, scan.abs_sum, scan.abs_t
     rows = np.arange(m)
     first = vt[first_idx, rows]  # P(w = 0) on the r > 0 side
     last = vt[last_idx, rows]  # P(w = 0) on the r < 0 side
-    # total: P(w = 1), the NPV at r = 0; summed period by period, not ``vt.sum(axis=0)``.
-    changes, total, sum_t, abs_sum, abs_t = _scan_periods(vt)
     w0 = _initial_guess(first, total, sum_t, abs_sum, abs_t)
 
     growth = np.full(m, np.nan)  # log(1 + r) per period
@@ -252,32 +253,36 @@ def _initial_guess(
 
 def _sign_changes(rows_first: np.ndarray) -> np.ndarray:
     """Sign changes, zeros skipped, down axis 0 of ``rows_first`` (K, m): ``(m,)`` ints."""
-    return _scan_periods(rows_first)[0]
+    return _scan_periods(rows_first).changes
 
 
-def _scan_periods(vt: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """One pass down axis 0 of ``vt`` (T, m): sign changes (zeros skipped), ``sum v``,
-    ``sum t v``, ``sum |v|`` and ``sum t |v|``, each ``(m,)``. Loops over periods with reused
-    buffers (no big temporaries); each sum is added in period order, elementwise, so a column's
-    result does not depend on the other columns."""
+class PeriodScan(NamedTuple):
+    """What one pass down the periods of flows ``vt`` (T, m) finds, per column (m,): the first
+    and last periods with a nonzero flow (0 and T - 1 where none), sign changes (zeros skipped),
+    ``sum v``, ``sum t v``, ``sum |v|`` and ``sum t |v|`` (added in period order, so a column's
+    result does not depend on the other columns), and whether any flow is negative, any positive,
+    and all are finite."""
+
+    first_idx: np.ndarray
+    last_idx: np.ndarray
+    changes: np.ndarray
+    total: np.ndarray
+    sum_t: np.ndarray
+    abs_sum: np.ndarray
+    abs_t: np.ndarray
+    has_negative: np.ndarray
+    has_positive: np.ndarray
+    finite: np.ndarray
+
+
+def _scan_periods(vt: np.ndarray) -> PeriodScan:
+    """:class:`PeriodScan` of ``vt`` (T, m) (compiled: :func:`cib_sim.engine.kernels.irr.scan_periods`)."""
     m = vt.shape[1]
-    changes = np.zeros(m, dtype=np.int64)
-    previous = np.zeros(m)
-    total, sum_t, abs_sum, abs_t = np.zeros(m), np.zeros(m), np.zeros(m), np.zeros(m)
-    sign, buf = np.empty(m), np.empty(m)
-    for t, row in enumerate(vt):
-        np.sign(row, out=sign)
-        np.multiply(sign, previous, out=buf)
-        changes += buf < 0.0
-        np.copyto(previous, sign, where=sign != 0.0)
-        total += row
-        np.multiply(row, t, out=buf)
-        sum_t += buf
-        np.abs(row, out=buf)
-        abs_sum += buf
-        buf *= t
-        abs_t += buf
-    return changes, total, sum_t, abs_sum, abs_t
+    ints = [np.empty(m, dtype=np.int64) for _ in range(3)]
+    sums = [np.empty(m) for _ in range(4)]
+    flags = [np.empty(m, dtype=bool) for _ in range(3)]
+    irr_kernels.scan_periods.for_paths(m)(np.ascontiguousarray(vt, dtype=np.float64), *ints, *sums, *flags)
+    return PeriodScan(*ints, *sums, *flags)
 
 
 def _side_coefficients(

@@ -117,3 +117,52 @@ def descartes_bound(coef: np.ndarray, comb: np.ndarray) -> np.ndarray:
                 previous = s
         out[j] = changes
     return out
+
+
+@kernel
+def scan_periods(vt: np.ndarray, first_idx: np.ndarray, last_idx: np.ndarray, changes: np.ndarray,
+                 total: np.ndarray, sum_t: np.ndarray, abs_sum: np.ndarray, abs_t: np.ndarray,
+                 has_negative: np.ndarray, has_positive: np.ndarray, finite: np.ndarray) -> None:
+    """One pass down the periods of ``vt`` (T, m), C-contiguous: fills, per column (m,), the first
+    and last periods with a nonzero flow (0 and T - 1 where there is none: ``np.argmax`` of an
+    all-False column), sign changes with zeros skipped, ``sum v``, ``sum t v``, ``sum |v|`` and
+    ``sum t |v|``, each added in period order as the array code did, and whether any flow is
+    negative, any positive, all finite. Period by period over all columns, so the inner loop runs
+    along contiguous memory."""
+    T, m = vt.shape
+    previous = np.zeros(m)
+    for j in range(m):
+        first_idx[j] = -1
+        last_idx[j] = T - 1
+        changes[j] = 0
+        total[j] = 0.0
+        sum_t[j] = 0.0
+        abs_sum[j] = 0.0
+        abs_t[j] = 0.0
+        has_negative[j] = False
+        has_positive[j] = False
+        finite[j] = True
+    for t in range(T):
+        ft = float(t)
+        for j in range(m):
+            v = vt[t, j]
+            if v != 0.0:  # NaN included, as ``vt != 0``
+                if first_idx[j] < 0:
+                    first_idx[j] = t
+                last_idx[j] = t
+            has_negative[j] |= v < 0.0
+            has_positive[j] |= v > 0.0
+            finite[j] &= v - v == 0.0  # False for inf and NaN
+            sign = 1.0 if v > 0.0 else (-1.0 if v < 0.0 else (0.0 if v == 0.0 else v))  # np.sign
+            if sign * previous[j] < 0.0:
+                changes[j] += 1
+            if sign != 0.0:
+                previous[j] = sign
+            total[j] += v
+            sum_t[j] += v * ft
+            a = abs(v)
+            abs_sum[j] += a
+            abs_t[j] += a * ft
+    for j in range(m):
+        if first_idx[j] < 0:
+            first_idx[j] = 0
