@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cib_sim.engine import metrics
+from cib_sim.engine import arrays, metrics
 from cib_sim.engine.kernels import irr as irr_kernels
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -136,15 +136,17 @@ def test_numpy_sum_adds_as_numpy_does(n):
 
     rng = np.random.default_rng(n)
     x = rng.normal(size=n) * 10.0 ** rng.uniform(-8, 8, size=n)  # wide magnitudes: order shows
-    assert sums.numpy_sum(x) == x.sum() == sums.numpy_sum.plain(x)
-    assert np.signbit(sums.numpy_sum(np.full(n, -0.0))) == np.signbit(np.full(n, -0.0).sum())
+    rows = np.stack([np.zeros(n), x, np.full(n, -0.0)])  # a row of a 2-D array, as kernels pass it
+    assert sums.numpy_sum(rows, 1, n) == x.sum() == sums.numpy_sum.plain(rows, 1, n)
+    assert np.signbit(sums.numpy_sum(rows, 2, n)) == np.signbit(np.full(n, -0.0).sum())
+    assert sums.rowsum_of(rows, 1, n) == sums.rowsum_of.plain(rows, 1, n) == arrays.rowsum(x[None, :])[0]
 
 
 def test_too_many_terms_for_numpy_sum_is_an_error():
     from cib_sim.engine.kernels import sums
 
     with pytest.raises(ValueError, match="too many terms"):
-        sums.numpy_sum.plain(np.ones(sums.MAX_TERMS + 1))
+        sums.numpy_sum.plain(np.ones((1, sums.MAX_TERMS + 1)), 0, sums.MAX_TERMS + 1)
 
 
 @pytest.mark.parametrize("pro_rata, has_limit", [(True, False), (False, False), (False, True)])

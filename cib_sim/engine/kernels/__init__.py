@@ -31,13 +31,9 @@ import numpy as np
 SMALL_BATCH = 64
 """Batches of fewer paths run a kernel as plain Python (fast enough, and no compiler to load)."""
 
-JIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy", "inline": "always"}
+JIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy"}
 """Options of every kernel: cached on disk; releases the GIL (threads may run kernels side by
-side); division by zero gives inf/NaN as numpy does, not an exception; inlined into the kernels
-that call it (``inline="always"``: a call passing an array slice, e.g. ``rowsum_of(drawn[n, :])``,
-otherwise costs about 11 ns a path for the slice's reference counting, measured; inlined, it is
-free: the fund's ``pay_costs`` went from 29 to 11 ns a path). A kernel's cache is keyed on its own
-file: after editing a helper in another file, clear ``__pycache__/*.nb*`` here."""
+side); division by zero gives inf/NaN as numpy does, not an exception."""
 
 
 class Kernel:
@@ -47,8 +43,10 @@ class Kernel:
     ``n >= SMALL_BATCH`` paths and as plain Python below; ``kernel.py_func`` is the function.
     """
 
-    def __init__(self, fn: Callable[..., Any]):
+    def __init__(self, fn: Callable[..., Any], inline: bool = False):
         self.py_func = fn
+        # Inlined into the kernels that call it (numba's ``inline="always"``): see :func:`kernel`.
+        self.options = dict(JIT_OPTIONS, inline="always") if inline else JIT_OPTIONS
         self._compiled: Callable[..., Any] | None = None
         self._plain: Callable[..., Any] | None = None
         functools.update_wrapper(self, fn)
@@ -60,9 +58,9 @@ class Kernel:
 
             fn = _calling(self.py_func, lambda k: k.compiled)
             try:
-                self._compiled = njit(**JIT_OPTIONS)(fn)
+                self._compiled = njit(**self.options)(fn)
             except RuntimeError:  # no writable cache folder (a read-only install, no home): compile each start
-                self._compiled = njit(**dict(JIT_OPTIONS, cache=False))(fn)
+                self._compiled = njit(**dict(self.options, cache=False))(fn)
         return self._compiled
 
     def __call__(self, *args: Any) -> Any:
@@ -94,8 +92,18 @@ def _calling(fn: Callable[..., Any], version: Callable[[Kernel], Callable[..., A
     return out
 
 
-def kernel(fn: Callable[..., Any]) -> Kernel:
-    """Make ``fn`` a :class:`Kernel`. Keep helpers that kernels call in their inner loops to
-    scalar arguments: a call passing several arrays costs more than a few operations (measured:
-    about 35 ns against nothing once inlined), and the compiler inlines only the scalar kind."""
-    return Kernel(fn)
+def kernel(fn: Callable[..., Any] | None = None, *, inline: bool = False) -> Any:
+    """Make ``fn`` a :class:`Kernel` (``@kernel``); ``@kernel(inline=True)``: a small helper,
+    inlined into the kernels that call it.
+
+    Measured, in the kernels' loops over paths: a helper call that numba does not inline costs
+    about 10-35 ns (its array arguments are passed whole, and a slice such as ``x[n, :]`` is a
+    new array with its reference counting), which is more than the helper's work. Inlined, a
+    small helper costs little (the fund's ``pay_costs``: 26 ns a path with ``rowsum_of`` not
+    inlined, 17 ns). Inline only small helpers: each inlined copy is compiled again, and inlining
+    ``numpy_sum`` as well (11 ns) made the first run after installing 4 s slower. Keep a helper that
+    reads arrays inside branches to scalar arguments: inlined or not, such a helper measured about
+    30 ns a call."""
+    if fn is None:
+        return lambda f: Kernel(f, inline)
+    return Kernel(fn, inline)

@@ -51,6 +51,7 @@ def pay_costs(needed_full: np.ndarray, needed_fixed: np.ndarray, cash: np.ndarra
     N, K = drawn.shape
     room = np.empty(K)
     part = np.empty(K)
+    room_row, part_row = room.reshape(1, K), part.reshape(1, K)  # views, for sums without a slice per path
     for n in range(N):
         income_cash = 0.0
         if recycling:
@@ -61,11 +62,11 @@ def pay_costs(needed_full: np.ndarray, needed_fixed: np.ndarray, cash: np.ndarra
             for k in range(K):
                 r = limit[n, k] - drawn[n, k]
                 room[k] = r if (r > 0.0 or r != r) else 0.0
-            funds = usable + rowsum_of(room)
+            funds = usable + rowsum_of(room_row, 0, K)
         else:
             for k in range(K):
                 room[k] = commitment[k] - drawn[n, k]
-            funds = usable + (committed_total - rowsum_of(drawn[n, :]))
+            funds = usable + (committed_total - rowsum_of(drawn, n, K))
         ok = needed_full[n] <= funds * (1 + 1e-12) + 1e-9
         if ok:
             spend = needed_full[n]
@@ -90,7 +91,7 @@ def pay_costs(needed_full: np.ndarray, needed_fixed: np.ndarray, cash: np.ndarra
                 m = hi - lo
                 for j in range(m):
                     part[j] = room[order[lo + j]]
-                avail = rowsum_of(part[:m])
+                avail = rowsum_of(part_row, 0, m)
                 take = left if (left < avail or left != left) else avail
                 # What the groups before took can exceed the need by a rounding error (1e-14):
                 # then nothing is left to call, not a negative call on this group.
@@ -101,9 +102,9 @@ def pay_costs(needed_full: np.ndarray, needed_fixed: np.ndarray, cash: np.ndarra
                     d = take * share
                     draw[n, k] = d if (d < room[k] or d != d) else room[k]
                     part[j] = draw[n, k]
-                left = left - rowsum_of(part[:m])
+                left = left - rowsum_of(part_row, 0, m)
         for k in range(K):
             drawn[n, k] += draw[n, k]
             cap_balance[n, k] += draw[n, k]
         funded[n] = ok
-        spent[n] = from_cash + rowsum_of(draw[n, :])
+        spent[n] = from_cash + rowsum_of(draw, n, K)

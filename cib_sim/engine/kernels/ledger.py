@@ -50,9 +50,10 @@ def pay_dues(due_cu: np.ndarray, t: int, total: np.ndarray, annual: np.ndarray, 
     due = np.empty(C)
     held = np.empty(C)
     active = np.empty(C, dtype=np.bool_)
+    due_rows = due_cu.reshape(N * C, U)  # (path, payer) rows, for sums without a slice per path
     for n in range(N):
         for c in range(C):
-            due[c] = due_cu[n, c, 0] if U == 1 else rowsum_of(due_cu[n, c, :])
+            due[c] = due_cu[n, c, 0] if U == 1 else rowsum_of(due_rows, n * C + c, U)
             room = total[c] - paid_total[n, c]
             if has_annual:
                 year_room = annual[c] - paid_year[n, c]
@@ -64,9 +65,9 @@ def pay_dues(due_cu: np.ndarray, t: int, total: np.ndarray, annual: np.ndarray, 
             pay[n, c] = p if active[c] else 0.0
         if max_all < np.inf:
             # The contract's cap on all payers together: once it binds, each pays pro rata to its dues.
-            left = max_all - rowsum_of(paid_total[n, :])
+            left = max_all - rowsum_of(paid_total, n, C)
             left = left if (left > 0.0 or left != left) else 0.0
-            want = rowsum_of(pay[n, :])
+            want = rowsum_of(pay, n, C)
             scale = (left / (want if want > 0 else 1.0)) if want > left else 1.0
             for c in range(C):
                 pay[n, c] = pay[n, c] * scale
@@ -79,7 +80,7 @@ def pay_dues(due_cu: np.ndarray, t: int, total: np.ndarray, annual: np.ndarray, 
                 room = total[c] - paid_total[n, c] - pay[n, c]
                 room = room if (room > 0.0 or room != room) else 0.0
                 held[c] = h if (h < room or h != h) else room
-            if max_all < np.inf and not (rowsum_of(paid_total[n, :]) + rowsum_of(pay[n, :]) < max_all):
+            if max_all < np.inf and not (rowsum_of(paid_total, n, C) + rowsum_of(pay, n, C) < max_all):
                 for c in range(C):
                     held[c] = 0.0
             nxt = (t // ppy + 1) * ppy  # the next contract year's first period
