@@ -272,7 +272,7 @@ API_CASES = {
     "progress text": (lambda s: simulate(s, n_paths=5, progress="yes"), InputError, "progress"),
     "scenario a dict": (lambda s: simulate(s.model_dump(), n_paths=5), TypeError, "scenario"),
     "run counts bogus": (lambda s: run(s, 5, counts="bogus"), InputError, "counts"),
-    "run executor threads": (lambda s: run(s, 5, executor="threads"), InputError, "executor"),
+    "run executor typo": (lambda s: run(s, 5, executor="thread"), InputError, "executor"),
     "run workers 0": (lambda s: run(s, 5, executor="processes", workers=0), InputError, "workers"),
     "run misspelt option": (lambda s: run(s, 5, chunksize=10), TypeError, "chunksize"),
     "sweep nothing": (lambda s: sweep(s, {}, n_paths=5), InputError, "values"),
